@@ -1,0 +1,91 @@
+# Compile BPF C sources into one object and turn it into a libbpf skeleton
+# header, so that the library embeds its BPF code and needs no file at run time.
+#
+#   sgbpf_bpf_skeleton(NAME SOURCES a.bpf.c b.bpf.c [INCLUDES dir...])
+#
+# produces ${CMAKE_CURRENT_BINARY_DIR}/NAME.skel.h and an interface target
+# NAME_skel whose include directory holds it.
+
+find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
+find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin)
+if(NOT BPFTOOL)
+  message(FATAL_ERROR "bpftool not found: install the Debian package 'bpftool'")
+endif()
+
+set(SGBPF_VMLINUX_DIR ${CMAKE_BINARY_DIR}/vmlinux)
+set(SGBPF_VMLINUX_H ${SGBPF_VMLINUX_DIR}/vmlinux.h)
+set(SGBPF_BTF_SOURCE /sys/kernel/btf/vmlinux CACHE FILEPATH
+    "BTF of the kernel the BPF programs are built against")
+if(NOT EXISTS ${SGBPF_BTF_SOURCE})
+  message(FATAL_ERROR "${SGBPF_BTF_SOURCE} is missing: sgbpf needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+endif()
+add_custom_command(
+  OUTPUT ${SGBPF_VMLINUX_H}
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${SGBPF_VMLINUX_DIR}
+  COMMAND ${BPFTOOL} btf dump file ${SGBPF_BTF_SOURCE} format c > ${SGBPF_VMLINUX_H}.tmp
+  COMMAND ${CMAKE_COMMAND} -E rename ${SGBPF_VMLINUX_H}.tmp ${SGBPF_VMLINUX_H}
+  COMMENT "Generating vmlinux.h from ${SGBPF_BTF_SOURCE}"
+  VERBATIM)
+add_custom_target(sgbpf_vmlinux DEPENDS ${SGBPF_VMLINUX_H})
+
+set(SGBPF_BPF_CFLAGS -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
+    -Wno-compare-distinct-pointer-types)
+
+# Compile one .bpf.c into a .bpf.o; returns the object path in OUT_VAR.
+function(sgbpf_bpf_compile SRC OUT_VAR)
+  cmake_parse_arguments(ARG "" "" "INCLUDES;DEPENDS" ${ARGN})
+  get_filename_component(abs ${SRC} ABSOLUTE)
+  get_filename_component(stem ${SRC} NAME_WE)
+  set(obj ${CMAKE_CURRENT_BINARY_DIR}/${stem}.bpf.o)
+  set(incs -I${SGBPF_VMLINUX_DIR} -I${PROJECT_SOURCE_DIR}/include)
+  foreach(d ${ARG_INCLUDES})
+    list(APPEND incs -I${d})
+  endforeach()
+  file(GLOB bpf_headers ${PROJECT_SOURCE_DIR}/include/sgbpf/*.h
+       ${PROJECT_SOURCE_DIR}/bpf-udp/*.h ${PROJECT_SOURCE_DIR}/bpf-tcp/*.h)
+  add_custom_command(
+    OUTPUT ${obj}
+    COMMAND ${BPF_CLANG} ${SGBPF_BPF_CFLAGS} ${incs} -c ${abs} -o ${obj}
+    DEPENDS ${abs} ${SGBPF_VMLINUX_H} ${bpf_headers} ${ARG_DEPENDS}
+    COMMENT "BPF ${stem}.bpf.c"
+    VERBATIM)
+  set(${OUT_VAR} ${obj} PARENT_SCOPE)
+endfunction()
+
+function(sgbpf_bpf_skeleton NAME)
+  cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDES" ${ARGN})
+  set(objs)
+  foreach(src ${ARG_SOURCES})
+    sgbpf_bpf_compile(${src} obj INCLUDES ${ARG_INCLUDES})
+    list(APPEND objs ${obj})
+  endforeach()
+  set(linked ${CMAKE_CURRENT_BINARY_DIR}/${NAME}.o)
+  set(skel ${CMAKE_CURRENT_BINARY_DIR}/${NAME}.skel.h)
+  # Static linking lets several source files share one set of maps.
+  add_custom_command(
+    OUTPUT ${linked}
+    COMMAND ${BPFTOOL} gen object ${linked} ${objs}
+    DEPENDS ${objs}
+    COMMENT "BPF link ${NAME}.o"
+    VERBATIM)
+  add_custom_command(
+    OUTPUT ${skel}
+    COMMAND ${BPFTOOL} gen skeleton ${linked} name ${NAME} > ${skel}.tmp
+    COMMAND ${CMAKE_COMMAND} -E rename ${skel}.tmp ${skel}
+    DEPENDS ${linked}
+    COMMENT "BPF skeleton ${NAME}.skel.h"
+    VERBATIM)
+  add_custom_target(${NAME}_skel_gen DEPENDS ${skel})
+  add_library(${NAME}_skel INTERFACE)
+  target_include_directories(${NAME}_skel INTERFACE ${CMAKE_CURRENT_BINARY_DIR})
+  add_dependencies(${NAME}_skel ${NAME}_skel_gen)
+  set_property(GLOBAL APPEND PROPERTY SGBPF_BPF_OBJECTS ${linked})
+endfunction()
+
+# For users and tests: build a custom reduction object from one source.
+#   sgbpf_add_reduction(TARGET SOURCE) -> ${CMAKE_CURRENT_BINARY_DIR}/TARGET.bpf.o
+function(sgbpf_add_reduction TARGET SRC)
+  sgbpf_bpf_compile(${SRC} obj)
+  add_custom_target(${TARGET} ALL DEPENDS ${obj})
+  set_target_properties(${TARGET} PROPERTIES BPF_OBJECT ${obj})
+endfunction()

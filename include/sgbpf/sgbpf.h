@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libsgbpf: scatter one request to N workers and gather one reduced result,
+ * with the fan-out and the reduction done by eBPF programs in the kernel.
+ *
+ * Conventions (those of libbpf):
+ *  - handles are opaque;
+ *  - option structs start with their size (use SGBPF_OPTS) so they can grow;
+ *  - functions returning int return 0 (or a count) on success and a negative
+ *    errno on failure; functions returning a pointer return NULL and set errno;
+ *  - nothing is allocated on the request path once a service exists.
+ *
+ * A service is used from one thread at a time.  Several services may live in
+ * one process, or in several processes on one interface.
+ */
+#ifndef SGBPF_SGBPF_H
+#define SGBPF_SGBPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sgbpf/protocol.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SGBPF_API __attribute__((visibility("default")))
+
+#define SGBPF_VERSION_MAJOR 0
+#define SGBPF_VERSION_MINOR 1
+#define SGBPF_VERSION_PATCH 0
+
+/* Most workers one service gathers from. */
+#define SGBPF_MAX_WORKERS 1024u
+/* Largest value accepted for sgbpf_service_opts.max_inflight. */
+#define SGBPF_MAX_INFLIGHT 65536u
+#define SGBPF_DEFAULT_INFLIGHT 8192u
+
+/* Declare and zero an options struct with its size filled in. */
+#define SGBPF_OPTS(TYPE, NAME, ...)				\
+	struct TYPE NAME = ({					\
+		struct TYPE __o;				\
+		__builtin_memset(&__o, 0, sizeof(__o));		\
+		__o = (struct TYPE){ .sz = sizeof(struct TYPE),	\
+				     __VA_ARGS__ };		\
+		__o;						\
+	})
+
+/* Returns the library version as "MAJOR.MINOR.PATCH". */
+SGBPF_API const char *sgbpf_version(void);
+
+enum sgbpf_backend {
+	SGBPF_BACKEND_UDP = 0,	/* one datagram per reply */
+	SGBPF_BACKEND_TCP = 1,	/* reliable multi-packet replies (not yet built) */
+};
+
+/* Built-in in-kernel reductions over the reply body, element-wise. */
+enum sgbpf_reduce {
+	SGBPF_REDUCE_COUNT = 0,	/* count replies only; no result body */
+	SGBPF_REDUCE_SUM_U32, SGBPF_REDUCE_SUM_U64, SGBPF_REDUCE_SUM_I32, SGBPF_REDUCE_SUM_I64,
+	SGBPF_REDUCE_MIN_U32, SGBPF_REDUCE_MIN_U64, SGBPF_REDUCE_MIN_I32, SGBPF_REDUCE_MIN_I64,
+	SGBPF_REDUCE_MAX_U32, SGBPF_REDUCE_MAX_U64, SGBPF_REDUCE_MAX_I32, SGBPF_REDUCE_MAX_I64,
+	SGBPF_REDUCE_OR_U32, SGBPF_REDUCE_AND_U32, SGBPF_REDUCE_OR_U64, SGBPF_REDUCE_AND_U64,
+	SGBPF_REDUCE_CUSTOM,	/* a program loaded from sgbpf_service_opts.reduce_obj */
+	__SGBPF_REDUCE_MAX,
+};
+
+/* What happens to a reply once the kernel has counted and reduced it. */
+enum sgbpf_fate {
+	SGBPF_FATE_DISCARD = 0,	/* dropped at XDP, before any socket buffer */
+	SGBPF_FATE_ALLOW = 1,	/* also delivered to user space, readable per reply */
+};
+
+/* How the application learns that a request has completed. */
+enum sgbpf_delivery {
+	/* A BPF ring buffer; sgbpf_wait() epolls it and runs the callback. */
+	SGBPF_DELIVERY_RINGBUF = 0,
+	/*
+	 * A control socket: sgbpf_service_fd() is a real descriptor that becomes
+	 * readable on completion; put it in any event loop, then sgbpf_poll().
+	 */
+	SGBPF_DELIVERY_CTRL_FD = 1,
+	/* sgbpf_scatter() returns only once its request completed or expired. */
+	SGBPF_DELIVERY_BLOCK = 2,
+	/* sgbpf_wait() spins on shared memory without system calls. */
+	SGBPF_DELIVERY_BUSY_WAIT = 3,
+};
+
+enum sgbpf_xdp_mode {
+	SGBPF_XDP_AUTO = 0,	/* native where the driver supports it, else generic */
+	SGBPF_XDP_NATIVE = 1,
+	SGBPF_XDP_GENERIC = 2,
+};
+
+/* A worker's address: IPv4 in network byte order, port in host order. */
+struct sgbpf_endpoint {
+	uint32_t addr;
+	uint16_t port;
+};
+
+enum sgbpf_status {
+	SGBPF_STATUS_COMPLETE = 1,	/* the completion policy was met */
+	SGBPF_STATUS_EXPIRED = 2,	/* the timeout passed first */
+	SGBPF_STATUS_FAILED = 3,	/* the scatter could not be sent */
+};
+
+/* One reply as user space received it (SGBPF_FATE_ALLOW only). */
+struct sgbpf_response {
+	uint32_t worker;		/* index into the service's worker list */
+	const struct sgbpf_hdr *hdr;	/* points into a receive buffer */
+	const void *body;
+	uint32_t body_len;
+};
+
+/*
+ * A finished request, handed to the completion callback.  Every pointer
+ * points into memory shared with the kernel or into receive buffers and is
+ * valid only until the callback returns; copy what you keep.
+ */
+struct sgbpf_result {
+	uint32_t req_id;
+	enum sgbpf_status status;
+	uint32_t responses;	/* workers counted for this request */
+	uint32_t elem_size;	/* bytes per element of the reduction (0: count) */
+	uint32_t nelems;	/* elements in data */
+	const void *data;	/* the reduced body */
+	uint64_t latency_ns;	/* scatter to completion as seen by the library */
+	void *user_ctx;		/* sgbpf_scatter_opts.user_ctx */
+	const struct sgbpf_response *resp;	/* SGBPF_FATE_ALLOW: replies read */
+	uint32_t nresp;
+};
+
+typedef void (*sgbpf_complete_fn)(const struct sgbpf_result *res, void *ctx);
+
+struct sgbpf_service_opts {
+	size_t sz;
+	enum sgbpf_backend backend;
+	const char *ifname;		/* default "lo" */
+	/* Workers: an array, or a file of "IPv4:port" lines (not both). */
+	const struct sgbpf_endpoint *workers;
+	size_t nworkers;
+	const char *workers_file;
+	enum sgbpf_reduce reduce;
+	const char *reduce_obj;		/* SGBPF_REDUCE_CUSTOM: path of a BPF object */
+	const char *reduce_prog;	/* its program name; NULL: its only XDP program */
+	uint32_t reduce_elem_size;	/* SGBPF_REDUCE_CUSTOM: 4 or 8 */
+	enum sgbpf_fate fate;
+	enum sgbpf_delivery delivery;
+	uint32_t max_inflight;		/* rounded up to a power of two; 0: default */
+	enum sgbpf_xdp_mode xdp_mode;
+	sgbpf_complete_fn on_complete;	/* required */
+	void *cb_ctx;
+	/* Local UDP port of the service; 0 picks a free one. */
+	uint16_t port;
+	size_t :0;
+};
+#define sgbpf_service_opts__last_field port
+
+enum sgbpf_policy {
+	SGBPF_POLICY_ALL = 0,	/* every worker */
+	SGBPF_POLICY_ANY = 1,	/* the first worker */
+	SGBPF_POLICY_N = 2,	/* the first n workers */
+};
+
+struct sgbpf_scatter_opts {
+	size_t sz;
+	enum sgbpf_policy policy;
+	uint32_t n;		/* SGBPF_POLICY_N */
+	uint64_t timeout_us;	/* 0: no timeout */
+	void *user_ctx;		/* handed back in sgbpf_result.user_ctx */
+	size_t :0;
+};
+#define sgbpf_scatter_opts__last_field user_ctx
+
+struct sgbpf_service;
+
+/*
+ * Creates a service: loads and attaches the BPF programs, opens the socket,
+ * maps the shared state.  Returns NULL with errno set on failure, in which
+ * case nothing is left attached.  sgbpf_last_error() gives a sentence.
+ */
+SGBPF_API struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts);
+
+/* Detaches everything the service attached and frees it.  NULL is a no-op. */
+SGBPF_API void sgbpf_service_destroy(struct sgbpf_service *svc);
+
+/*
+ * Scatters one message body (at most SGBPF_UDP_BODY_MAX bytes) to every
+ * worker.  Stores the request id in *req_id when req_id is not NULL.
+ * Returns 0, or -EBUSY when max_inflight requests are already outstanding,
+ * -EMSGSIZE for a body that is too long, another negative errno otherwise.
+ * In SGBPF_DELIVERY_BLOCK mode it returns after the request's callback ran.
+ */
+SGBPF_API int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
+			    const struct sgbpf_scatter_opts *opts, uint32_t *req_id);
+
+/*
+ * Waits up to timeout_ms (-1: forever, 0: do not wait) for completions and
+ * expiries, runs the callback for each, and returns how many it reported,
+ * or a negative errno.
+ */
+SGBPF_API int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms);
+
+/* sgbpf_wait(svc, 0): for when sgbpf_service_fd() polled readable. */
+SGBPF_API int sgbpf_poll(struct sgbpf_service *svc);
+
+/*
+ * A descriptor that polls readable when sgbpf_poll() has work: the control
+ * socket in SGBPF_DELIVERY_CTRL_FD mode, the ring buffer's epoll descriptor
+ * in SGBPF_DELIVERY_RINGBUF mode, -EINVAL otherwise.  Owned by the service.
+ */
+SGBPF_API int sgbpf_service_fd(const struct sgbpf_service *svc);
+
+/* Milliseconds until the next request expires, or -1 when none is pending. */
+SGBPF_API int sgbpf_next_timeout_ms(const struct sgbpf_service *svc);
+
+/* Requests scattered but not yet reported. */
+SGBPF_API uint32_t sgbpf_inflight(const struct sgbpf_service *svc);
+
+/* Counters kept by the kernel programs of one service. */
+struct sgbpf_stats {
+	uint64_t scatters;	/* scatter messages fanned out */
+	uint64_t clones;	/* packets sent to workers */
+	uint64_t folded;	/* replies counted and reduced */
+	uint64_t completed;	/* requests completed in the kernel */
+	uint64_t duplicates;	/* a worker's second reply to one request */
+	uint64_t unknown_src;	/* replies from addresses not in the worker list */
+	uint64_t malformed;	/* bad length, type or header */
+	uint64_t stale;		/* replies to finished, expired or reused requests */
+	uint64_t surplus;	/* replies after the policy was already met */
+	uint64_t expired;	/* requests reported expired by the library */
+};
+
+/* Sums the per-CPU counters of svc into *out.  Returns 0 or -errno. */
+SGBPF_API int sgbpf_service_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out);
+
+/* What the service attached, for reports. */
+struct sgbpf_service_info {
+	int ifindex;
+	uint16_t port;			/* local UDP port of the service */
+	bool xdp_native;		/* XDP ran in driver mode, not generic */
+	uint32_t nworkers;
+	uint32_t max_inflight;
+	uint32_t elem_size;
+};
+SGBPF_API int sgbpf_service_info(const struct sgbpf_service *svc, struct sgbpf_service_info *out);
+
+/* The last error message of this thread, for people; never NULL. */
+SGBPF_API const char *sgbpf_last_error(void);
+
+/* Reduction names as the CLI spells them ("sum-u32", "count", ...). */
+SGBPF_API const char *sgbpf_reduce_name(enum sgbpf_reduce r);
+/* Returns the reduction named s, or -EINVAL. */
+SGBPF_API int sgbpf_reduce_parse(const char *s);
+/* Bytes per element of a built-in reduction (0 for count). */
+SGBPF_API uint32_t sgbpf_reduce_elem_size(enum sgbpf_reduce r);
+
+/*
+ * Worker lists: a file of "IPv4:port" lines, '#' comments and blank lines
+ * allowed.  On success stores a malloc'ed array in *out (free() it) and its
+ * length in *n, and returns 0.  On a bad line returns -EINVAL and, when
+ * bad_line is not NULL, stores its 1-based number there.
+ */
+SGBPF_API int sgbpf_workers_parse_file(const char *path, struct sgbpf_endpoint **out,
+				       size_t *n, unsigned *bad_line);
+/* The same over a string holding a file's contents. */
+SGBPF_API int sgbpf_workers_parse_buf(const char *buf, size_t len, struct sgbpf_endpoint **out,
+				      size_t *n, unsigned *bad_line);
+/* Parses "A.B.C.D:port" (the whole string); returns 0 or -EINVAL. */
+SGBPF_API int sgbpf_endpoint_parse(const char *s, struct sgbpf_endpoint *ep);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SGBPF_SGBPF_H */

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Kernel state of the UDP backend: every structure that crosses the boundary
+ * between the BPF programs (bpf-udp/, custom reductions) and libsgbpf.
+ * Included by both sides; docs/architecture.md explains each field's life.
+ *
+ * Applications do not use this directly: custom reductions include
+ * <sgbpf/aggregation.bpf.h>, which hides it behind a few helpers.
+ */
+#ifndef SGBPF_UDP_STATE_H
+#define SGBPF_UDP_STATE_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+#include <sgbpf/protocol.h>
+
+#define SGBPF_STATE_MAX_WORKERS	1024u
+#define SGBPF_SEEN_WORDS	(SGBPF_STATE_MAX_WORKERS / 32)
+/* Room for one reduced body; a multiple of 8 large enough for 363 u32. */
+#define SGBPF_RESULT_BYTES	1456u
+#define SGBPF_MAX_CPUS		512u
+
+/*
+ * Status of a request slot, in the low 32 bits of sgbpf_slot.state; the high
+ * 32 bits hold the request id the status belongs to.  Tagging every shared
+ * word with the request id is what keeps a late reply from touching a newer
+ * request that reuses the slot: its compare-and-swap simply fails.
+ */
+enum sgbpf_slot_status {
+	SGBPF_SLOT_FREE = 0,
+	SGBPF_SLOT_ACTIVE = 1,		/* scattered, replies are folded */
+	SGBPF_SLOT_MERGING = 2,		/* a CPU is writing the result */
+	SGBPF_SLOT_COMPLETE = 3,	/* result ready */
+	SGBPF_SLOT_EXPIRED = 4,		/* user space gave up on it */
+};
+
+#define SGBPF_TAG(req_id, low)	(((__u64)(req_id) << 32) | (__u32)(low))
+#define SGBPF_TAG_REQ(word)	((__u32)((word) >> 32))
+#define SGBPF_TAG_LOW(word)	((__u32)(word))
+
+/*
+ * sgbpf_slot.tickets: request id (bits 63..32), replies folded (31..16),
+ * replies admitted (15..0).  A reply is admitted only while admitted < needed,
+ * so exactly 'needed' replies are folded; the one whose fold brings 'folded'
+ * to 'needed' merges the per-CPU partial results and completes the request.
+ */
+#define SGBPF_TICKET_ADMITTED(w)	((__u32)(w) & 0xffff)
+#define SGBPF_TICKET_FOLDED(w)		(((__u32)(w) >> 16) & 0xffff)
+
+/*
+ * One in-flight request: an element of the BPF_F_MMAPABLE array 'slots',
+ * indexed by req_id & (max_inflight - 1).  User space reads the result and
+ * the state through the mapping without system calls.
+ */
+struct sgbpf_slot {
+	__u64 state;			/* SGBPF_TAG(req_id, enum sgbpf_slot_status) */
+	__u64 tickets;			/* see SGBPF_TICKET_* */
+	__u32 needed;			/* workers that complete the request */
+	__u32 responses;		/* workers counted when it completed */
+	__u32 nelems;			/* elements in result */
+	__u32 elem_size;		/* bytes per element in result */
+	/* Worker i has replied: bit i%32 of word i/32, tagged with req_id. */
+	__u64 seen[SGBPF_SEEN_WORDS];
+	__u8 result[SGBPF_RESULT_BYTES];
+};
+
+/*
+ * Per-CPU partial result of one slot (array 'partials', BPF_MAP_TYPE_PERCPU_ARRAY).
+ * Each CPU folds the replies it receives into its own partial without atomics;
+ * req_id says which request the partial belongs to, so a stale partial is
+ * reset lazily by the next request that touches it on that CPU.
+ */
+struct sgbpf_partial {
+	__u32 req_id;
+	__u32 nelems;
+	__u8 data[SGBPF_RESULT_BYTES];
+};
+
+/*
+ * Handed from the gather program to the reduction it tail-calls, through the
+ * per-CPU array 'fold_ctx' (same CPU, no preemption in between).
+ */
+struct sgbpf_fold {
+	__u32 req_id;
+	__u32 slot;
+	__u32 worker;
+	__u32 body_off;		/* offset of the body from the packet's start */
+	__u32 body_len;		/* bytes of body, <= SGBPF_UDP_BODY_MAX */
+	__u32 pad;
+};
+
+/* Appended by libsgbpf to a scatter datagram; stripped by the TC program. */
+struct sgbpf_scatter_trailer {
+	__u32 needed;		/* workers that complete the request */
+	__u32 magic;		/* SGBPF_TRAILER_MAGIC */
+};
+#define SGBPF_TRAILER_MAGIC	0x53474250u	/* "SGBP" */
+/*
+ * skb->priority of a scatter datagram (set with SO_PRIORITY on the service
+ * socket): lets TC egress skip every other packet with one compare, and tells
+ * the trigger apart from its own clones, which are sent with priority 0.
+ */
+#define SGBPF_SCATTER_PRIORITY	0x5e5e0001u
+
+/* Record written to the ring buffer when a request completes. */
+struct sgbpf_event {
+	__u32 req_id;
+	__u32 slot;
+};
+
+/* A worker as the BPF programs see it (array 'workers'). */
+struct sgbpf_worker {
+	__u32 addr;		/* IPv4, network order */
+	__u16 port;		/* network order */
+	__u16 pad;
+};
+
+/* Key of the hash map 'worker_index': reply source -> worker index. */
+struct sgbpf_worker_key {
+	__u32 addr;		/* network order */
+	__u16 port;		/* network order */
+	__u16 pad;
+};
+
+enum sgbpf_stat {
+	SGBPF_STAT_SCATTERS,
+	SGBPF_STAT_CLONES,
+	SGBPF_STAT_FOLDED,
+	SGBPF_STAT_COMPLETED,
+	SGBPF_STAT_DUPLICATES,
+	SGBPF_STAT_UNKNOWN_SRC,
+	SGBPF_STAT_MALFORMED,
+	SGBPF_STAT_STALE,
+	SGBPF_STAT_SURPLUS,
+	SGBPF_STAT_SCATTER_ERRORS,
+	__SGBPF_STAT_MAX,
+};
+
+/* Delivery of completions from the kernel (mirrors enum sgbpf_delivery). */
+enum sgbpf_notify {
+	SGBPF_NOTIFY_NONE = 0,		/* user space polls sgbpf_slot.state */
+	SGBPF_NOTIFY_RINGBUF = 1,	/* a struct sgbpf_event in 'events' */
+	SGBPF_NOTIFY_CTRL = 2,		/* the last reply goes to the control port */
+};
+
+/*
+ * Read-only configuration of one loaded service, in the programs' .rodata
+ * (set by libsgbpf before load, so the verifier sees constants).
+ */
+struct sgbpf_config {
+	__u32 ifindex;
+	__u32 nworkers;
+	__u32 slot_mask;	/* max_inflight - 1 */
+	__u32 ncpus;		/* possible CPUs, for merging partials */
+	__u16 port;		/* service port, network order */
+	__u16 ctrl_port;	/* control socket port, network order */
+	__u32 notify;		/* enum sgbpf_notify */
+	__u32 fate;		/* XDP_DROP or XDP_PASS once folded */
+	__u32 elem_size;	/* of the reduction; 0 for count */
+};
+
+#endif /* SGBPF_UDP_STATE_H */
