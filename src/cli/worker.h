@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The reference worker behind 'sgbpf worker', callable in-process so that
+ * other commands (the demo, benchmarks) can fork a worker farm without
+ * executing the binary again.
+ */
+#ifndef SGBPF_CLI_WORKER_H
+#define SGBPF_CLI_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli_common.h"
+#include "reply_gen.h"
+
+/* Most datagrams one reply may span (--packets). */
+#define WORKER_MAX_PACKETS 1024u
+/* Longest --delay-us: 10 s. */
+#define WORKER_MAX_DELAY_US 10000000ull
+
+struct worker_opts {
+	struct cli_port_range *listen;	/* malloc'ed by worker_opts_add_listen() */
+	uint32_t nlisten;
+	struct reply_gen reply;
+	uint32_t packets;		/* datagrams per reply, >= 1 */
+	bool pad;			/* pad datagrams to SGBPF_UDP_MSG_LEN */
+	bool quiet;			/* no ready line, no summary */
+	bool duplicate;			/* send every reply twice */
+	bool junk;			/* a 5-byte garbage datagram after each reply */
+	bool stray;			/* a copy of each datagram from an unlisted port */
+	uint64_t delay_us;		/* delay of every reply */
+	uint64_t count_limit;		/* stop after answering this many messages; 0: never */
+	int cpu;			/* CPU to pin to; -1: none */
+	/*
+	 * When >= 0, "ready\n" is written to this descriptor (which is then
+	 * closed) once every port listens; for parents that fork a worker.
+	 */
+	int ready_fd;
+	uint8_t silent[65536 / 8];	/* bit p: port p never answers */
+};
+
+/* Defaults: vector replies, one padded datagram each, no misbehaviour. */
+void worker_opts_init(struct worker_opts *o);
+/* Appends a listen range; returns 0 or -ENOMEM. */
+int worker_opts_add_listen(struct worker_opts *o, const struct cli_port_range *r);
+void worker_opts_free(struct worker_opts *o);
+
+static inline void worker_opts_set_silent(struct worker_opts *o, uint16_t port)
+{
+	o->silent[port / 8] |= (uint8_t)(1u << (port % 8));
+}
+
+static inline bool worker_opts_is_silent(const struct worker_opts *o, uint16_t port)
+{
+	return o->silent[port / 8] & (1u << (port % 8));
+}
+
+/*
+ * Runs the worker until SIGINT/SIGTERM or the count limit, then prints the
+ * summary line (unless quiet).  Blocks SIGINT and SIGTERM in the calling
+ * thread.  Returns a CLI exit code.
+ */
+int worker_run(const struct worker_opts *o);
+
+#endif /* SGBPF_CLI_WORKER_H */
