@@ -1,7 +1,183 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * XDP gather: validate a reply, count its worker at most once per request,
+ * admit it while the completion policy is unmet, then tail-call the
+ * service's reduction.  Everything not addressed to the service's port
+ * passes untouched.  docs/architecture.md walks through the decisions.
+ */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include <sgbpf/udp_maps.bpf.h>
+#include <bpf/bpf_endian.h>
+#include <sgbpf/aggregation.bpf.h>
 
-SEC("xdp") int stub_gather(struct xdp_md *ctx) { sgbpf_stat_inc(0); return XDP_PASS; }
+#include "packet.bpf.h"
+
+enum admit_result {
+	ADMIT_OK = 0,
+	ADMIT_STALE,		/* request finished, expired, or slot reused */
+	ADMIT_DUPLICATE,	/* this worker was already counted */
+	ADMIT_SURPLUS,		/* the policy is already met */
+};
+
+/* Worker index of the reply's source, or -1 for an unregistered source. */
+static __always_inline int worker_of(const struct iphdr *ip, const struct udphdr *udp)
+{
+	struct sgbpf_worker_key key = { .addr = ip->saddr, .port = udp->source };
+	__u32 *idx = bpf_map_lookup_elem(&sgbpf_worker_index, &key);
+
+	return idx ? (int)*idx : -1;
+}
+
+/*
+ * A reply is well formed when it carries a gather header whose body_len fits
+ * the datagram: either exactly (short form) or within the 1472-byte padded
+ * form of the original workers.  Replies span one datagram.
+ */
+static __always_inline bool reply_well_formed(const struct sgbpf_hdr *h, __u32 payload_len)
+{
+	__u32 body_len = sgbpf_le32(h->body_len);
+
+	if (h->msg_type != SGBPF_MSG_GATHER)
+		return false;
+	if (sgbpf_le32(h->num_pks) != 1 || sgbpf_le32(h->seq_num) != 0)
+		return false;
+	if (body_len > SGBPF_UDP_BODY_MAX)
+		return false;
+	if (payload_len == SGBPF_HDR_LEN + body_len)
+		return true;
+	return payload_len == SGBPF_UDP_MSG_LEN;
+}
+
+/* Sets worker w's bit for req; the bit words carry req in their high half. */
+static __always_inline int mark_seen(struct sgbpf_slot *s, __u32 req, __u32 w)
+{
+	__u32 word = w / 32, bit = 1u << (w % 32);
+	__u64 *p;
+
+	if (word >= SGBPF_SEEN_WORDS)
+		return ADMIT_STALE;
+	p = &s->seen[word];
+	for (int i = 0; i < SGBPF_CAS_TRIES; i++) {
+		__u64 old = *p;
+		__u32 tag = SGBPF_TAG_REQ(old);
+		__u32 bits = tag == req ? SGBPF_TAG_LOW(old) : 0;
+
+		/* A word already used by a newer request: we are the late one. */
+		if (tag != req && (__s32)(tag - req) > 0)
+			return ADMIT_STALE;
+		if (bits & bit)
+			return ADMIT_DUPLICATE;
+		if (__sync_val_compare_and_swap(p, old, SGBPF_TAG(req, bits | bit)) == old)
+			return ADMIT_OK;
+	}
+	return ADMIT_STALE;
+}
+
+/* Takes one of the request's 'needed' admissions. */
+static __always_inline int take_ticket(struct sgbpf_slot *s, __u32 req)
+{
+	for (int i = 0; i < SGBPF_CAS_TRIES; i++) {
+		__u64 old = s->tickets;
+
+		if (SGBPF_TAG_REQ(old) != req)
+			return ADMIT_STALE;
+		if (SGBPF_TICKET_ADMITTED(old) >= s->needed)
+			return ADMIT_SURPLUS;
+		if (__sync_val_compare_and_swap(&s->tickets, old, old + 1) == old)
+			return ADMIT_OK;
+	}
+	return ADMIT_SURPLUS;
+}
+
+static __always_inline int admit(struct sgbpf_slot *s, __u32 req, __u32 worker)
+{
+	int ret;
+
+	/* Cheap rejection first: most late replies fail here. */
+	if (s->state != SGBPF_TAG(req, SGBPF_SLOT_ACTIVE))
+		return ADMIT_STALE;
+	ret = mark_seen(s, req, worker);
+	if (ret != ADMIT_OK)
+		return ret;
+	return take_ticket(s, req);
+}
+
+static __always_inline int reject(int why)
+{
+	switch (why) {
+	case ADMIT_DUPLICATE:
+		sgbpf_stat_inc(SGBPF_STAT_DUPLICATES);
+		break;
+	case ADMIT_SURPLUS:
+		sgbpf_stat_inc(SGBPF_STAT_SURPLUS);
+		break;
+	default:
+		sgbpf_stat_inc(SGBPF_STAT_STALE);
+		break;
+	}
+	return XDP_DROP;
+}
+
+SEC("xdp")
+int sgbpf_gather(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	const struct sgbpf_config *cfg;
+	struct sgbpf_hdr *h;
+	struct sgbpf_fold *f;
+	struct sgbpf_slot *s;
+	struct sgbpf_l4 pkt;
+	__u32 payload_len, req, slot;
+	int worker, ret;
+
+	if (sgbpf_parse_udp(data, data_end, &pkt))
+		return XDP_PASS;
+	cfg = sgbpf_config_get();
+	if (!cfg || pkt.udp->dest != cfg->port)
+		return XDP_PASS;
+
+	worker = worker_of(pkt.ip, pkt.udp);
+	if (worker < 0) {
+		sgbpf_stat_inc(SGBPF_STAT_UNKNOWN_SRC);
+		return XDP_DROP;
+	}
+
+	h = (void *)(pkt.udp + 1);
+	payload_len = bpf_ntohs(pkt.udp->len);
+	if ((void *)(h + 1) > data_end || payload_len < sizeof(struct udphdr) + SGBPF_HDR_LEN ||
+	    (void *)pkt.udp + payload_len > data_end) {
+		sgbpf_stat_inc(SGBPF_STAT_MALFORMED);
+		return XDP_DROP;
+	}
+	payload_len -= sizeof(struct udphdr);
+	if (!reply_well_formed(h, payload_len)) {
+		sgbpf_stat_inc(SGBPF_STAT_MALFORMED);
+		return XDP_DROP;
+	}
+
+	req = sgbpf_le32(h->req_id);
+	slot = req & cfg->slot_mask;
+	s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
+	if (!s)
+		return reject(ADMIT_STALE);
+	ret = admit(s, req, worker);
+	if (ret != ADMIT_OK)
+		return reject(ret);
+
+	f = sgbpf_agg_fold();
+	if (!f)
+		return XDP_DROP;
+	f->req_id = req;
+	f->slot = slot;
+	f->worker = worker;
+	f->l4_off = pkt.l4_off;
+	f->body_off = pkt.l4_off + sizeof(struct udphdr) + SGBPF_HDR_LEN;
+	f->body_len = sgbpf_le32(h->body_len);
+	f->tail_len = payload_len - SGBPF_HDR_LEN;
+
+	bpf_tail_call(ctx, &sgbpf_reducer, 0);
+	/* No reduction installed: the service only counts. */
+	return sgbpf_agg_finish(ctx, f, NULL);
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -28,7 +28,7 @@ add_custom_command(
   VERBATIM)
 add_custom_target(sgbpf_vmlinux DEPENDS ${SGBPF_VMLINUX_H})
 
-set(SGBPF_BPF_CFLAGS -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
+set(SGBPF_BPF_CFLAGS -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
     -Wno-compare-distinct-pointer-types)
 
 # Compile one .bpf.c into a .bpf.o; returns the object path in OUT_VAR.

@@ -87,6 +87,8 @@ struct sgbpf_fold {
 	__u32 worker;
 	__u32 body_off;		/* offset of the body from the packet's start */
 	__u32 body_len;		/* bytes of body, <= SGBPF_UDP_BODY_MAX */
+	__u32 l4_off;		/* offset of the UDP header */
+	__u32 tail_len;		/* datagram bytes after the sgbpf header */
 	__u32 pad;
 };
 

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Writing an in-kernel reduction for sgbpf's UDP backend.
+ *
+ * A reduction is an XDP program that the service's gather program tail-calls
+ * for every reply it has validated and admitted (registered worker, first
+ * reply of that worker, request still open, policy not yet met).  The
+ * reduction folds the reply body into this CPU's partial result; the helpers
+ * below do the rest: request bookkeeping, merging the per-CPU partials when
+ * the last needed reply is folded, completion notification, and the packet's
+ * fate (dropped or passed on).  No locks are taken: each CPU owns its partial,
+ * and the shared counters are updated with compare-and-swap.
+ *
+ * An element-wise reduction is one line:
+ *
+ *	#include "vmlinux.h"
+ *	#include <sgbpf/aggregation.bpf.h>
+ *
+ *	static __always_inline __u32 add(__u32 a, __u32 b) { return a + b; }
+ *	SGBPF_ELEMENTWISE_REDUCER(my_sum, __u32, 0, add)
+ *	char LICENSE[] SEC("license") = "Dual BSD/GPL";
+ *
+ * The combine function must be associative and commutative (the per-CPU
+ * partials are merged with it too), and the identity must satisfy
+ * combine(identity, x) == x.  Build the object with sgbpf_add_reduction()
+ * from sgbpf's CMake package, and load it with sgbpf_service_opts.reduce_obj.
+ */
+#ifndef SGBPF_AGGREGATION_BPF_H
+#define SGBPF_AGGREGATION_BPF_H
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <sgbpf/udp_maps.bpf.h>
+
+/* Bounds for compare-and-swap retries; each failure means another CPU won. */
+#define SGBPF_CAS_TRIES 256
+
+/* One's-complement update of a 16-bit checksum for a 16-bit field change. */
+static __always_inline __u16 sgbpf_csum_replace16(__u16 check, __u16 old, __u16 new)
+{
+	__u32 sum = (__u16)~check + (__u16)~old + new;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/* The reply being folded, as the gather program handed it over. */
+static __always_inline struct sgbpf_fold *sgbpf_agg_fold(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sgbpf_fold_ctx, &zero);
+}
+
+/*
+ * This CPU's partial result for the reply's request.  When the partial still
+ * belongs to an older request of the same slot it is reset: init() receives
+ * it and must store the identity in every element.
+ */
+static __always_inline struct sgbpf_partial *
+sgbpf_agg_partial(const struct sgbpf_fold *f, bool *fresh)
+{
+	struct sgbpf_partial *p;
+	__u32 slot = f->slot;
+
+	p = bpf_map_lookup_elem(&sgbpf_partials, &slot);
+	if (!p)
+		return NULL;
+	*fresh = p->req_id != f->req_id;
+	if (*fresh) {
+		p->req_id = f->req_id;
+		p->nelems = 0;
+	}
+	return p;
+}
+
+/*
+ * Copies the reply body into a per-CPU scratch buffer, so that reductions
+ * index plain memory instead of proving packet bounds element by element.
+ * Returns the buffer and stores the body length, or NULL.
+ */
+static __always_inline const void *sgbpf_agg_body(struct xdp_md *ctx, const struct sgbpf_fold *f,
+						  __u32 *len)
+{
+	struct sgbpf_body_buf *buf;
+	__u32 zero = 0, n = f->body_len;
+
+	buf = bpf_map_lookup_elem(&sgbpf_body_scratch, &zero);
+	if (!buf || n == 0 || n > SGBPF_UDP_BODY_MAX)
+		return NULL;
+	if (bpf_xdp_load_bytes(ctx, f->body_off, buf->data, n))
+		return NULL;
+	*len = n;
+	return buf->data;
+}
+
+/* Adds one to the folded count of req; returns the new count, or -1 if the slot moved on. */
+static __always_inline int sgbpf_slot_fold_done(struct sgbpf_slot *s, __u32 req)
+{
+	for (int i = 0; i < SGBPF_CAS_TRIES; i++) {
+		__u64 old = s->tickets;
+
+		if (SGBPF_TAG_REQ(old) != req)
+			return -1;
+		if (__sync_val_compare_and_swap(&s->tickets, old, old + (1u << 16)) == old)
+			return SGBPF_TICKET_FOLDED(old) + 1;
+	}
+	return -1;
+}
+
+/*
+ * Turns the reply that completed a request into a datagram for the control
+ * socket: same header with SGBPF_FLAG_COMPLETE, sent to the control port,
+ * body cut off unless replies are passed on (the application may want it).
+ */
+static __always_inline int sgbpf_agg_to_ctrl(struct xdp_md *ctx, const struct sgbpf_config *cfg,
+					     const struct sgbpf_fold *f)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u32 l3 = sizeof(struct ethhdr), l4 = f->l4_off;
+	struct iphdr *ip;
+	struct udphdr *udp;
+	struct sgbpf_hdr *h;
+	__u16 old_len, new_len;
+	int cut = 0;
+
+	if (cfg->fate != XDP_PASS)
+		cut = f->tail_len;
+	if (cut > 0 && bpf_xdp_adjust_tail(ctx, -cut))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (l4 > 80)
+		return XDP_DROP;
+	ip = data + l3;
+	udp = data + l4;
+	h = data + l4 + sizeof(struct udphdr);
+	if ((void *)(ip + 1) > data_end || (void *)(udp + 1) > data_end || (void *)(h + 1) > data_end)
+		return XDP_DROP;
+	if (cut > 0) {
+		old_len = ip->tot_len;
+		new_len = bpf_htons(bpf_ntohs(old_len) - cut);
+		ip->check = sgbpf_csum_replace16(ip->check, old_len, new_len);
+		ip->tot_len = new_len;
+		udp->len = bpf_htons(bpf_ntohs(udp->len) - cut);
+	}
+	h->flags |= SGBPF_FLAG_COMPLETE;
+	udp->dest = cfg->ctrl_port;
+	/* Zero means "no checksum" for IPv4 UDP; the datagram is delivered locally. */
+	udp->check = 0;
+	return XDP_PASS;
+}
+
+struct sgbpf_merge_args {
+	__u32 slot;
+	__u32 req_id;
+	__u32 nelems;
+	__u32 first;
+};
+
+/*
+ * Finishes one admitted reply: counts it as folded and, if it was the last
+ * one needed, merges the per-CPU partials with merge_cpu (NULL for count-only
+ * reductions), publishes the result and notifies user space.  Returns the XDP
+ * verdict for the packet.
+ */
+static __always_inline int sgbpf_agg_finish(struct xdp_md *ctx, const struct sgbpf_fold *f,
+					    long (*merge_cpu)(__u32 cpu, void *args))
+{
+	const struct sgbpf_config *cfg = sgbpf_config_get();
+	struct sgbpf_merge_args args = {};
+	struct sgbpf_slot *s;
+	__u32 slot = f->slot, req = f->req_id;
+	int folded;
+
+	if (!cfg)
+		return XDP_DROP;
+	s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
+	if (!s)
+		return XDP_DROP;
+	folded = sgbpf_slot_fold_done(s, req);
+	if (folded < 0) {
+		sgbpf_stat_inc(SGBPF_STAT_STALE);
+		return XDP_DROP;
+	}
+	sgbpf_stat_inc(SGBPF_STAT_FOLDED);
+	if ((__u32)folded != s->needed)
+		return cfg->fate;
+
+	/* Last reply: claim the merge unless user space expired the request. */
+	if (__sync_val_compare_and_swap(&s->state, SGBPF_TAG(req, SGBPF_SLOT_ACTIVE),
+					SGBPF_TAG(req, SGBPF_SLOT_MERGING)) !=
+	    SGBPF_TAG(req, SGBPF_SLOT_ACTIVE))
+		return cfg->fate;
+	args.slot = slot;
+	args.req_id = req;
+	args.first = 1;
+	if (merge_cpu) {
+		__u32 ncpus = cfg->ncpus;
+
+		if (ncpus > SGBPF_MAX_CPUS)
+			ncpus = SGBPF_MAX_CPUS;
+		bpf_loop(ncpus, merge_cpu, &args, 0);
+	}
+	s->responses = folded;
+	s->nelems = args.nelems;
+	s->elem_size = cfg->elem_size;
+	__sync_val_compare_and_swap(&s->state, SGBPF_TAG(req, SGBPF_SLOT_MERGING),
+				    SGBPF_TAG(req, SGBPF_SLOT_COMPLETE));
+	sgbpf_stat_inc(SGBPF_STAT_COMPLETED);
+
+	if (cfg->notify == SGBPF_NOTIFY_RINGBUF) {
+		struct sgbpf_event ev = { .req_id = req, .slot = slot };
+
+		bpf_ringbuf_output(&sgbpf_events, &ev, sizeof(ev), 0);
+	} else if (cfg->notify == SGBPF_NOTIFY_CTRL) {
+		return sgbpf_agg_to_ctrl(ctx, cfg, f);
+	}
+	return cfg->fate;
+}
+
+/*
+ * SGBPF_ELEMENTWISE_REDUCER(NAME, TYPE, IDENTITY, COMBINE) defines the XDP
+ * program NAME that folds a reply body of TYPE elements into the result with
+ * COMBINE(acc, value), a function or function-like macro.
+ */
+#define SGBPF_ELEMENTWISE_REDUCER(NAME, TYPE, IDENTITY, COMBINE)			\
+static long NAME##__merge_cpu(__u32 cpu, void *argp)					\
+{											\
+	struct sgbpf_merge_args *a = argp;						\
+	const struct sgbpf_partial *p;							\
+	struct sgbpf_slot *s;								\
+	__u32 slot = a->slot;								\
+	TYPE *res;									\
+	const TYPE *in;									\
+											\
+	p = bpf_map_lookup_percpu_elem(&sgbpf_partials, &slot, cpu);			\
+	if (!p || p->req_id != a->req_id || p->nelems == 0)				\
+		return 0;								\
+	s = bpf_map_lookup_elem(&sgbpf_slots, &slot);					\
+	if (!s)										\
+		return 1;								\
+	res = (TYPE *)s->result;							\
+	in = (const TYPE *)p->data;							\
+	for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++) {			\
+		if (i >= p->nelems)							\
+			break;								\
+		res[i] = a->first || i >= a->nelems ? in[i] : COMBINE(res[i], in[i]);	\
+	}										\
+	if (p->nelems > a->nelems)							\
+		a->nelems = p->nelems;							\
+	a->first = 0;									\
+	return 0;									\
+}											\
+											\
+SEC("xdp")										\
+int NAME(struct xdp_md *ctx)								\
+{											\
+	struct sgbpf_fold *f = sgbpf_agg_fold();					\
+	struct sgbpf_partial *p;							\
+	const TYPE *in;									\
+	TYPE *acc;									\
+	__u32 len = 0, n;								\
+	bool fresh;									\
+											\
+	(void)fresh;									\
+											\
+	if (!f)										\
+		return XDP_DROP;							\
+	p = sgbpf_agg_partial(f, &fresh);						\
+	if (!p)										\
+		return XDP_DROP;							\
+	acc = (TYPE *)p->data;								\
+	in = sgbpf_agg_body(ctx, f, &len);						\
+	n = in ? len / sizeof(TYPE) : 0;						\
+	/* Past the partial's length the memory is an older request's. */		\
+	for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++) {			\
+		if (i >= n)								\
+			break;								\
+		acc[i] = COMBINE(i < p->nelems ? acc[i] : (TYPE)(IDENTITY), in[i]);	\
+	}										\
+	if (n > p->nelems)								\
+		p->nelems = n;								\
+	return sgbpf_agg_finish(ctx, f, NAME##__merge_cpu);				\
+}
+
+#endif /* SGBPF_AGGREGATION_BPF_H */

@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The public service API and the backend-neutral core: request ids and
+ * slots, completion policies, timeouts, delivery modes and results.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sgbpf/sgbpf.h>
+
+#include "error.h"
+#include "service.h"
+
+/* Does an options struct of size sz include the field? (libbpf's OPTS_HAS) */
+#define OPTS_HAS(opts, field) \
+	((opts) && (opts)->sz >= offsetof(typeof(*(opts)), field) + sizeof((opts)->field))
+#define OPTS_GET(opts, field, fallback) (OPTS_HAS(opts, field) ? (opts)->field : (fallback))
+
+uint64_t sgbpf_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static uint32_t round_up_pow2(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static int load_workers(struct sgbpf_service *svc, const struct sgbpf_service_opts *opts)
+{
+	const char *file = OPTS_GET(opts, workers_file, NULL);
+	const struct sgbpf_endpoint *arr = OPTS_GET(opts, workers, NULL);
+	size_t n = OPTS_GET(opts, nworkers, 0);
+	unsigned int bad_line = 0;
+	int err;
+
+	if (file && arr)
+		return sgbpf_err(-EINVAL, "give workers as an array or as a file, not both");
+	if (file) {
+		err = sgbpf_workers_parse_file(file, &svc->workers, &n, &bad_line);
+		if (err)
+			return err;	/* the parser wrote the message */
+	} else {
+		if (!arr || n == 0)
+			return sgbpf_err(-EINVAL, "a service needs at least one worker");
+		if (n > SGBPF_MAX_WORKERS)
+			return sgbpf_err(-E2BIG, "%zu workers given, at most %u are supported", n,
+					 SGBPF_MAX_WORKERS);
+		svc->workers = malloc(n * sizeof(*arr));
+		if (!svc->workers)
+			return -ENOMEM;
+		memcpy(svc->workers, arr, n * sizeof(*arr));
+	}
+	/* A worker listed twice would be counted twice: refuse it. */
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (svc->workers[i].addr == svc->workers[j].addr &&
+			    svc->workers[i].port == svc->workers[j].port)
+				return sgbpf_err(-EINVAL, "worker %zu and worker %zu are the same endpoint",
+						 i, j);
+	svc->nworkers = n;
+	return 0;
+}
+
+struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts)
+{
+	struct sgbpf_service *svc;
+	uint32_t inflight;
+	int err;
+
+	if (!opts || opts->sz < offsetof(struct sgbpf_service_opts, on_complete) + sizeof(void *)) {
+		errno = -sgbpf_err(-EINVAL, "service options missing or too old (use SGBPF_OPTS)");
+		return NULL;
+	}
+	if (!opts->on_complete) {
+		errno = -sgbpf_err(-EINVAL, "a completion callback (on_complete) is required");
+		return NULL;
+	}
+	if ((unsigned int)opts->delivery > SGBPF_DELIVERY_BUSY_WAIT ||
+	    (unsigned int)opts->fate > SGBPF_FATE_ALLOW ||
+	    (unsigned int)opts->reduce >= __SGBPF_REDUCE_MAX) {
+		errno = -sgbpf_err(-EINVAL, "unknown delivery mode, fate or reduction");
+		return NULL;
+	}
+	svc = calloc(1, sizeof(*svc));
+	if (!svc) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	svc->notify_fd = -1;
+	svc->delivery = opts->delivery;
+	svc->fate = opts->fate;
+	svc->reduce = opts->reduce;
+	svc->on_complete = opts->on_complete;
+	svc->cb_ctx = opts->cb_ctx;
+
+	switch (opts->backend) {
+	case SGBPF_BACKEND_UDP:
+		svc->ops = &sgbpf_udp_backend;
+		break;
+	case SGBPF_BACKEND_TCP:
+		err = sgbpf_err(-EOPNOTSUPP, "the TCP backend is not available in this version");
+		goto err_free;
+	default:
+		err = sgbpf_err(-EINVAL, "unknown backend %d", opts->backend);
+		goto err_free;
+	}
+
+	err = load_workers(svc, opts);
+	if (err)
+		goto err_free;
+
+	inflight = OPTS_GET(opts, max_inflight, 0);
+	if (inflight == 0)
+		inflight = SGBPF_DEFAULT_INFLIGHT;
+	if (inflight > SGBPF_MAX_INFLIGHT) {
+		err = sgbpf_err(-EINVAL, "max_inflight %u is above the limit of %u", inflight,
+				SGBPF_MAX_INFLIGHT);
+		goto err_free;
+	}
+	err = sgbpf_reqtab_init(&svc->reqs, round_up_pow2(inflight));
+	if (err)
+		goto err_free;
+
+	err = svc->ops->create(svc, opts);
+	if (err)
+		goto err_reqs;
+	svc->info.nworkers = svc->nworkers;
+	svc->info.max_inflight = svc->reqs.nslots;
+	svc->info.elem_size = svc->elem_size;
+	return svc;
+
+err_reqs:
+	sgbpf_reqtab_free(&svc->reqs);
+err_free:
+	free(svc->workers);
+	free(svc);
+	errno = -err;
+	return NULL;
+}
+
+void sgbpf_service_destroy(struct sgbpf_service *svc)
+{
+	if (!svc)
+		return;
+	svc->ops->destroy(svc);
+	sgbpf_reqtab_free(&svc->reqs);
+	free(svc->workers);
+	free(svc);
+}
+
+static uint32_t needed_for(const struct sgbpf_service *svc, const struct sgbpf_scatter_opts *o)
+{
+	switch (OPTS_GET(o, policy, SGBPF_POLICY_ALL)) {
+	case SGBPF_POLICY_ANY:
+		return 1;
+	case SGBPF_POLICY_N: {
+		uint32_t n = OPTS_GET(o, n, 0);
+
+		return n == 0 ? 0 : (n > svc->nworkers ? svc->nworkers : n);
+	}
+	default:
+		return svc->nworkers;
+	}
+}
+
+/* Hands a finished request to the application and frees its slot. */
+static void report(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_status status)
+{
+	uint32_t slot = sgbpf_reqtab_slot(&svc->reqs, r->req_id);
+	const struct sgbpf_slot *ks = &svc->slots[slot];
+	struct sgbpf_result res = {
+		.req_id = r->req_id,
+		.status = status,
+		.latency_ns = sgbpf_now_ns() - r->start_ns,
+		.user_ctx = r->user_ctx,
+	};
+
+	if (status == SGBPF_STATUS_COMPLETE) {
+		res.responses = ks->responses;
+		res.elem_size = ks->elem_size;
+		res.nelems = ks->nelems;
+		res.data = ks->result;
+	} else {
+		uint64_t t = __atomic_load_n(&ks->tickets, __ATOMIC_ACQUIRE);
+
+		if (SGBPF_TAG_REQ(t) == r->req_id)
+			res.responses = SGBPF_TICKET_FOLDED(t);
+		if (status == SGBPF_STATUS_EXPIRED)
+			svc->expired++;
+	}
+	if (svc->fate == SGBPF_FATE_ALLOW)
+		res.resp = svc->ops->responses(svc, slot, &res.nresp);
+	if (svc->delivery == SGBPF_DELIVERY_BLOCK && r->req_id == svc->block_wait_id)
+		svc->block_done = true;
+	svc->reported++;
+	svc->on_complete(&res, svc->cb_ctx);
+	if (svc->fate == SGBPF_FATE_ALLOW)
+		svc->ops->release_responses(svc, slot);
+	sgbpf_reqtab_release(&svc->reqs, slot);
+}
+
+/* Kernel state of r's slot, read with acquire so the result is visible. */
+static uint64_t slot_state(const struct sgbpf_service *svc, const struct sgbpf_req *r)
+{
+	return __atomic_load_n(&svc->slots[sgbpf_reqtab_slot(&svc->reqs, r->req_id)].state,
+			       __ATOMIC_ACQUIRE);
+}
+
+void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id)
+{
+	struct sgbpf_req *r = sgbpf_reqtab_find(&svc->reqs, req_id);
+
+	uint32_t slot;
+
+	/* Already reported (expired first) or not ours: nothing to do. */
+	if (!r || r->kernel_done || slot_state(svc, r) != SGBPF_TAG(req_id, SGBPF_SLOT_COMPLETE))
+		return;
+	slot = sgbpf_reqtab_slot(&svc->reqs, req_id);
+	/*
+	 * With fate allow the replies XDP let through may still be on their way
+	 * up the stack when the kernel announces completion: hold the report
+	 * until user space has read as many as the kernel counted.
+	 */
+	if (svc->fate == SGBPF_FATE_ALLOW &&
+	    svc->ops->rx_count(svc, slot) < svc->slots[slot].responses) {
+		r->kernel_done = true;
+		r->done_ns = sgbpf_now_ns();
+		svc->pending++;
+		return;
+	}
+	report(svc, r, SGBPF_STATUS_COMPLETE);
+}
+
+/* Replies lost on the way up (full socket buffer) must not hold a report forever. */
+#define ALLOW_GRACE_NS (100 * 1000 * 1000ull)
+
+static void report_pending(struct sgbpf_service *svc)
+{
+	uint64_t now = sgbpf_now_ns();
+
+	for (uint32_t i = 0; svc->pending && i < svc->reqs.inflight;) {
+		uint32_t slot = sgbpf_reqtab_live(&svc->reqs, i);
+		struct sgbpf_req *r = &svc->reqs.reqs[slot];
+
+		if (r->kernel_done && (svc->ops->rx_count(svc, slot) >= svc->slots[slot].responses ||
+				       now - r->done_ns > ALLOW_GRACE_NS)) {
+			svc->pending--;
+			report(svc, r, SGBPF_STATUS_COMPLETE);
+			continue;
+		}
+		i++;
+	}
+}
+
+/*
+ * Gives up on a request whose deadline passed.  The compare-and-swap races
+ * with the kernel's own ACTIVE -> MERGING: whichever wins decides, so a
+ * request is never reported both ways, and once EXPIRED no reply touches it.
+ */
+static void expire(struct sgbpf_service *svc, struct sgbpf_req *r)
+{
+	struct sgbpf_slot *ks = &svc->slots[sgbpf_reqtab_slot(&svc->reqs, r->req_id)];
+	uint64_t active = SGBPF_TAG(r->req_id, SGBPF_SLOT_ACTIVE);
+
+	if (r->failed) {
+		report(svc, r, SGBPF_STATUS_FAILED);
+		return;
+	}
+	if (r->kernel_done) {
+		svc->pending--;
+		report(svc, r, SGBPF_STATUS_COMPLETE);
+		return;
+	}
+	if (__atomic_compare_exchange_n(&ks->state, &active,
+					SGBPF_TAG(r->req_id, SGBPF_SLOT_EXPIRED), false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		report(svc, r, SGBPF_STATUS_EXPIRED);
+		return;
+	}
+	/* A CPU is merging the result right now: it finishes in microseconds. */
+	while (slot_state(svc, r) == SGBPF_TAG(r->req_id, SGBPF_SLOT_MERGING))
+		sched_yield();
+	if (slot_state(svc, r) == SGBPF_TAG(r->req_id, SGBPF_SLOT_COMPLETE)) {
+		report(svc, r, SGBPF_STATUS_COMPLETE);
+		return;
+	}
+	/* The scatter never opened the slot (dropped before the kernel saw it). */
+	report(svc, r, SGBPF_STATUS_EXPIRED);
+}
+
+static void expire_due(struct sgbpf_service *svc)
+{
+	uint64_t now = sgbpf_now_ns();
+	int slot;
+
+	while ((slot = sgbpf_reqtab_due(&svc->reqs, now)) >= 0)
+		expire(svc, &svc->reqs.reqs[slot]);
+}
+
+/* Busy-wait delivery: look at the in-flight slots, no system call. */
+static void scan_slots(struct sgbpf_service *svc)
+{
+	for (uint32_t i = 0; i < svc->reqs.inflight;) {
+		struct sgbpf_req *r = &svc->reqs.reqs[sgbpf_reqtab_live(&svc->reqs, i)];
+
+		if (r->failed) {
+			report(svc, r, SGBPF_STATUS_FAILED);
+			continue;	/* the live array moved another slot into i */
+		}
+		if (!r->kernel_done &&
+		    slot_state(svc, r) == SGBPF_TAG(r->req_id, SGBPF_SLOT_COMPLETE)) {
+			uint32_t before = svc->reqs.inflight;
+
+			sgbpf_service_on_complete(svc, r->req_id);
+			if (svc->reqs.inflight != before)
+				continue;
+		}
+		i++;
+	}
+}
+
+int sgbpf_next_timeout_ms(const struct sgbpf_service *svc)
+{
+	uint64_t d = sgbpf_reqtab_next_deadline(&svc->reqs), now;
+
+	if (!d)
+		return -1;
+	now = sgbpf_now_ns();
+	if (d <= now)
+		return 0;
+	/* Round up: waking early would only spin. */
+	return (int)((d - now + 999999) / 1000000);
+}
+
+/* How long a blocking wait may sleep: the caller's bound or the next deadline. */
+static int effective_timeout(const struct sgbpf_service *svc, int timeout_ms)
+{
+	int next = sgbpf_next_timeout_ms(svc);
+
+	if (next < 0)
+		return timeout_ms;
+	if (timeout_ms < 0 || next < timeout_ms)
+		return next;
+	return timeout_ms;
+}
+
+int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms)
+{
+	uint64_t until = timeout_ms > 0 ? sgbpf_now_ns() + (uint64_t)timeout_ms * 1000000 : 0;
+	int err;
+
+	if (!svc)
+		return -EINVAL;
+	svc->reported = 0;
+	for (;;) {
+		err = svc->ops->reap(svc);
+		if (err < 0)
+			return err;
+		if (svc->pending)
+			report_pending(svc);
+		if (svc->delivery == SGBPF_DELIVERY_BUSY_WAIT) {
+			scan_slots(svc);
+		} else {
+			/* Replies of a completed request are microseconds away: spin. */
+			int t = svc->reported || svc->pending ? 0 : effective_timeout(svc, timeout_ms);
+
+			if (t > 0 && until) {
+				uint64_t now = sgbpf_now_ns();
+				int left = now >= until ? 0 : (int)((until - now + 999999) / 1000000);
+
+				t = left < t ? left : t;
+			}
+			if (svc->reqs.inflight == 0 && timeout_ms < 0)
+				return svc->reported;	/* nothing could ever arrive */
+			err = svc->ops->wait_events(svc, t);
+			if (err < 0 && err != -EINTR)
+				return err;
+			/* Failed sends have no kernel event. */
+			for (uint32_t i = 0; i < svc->reqs.inflight;) {
+				struct sgbpf_req *r =
+					&svc->reqs.reqs[sgbpf_reqtab_live(&svc->reqs, i)];
+
+				if (r->failed) {
+					report(svc, r, SGBPF_STATUS_FAILED);
+					continue;
+				}
+				i++;
+			}
+		}
+		expire_due(svc);
+		if (svc->reported || timeout_ms == 0)
+			return svc->reported;
+		if (svc->reqs.inflight == 0 && svc->delivery == SGBPF_DELIVERY_BUSY_WAIT)
+			return 0;
+		if (until && sgbpf_now_ns() >= until)
+			return 0;
+	}
+}
+
+int sgbpf_poll(struct sgbpf_service *svc)
+{
+	return sgbpf_wait(svc, 0);
+}
+
+int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
+		  const struct sgbpf_scatter_opts *opts, uint32_t *req_id)
+{
+	uint64_t timeout_us = OPTS_GET(opts, timeout_us, 0);
+	uint32_t id, needed;
+	int slot, err;
+
+	if (!svc || (!body && len))
+		return -EINVAL;
+	if (len > SGBPF_UDP_BODY_MAX)
+		return sgbpf_err(-EMSGSIZE, "a message body holds at most %u bytes, got %zu",
+				 SGBPF_UDP_BODY_MAX, len);
+	if (OPTS_GET(opts, policy, SGBPF_POLICY_ALL) > SGBPF_POLICY_N)
+		return sgbpf_err(-EINVAL, "unknown completion policy");
+	needed = needed_for(svc, opts);
+	if (needed == 0)
+		return sgbpf_err(-EINVAL, "policy N needs n >= 1");
+
+	slot = sgbpf_reqtab_alloc(&svc->reqs, sgbpf_now_ns(), timeout_us * 1000,
+				  OPTS_GET(opts, user_ctx, NULL), &id);
+	if (slot < 0)
+		return sgbpf_err(slot, "%u requests already in flight", svc->reqs.inflight);
+	err = svc->ops->scatter(svc, slot, id, needed, body, len);
+	if (err) {
+		sgbpf_reqtab_release(&svc->reqs, slot);
+		return err;
+	}
+	if (req_id)
+		*req_id = id;
+	if (svc->delivery != SGBPF_DELIVERY_BLOCK)
+		return 0;
+
+	svc->block_wait_id = id;
+	svc->block_done = false;
+	while (!svc->block_done) {
+		err = sgbpf_wait(svc, -1);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+uint32_t sgbpf_inflight(const struct sgbpf_service *svc)
+{
+	return svc ? svc->reqs.inflight : 0;
+}
+
+int sgbpf_service_fd(const struct sgbpf_service *svc)
+{
+	if (!svc || svc->notify_fd < 0)
+		return -EINVAL;
+	return svc->notify_fd;
+}
+
+int sgbpf_service_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out)
+{
+	int err;
+
+	if (!svc || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	err = svc->ops->stats(svc, out);
+	out->expired = svc->expired;
+	return err;
+}
+
+int sgbpf_service_info(const struct sgbpf_service *svc, struct sgbpf_service_info *out)
+{
+	if (!svc || !out)
+		return -EINVAL;
+	*out = svc->info;
+	return 0;
+}

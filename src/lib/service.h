@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The backend-neutral core of a service and the small interface a transport
+ * implements.  The core owns requests, completion policies, delivery modes
+ * and results; a backend owns sockets, BPF programs and the kernel's slots.
+ */
+#ifndef SGBPF_LIB_SERVICE_H
+#define SGBPF_LIB_SERVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sgbpf/sgbpf.h>
+#include <sgbpf/udp_state.h>
+
+#include "request_table.h"
+
+struct sgbpf_service;
+
+struct sgbpf_backend_ops {
+	const char *name;
+	/* Sets up the transport; fills svc->slots and the notification fds. */
+	int (*create)(struct sgbpf_service *svc, const struct sgbpf_service_opts *opts);
+	void (*destroy)(struct sgbpf_service *svc);
+	/* Queues and submits the scatter of one request (one system call). */
+	int (*scatter)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
+		       const void *body, size_t len);
+	/* Reaps transport completions (send errors, received replies) without blocking. */
+	int (*reap)(struct sgbpf_service *svc);
+	/*
+	 * Sleeps up to timeout_ms for kernel completion events and reports each
+	 * through sgbpf_service_on_complete().
+	 */
+	int (*wait_events)(struct sgbpf_service *svc, int timeout_ms);
+	/* Fate allow: the replies read for a slot, and their release. */
+	const struct sgbpf_response *(*responses)(struct sgbpf_service *svc, uint32_t slot,
+						  uint32_t *n);
+	void (*release_responses)(struct sgbpf_service *svc, uint32_t slot);
+	uint32_t (*rx_count)(struct sgbpf_service *svc, uint32_t slot);
+	int (*stats)(const struct sgbpf_service *svc, struct sgbpf_stats *out);
+};
+
+struct sgbpf_service {
+	const struct sgbpf_backend_ops *ops;
+	void *backend;			/* transport private state */
+
+	enum sgbpf_delivery delivery;
+	enum sgbpf_fate fate;
+	enum sgbpf_reduce reduce;
+	uint32_t elem_size;
+	uint32_t nworkers;
+	struct sgbpf_endpoint *workers;
+	sgbpf_complete_fn on_complete;
+	void *cb_ctx;
+
+	struct sgbpf_reqtab reqs;
+	/* Kernel slots, shared through mmap; indexed like reqs. */
+	struct sgbpf_slot *slots;
+
+	int notify_fd;			/* ring buffer epoll fd or control socket; -1 */
+	uint64_t expired;		/* requests reported expired */
+	uint32_t pending;		/* completed in the kernel, replies still arriving */
+	int reported;			/* completions reported by the current wait */
+	uint32_t block_wait_id;		/* SGBPF_DELIVERY_BLOCK: request being waited for */
+	bool block_done;
+
+	struct sgbpf_service_info info;
+};
+
+/* Called by backends when the kernel says req_id completed (ring buffer, control socket). */
+void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id);
+
+uint64_t sgbpf_now_ns(void);
+
+extern const struct sgbpf_backend_ops sgbpf_udp_backend;
+
+#endif

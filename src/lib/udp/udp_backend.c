@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * UDP backend, control half: load the embedded BPF programs, size and fill
+ * their maps, map the request slots, attach TC egress (scatter) and XDP
+ * (gather).  udp_io.c holds the request-path half.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
+#include "attach.h"
+#include "error.h"
+#include "netdev.h"
+#include "service.h"
+#include "sgbpf_udp.skel.h"
+#include "udp_backend.h"
+
+#define XDP_DROP_VERDICT 1
+#define XDP_PASS_VERDICT 2
+
+/*
+ * libbpf's messages while loading, kept so that a verifier rejection can be
+ * shown with its last lines.  Loading is rare and single-threaded per
+ * service; the buffer is per thread like sgbpf_last_error().
+ */
+static __thread char load_log[8192];
+static __thread size_t load_log_len;
+
+static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	n = vsnprintf(load_log + load_log_len, sizeof(load_log) - load_log_len, fmt, ap);
+	if (n > 0)
+		load_log_len += (size_t)n < sizeof(load_log) - load_log_len ?
+					(size_t)n : sizeof(load_log) - load_log_len - 1;
+	/* Keep the tail: the verifier's verdict is at the end. */
+	if (load_log_len > sizeof(load_log) * 3 / 4) {
+		size_t keep = sizeof(load_log) / 4;
+
+		memmove(load_log, load_log + load_log_len - keep, keep);
+		load_log_len = keep;
+		load_log[keep] = '\0';
+	}
+	return 0;
+}
+
+static void append_log_tail(int lines)
+{
+	const char *p = load_log + load_log_len;
+	int seen = 0;
+
+	while (p > load_log && seen <= lines)
+		if (*--p == '\n')
+			seen++;
+	if (load_log_len) {
+		sgbpf_err_append(":\n");
+		sgbpf_err_append(p);
+	}
+}
+
+static const char *builtin_prog_name(enum sgbpf_reduce r)
+{
+	static const char *const names[__SGBPF_REDUCE_MAX] = {
+		[SGBPF_REDUCE_SUM_U32] = "sgbpf_reduce_sum_u32",
+		[SGBPF_REDUCE_SUM_U64] = "sgbpf_reduce_sum_u64",
+		[SGBPF_REDUCE_SUM_I32] = "sgbpf_reduce_sum_i32",
+		[SGBPF_REDUCE_SUM_I64] = "sgbpf_reduce_sum_i64",
+		[SGBPF_REDUCE_MIN_U32] = "sgbpf_reduce_min_u32",
+		[SGBPF_REDUCE_MIN_U64] = "sgbpf_reduce_min_u64",
+		[SGBPF_REDUCE_MIN_I32] = "sgbpf_reduce_min_i32",
+		[SGBPF_REDUCE_MIN_I64] = "sgbpf_reduce_min_i64",
+		[SGBPF_REDUCE_MAX_U32] = "sgbpf_reduce_max_u32",
+		[SGBPF_REDUCE_MAX_U64] = "sgbpf_reduce_max_u64",
+		[SGBPF_REDUCE_MAX_I32] = "sgbpf_reduce_max_i32",
+		[SGBPF_REDUCE_MAX_I64] = "sgbpf_reduce_max_i64",
+		[SGBPF_REDUCE_OR_U32] = "sgbpf_reduce_or_u32",
+		[SGBPF_REDUCE_AND_U32] = "sgbpf_reduce_and_u32",
+		[SGBPF_REDUCE_OR_U64] = "sgbpf_reduce_or_u64",
+		[SGBPF_REDUCE_AND_U64] = "sgbpf_reduce_and_u64",
+	};
+
+	return (unsigned int)r < __SGBPF_REDUCE_MAX ? names[r] : NULL;
+}
+
+/* Loads only the reduction the service uses; the others stay out of the kernel. */
+static void select_builtin(struct sgbpf_udp *skel, enum sgbpf_reduce r)
+{
+	const char *want = builtin_prog_name(r);
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *name = bpf_program__name(prog);
+
+		if (strncmp(name, "sgbpf_reduce_", 13) == 0)
+			bpf_program__set_autoload(prog, want && strcmp(name, want) == 0);
+	}
+}
+
+static int size_maps(struct sgbpf_udp *skel, uint32_t nslots, bool reduces)
+{
+	int err;
+
+	err = bpf_map__set_max_entries(skel->maps.sgbpf_slots, nslots);
+	/* Count-only services never fold, so they need no partials. */
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.sgbpf_partials, reduces ? nslots : 1);
+	return err ? sgbpf_err(err, "cannot size the BPF maps: %s", strerror(-err)) : 0;
+}
+
+static int load_skeleton(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	libbpf_print_fn_t old;
+	int err;
+
+	b->skel = sgbpf_udp__open();
+	if (!b->skel)
+		return sgbpf_err(-errno, "cannot open the embedded BPF object: %s", strerror(errno));
+	select_builtin(b->skel, svc->reduce);
+	err = size_maps(b->skel, svc->reqs.nslots, svc->reduce != SGBPF_REDUCE_COUNT);
+	if (err)
+		return err;
+
+	load_log_len = 0;
+	load_log[0] = '\0';
+	old = libbpf_set_print(capture_print);
+	err = sgbpf_udp__load(b->skel);
+	libbpf_set_print(old);
+	if (err) {
+		if (err == -EPERM)
+			return sgbpf_err(err, "loading BPF programs needs CAP_BPF and CAP_NET_ADMIN "
+					      "(or root)");
+		sgbpf_err(err, "the kernel refused the BPF programs (%s)", strerror(-err));
+		append_log_tail(12);
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * A custom reduction is a separate BPF object.  Its maps are the service's
+ * maps under the same names (reused before load), so the kernel sees one
+ * set of state whichever object a program came from.
+ */
+static int load_custom(struct sgbpf_udp_backend *b, const char *path, const char *prog_name,
+		       int *prog_fd)
+{
+	struct bpf_object *obj;
+	struct bpf_program *prog = NULL, *p;
+	struct bpf_map *map;
+	libbpf_print_fn_t old;
+	int err;
+
+	obj = bpf_object__open_file(path, NULL);
+	if (!obj)
+		return sgbpf_err(-errno, "cannot open reduction object %s: %s", path,
+				 strerror(errno));
+	b->custom_obj = obj;
+	bpf_object__for_each_map(map, obj) {
+		struct bpf_map *ours;
+		const char *name = bpf_map__name(map);
+
+		if (strncmp(name, "sgbpf_", 6) != 0)
+			continue;	/* the program's own maps stay its own */
+		ours = bpf_object__find_map_by_name(b->skel->obj, name);
+		if (!ours)
+			return sgbpf_err(-EINVAL, "%s: map %s is not a map of this sgbpf version",
+					 path, name);
+		err = bpf_map__reuse_fd(map, bpf_map__fd(ours));
+		if (err)
+			return sgbpf_err(err, "%s: map %s does not match the service's: %s", path,
+					 name, strerror(-err));
+	}
+	bpf_object__for_each_program(p, obj) {
+		if (bpf_program__type(p) != BPF_PROG_TYPE_XDP)
+			continue;
+		if (prog_name ? strcmp(bpf_program__name(p), prog_name) == 0 : !prog) {
+			prog = p;
+			if (prog_name)
+				break;
+		} else if (!prog_name) {
+			return sgbpf_err(-EINVAL, "%s holds several XDP programs: name one "
+						  "(reduce_prog)", path);
+		}
+	}
+	if (!prog)
+		return sgbpf_err(-ENOENT, "%s has no XDP program%s%s", path,
+				 prog_name ? " named " : "", prog_name ? prog_name : "");
+
+	load_log_len = 0;
+	load_log[0] = '\0';
+	old = libbpf_set_print(capture_print);
+	err = bpf_object__load(obj);
+	libbpf_set_print(old);
+	if (err) {
+		sgbpf_err(err, "the kernel refused reduction %s (%s)", path, strerror(-err));
+		append_log_tail(12);
+		return err;
+	}
+	*prog_fd = bpf_program__fd(prog);
+	return 0;
+}
+
+static int install_reducer(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
+			   const struct sgbpf_service_opts *opts)
+{
+	struct bpf_program *prog;
+	uint32_t zero = 0;
+	int fd, err;
+
+	if (svc->reduce == SGBPF_REDUCE_COUNT)
+		return 0;
+	if (svc->reduce == SGBPF_REDUCE_CUSTOM) {
+		if (!opts->reduce_obj)
+			return sgbpf_err(-EINVAL, "a custom reduction needs reduce_obj");
+		err = load_custom(b, opts->reduce_obj, opts->reduce_prog, &fd);
+		if (err)
+			return err;
+	} else {
+		prog = bpf_object__find_program_by_name(b->skel->obj,
+							 builtin_prog_name(svc->reduce));
+		if (!prog)
+			return sgbpf_err(-ENOENT, "built-in reduction %s missing",
+					 sgbpf_reduce_name(svc->reduce));
+		fd = bpf_program__fd(prog);
+	}
+	err = bpf_map_update_elem(bpf_map__fd(b->skel->maps.sgbpf_reducer), &zero, &fd, BPF_ANY);
+	return err ? sgbpf_err(-errno, "cannot install the reduction: %s", strerror(errno)) : 0;
+}
+
+static int fill_workers(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	int wfd = bpf_map__fd(b->skel->maps.sgbpf_workers);
+	int ifd = bpf_map__fd(b->skel->maps.sgbpf_worker_index);
+
+	for (uint32_t i = 0; i < svc->nworkers; i++) {
+		struct sgbpf_worker w = {
+			.addr = svc->workers[i].addr,
+			.port = htons(svc->workers[i].port),
+		};
+		struct sgbpf_worker_key k = { .addr = w.addr, .port = w.port };
+
+		if (bpf_map_update_elem(wfd, &i, &w, BPF_ANY) ||
+		    bpf_map_update_elem(ifd, &k, &i, BPF_NOEXIST))
+			return sgbpf_err(-errno, "cannot register worker %u: %s", i,
+					 strerror(errno));
+	}
+	return 0;
+}
+
+static int write_config(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	uint16_t ctrl_port = 0;
+	struct sgbpf_config cfg = {
+		.ifindex = b->ifindex,
+		.nworkers = svc->nworkers,
+		.slot_mask = svc->reqs.mask,
+		.ncpus = libbpf_num_possible_cpus(),
+		.port = htons(b->port),
+		.fate = svc->fate == SGBPF_FATE_ALLOW ? XDP_PASS_VERDICT : XDP_DROP_VERDICT,
+		.elem_size = svc->elem_size,
+	};
+	uint32_t zero = 0;
+
+	if (b->ctrl_sock >= 0) {
+		struct sockaddr_in a;
+		socklen_t alen = sizeof(a);
+
+		if (getsockname(b->ctrl_sock, (struct sockaddr *)&a, &alen))
+			return -errno;
+		ctrl_port = a.sin_port;
+	}
+	cfg.ctrl_port = ctrl_port;
+	switch (svc->delivery) {
+	case SGBPF_DELIVERY_RINGBUF:
+	case SGBPF_DELIVERY_BLOCK:
+		cfg.notify = SGBPF_NOTIFY_RINGBUF;
+		break;
+	case SGBPF_DELIVERY_CTRL_FD:
+		cfg.notify = SGBPF_NOTIFY_CTRL;
+		break;
+	default:
+		cfg.notify = SGBPF_NOTIFY_NONE;
+		break;
+	}
+	if ((int)cfg.ncpus <= 0 || cfg.ncpus > SGBPF_MAX_CPUS)
+		return sgbpf_err(-ERANGE, "%d possible CPUs; sgbpf supports up to %u",
+				 (int)cfg.ncpus, SGBPF_MAX_CPUS);
+	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.sgbpf_cfg), &zero, &cfg, BPF_ANY))
+		return sgbpf_err(-errno, "cannot write the service configuration: %s",
+				 strerror(errno));
+	return 0;
+}
+
+/* Shares the request slots with the kernel: no system call to read results. */
+static int map_slots(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	size_t page = sysconf(_SC_PAGESIZE);
+	size_t len = (size_t)bpf_map__value_size(b->skel->maps.sgbpf_slots) * svc->reqs.nslots;
+
+	if (bpf_map__value_size(b->skel->maps.sgbpf_slots) != sizeof(struct sgbpf_slot))
+		return sgbpf_err(-EINVAL, "slot layout mismatch between library and BPF object");
+	len = (len + page - 1) / page * page;
+	b->slots = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			bpf_map__fd(b->skel->maps.sgbpf_slots), 0);
+	if (b->slots == MAP_FAILED) {
+		b->slots = NULL;
+		return sgbpf_err(-errno, "cannot map the request slots: %s", strerror(errno));
+	}
+	b->slots_len = len;
+	svc->slots = b->slots;
+	return 0;
+}
+
+static int attach_programs(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
+			   enum sgbpf_xdp_mode mode)
+{
+	bool native = false;
+	int err;
+
+	/* Gather first: replies must be caught before any scatter can go out. */
+	err = sgbpf_attach_xdp(bpf_program__fd(b->skel->progs.sgbpf_gather), b->ifindex, mode,
+			       &b->xdp, &native);
+	if (err)
+		return err;
+	svc->info.xdp_native = native;
+	return sgbpf_attach_tc(bpf_program__fd(b->skel->progs.sgbpf_scatter), b->ifindex,
+			       SGBPF_TC_EGRESS, &b->tc);
+}
+
+static void udp_destroy(struct sgbpf_service *svc)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+
+	if (!b)
+		return;
+	/* Reverse order of creation: stop traffic first, then free state. */
+	sgbpf_detach(b->tc);
+	sgbpf_detach(b->xdp);
+	sgbpf_udp_io_close(svc, b);
+	if (b->slots)
+		munmap(b->slots, b->slots_len);
+	bpf_object__close(b->custom_obj);
+	sgbpf_udp__destroy(b->skel);
+	free(b);
+	svc->backend = NULL;
+	svc->slots = NULL;
+}
+
+static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts *opts)
+{
+	const char *ifname = opts->ifname ? opts->ifname : "lo";
+	struct sgbpf_udp_backend *b;
+	struct sgbpf_netdev dev;
+	int err;
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->sock = -1;
+	b->ctrl_sock = -1;
+	svc->backend = b;
+
+	err = sgbpf_netdev_open(ifname, &dev);
+	if (err)
+		goto err;
+	if (!dev.up) {
+		err = sgbpf_err(-ENETDOWN, "interface %s is down (sgbpf setup --dev %s brings it up)",
+				ifname, ifname);
+		goto err;
+	}
+	/* IPv4 + UDP headers plus the largest message must fit one frame. */
+	if (dev.mtu < 20 + 8 + SGBPF_UDP_MSG_LEN) {
+		err = sgbpf_err(-EMSGSIZE, "MTU of %s is %u; sgbpf's UDP messages need %u",
+				ifname, dev.mtu, 20 + 8 + SGBPF_UDP_MSG_LEN);
+		goto err;
+	}
+	b->ifindex = dev.ifindex;
+	svc->info.ifindex = dev.ifindex;
+
+	if (svc->reduce == SGBPF_REDUCE_CUSTOM) {
+		svc->elem_size = opts->reduce_elem_size ? opts->reduce_elem_size : 4;
+		if (svc->elem_size != 4 && svc->elem_size != 8) {
+			err = sgbpf_err(-EINVAL, "reduce_elem_size must be 4 or 8");
+			goto err;
+		}
+	} else {
+		svc->elem_size = sgbpf_reduce_elem_size(svc->reduce);
+	}
+
+	err = load_skeleton(svc, b);
+	if (!err)
+		err = sgbpf_udp_io_open(svc, b, opts);
+	if (!err)
+		err = write_config(svc, b);
+	if (!err)
+		err = fill_workers(svc, b);
+	if (!err)
+		err = install_reducer(svc, b, opts);
+	if (!err)
+		err = map_slots(svc, b);
+	if (!err)
+		err = sgbpf_udp_io_start(svc, b);
+	if (!err)
+		err = attach_programs(svc, b, opts->xdp_mode);
+	if (err)
+		goto err;
+	svc->info.port = b->port;
+	return 0;
+err:
+	udp_destroy(svc);
+	return err;
+}
+
+static int udp_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out)
+{
+	const struct sgbpf_udp_backend *b = svc->backend;
+	int ncpus = libbpf_num_possible_cpus(), fd = bpf_map__fd(b->skel->maps.sgbpf_stats);
+	uint64_t sums[__SGBPF_STAT_MAX] = {};
+	uint64_t *vals;
+
+	if (ncpus <= 0)
+		return ncpus;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < __SGBPF_STAT_MAX; k++) {
+		if (bpf_map_lookup_elem(fd, &k, vals)) {
+			free(vals);
+			return -errno;
+		}
+		for (int c = 0; c < ncpus; c++)
+			sums[k] += vals[c];
+	}
+	free(vals);
+	out->scatters = sums[SGBPF_STAT_SCATTERS];
+	out->clones = sums[SGBPF_STAT_CLONES];
+	out->folded = sums[SGBPF_STAT_FOLDED];
+	out->completed = sums[SGBPF_STAT_COMPLETED];
+	out->duplicates = sums[SGBPF_STAT_DUPLICATES];
+	out->unknown_src = sums[SGBPF_STAT_UNKNOWN_SRC];
+	out->malformed = sums[SGBPF_STAT_MALFORMED] + sums[SGBPF_STAT_SCATTER_ERRORS];
+	out->stale = sums[SGBPF_STAT_STALE];
+	out->surplus = sums[SGBPF_STAT_SURPLUS];
+	return 0;
+}
+
+const struct sgbpf_backend_ops sgbpf_udp_backend = {
+	.name = "udp",
+	.create = udp_create,
+	.destroy = udp_destroy,
+	.scatter = sgbpf_udp_scatter,
+	.reap = sgbpf_udp_reap,
+	.wait_events = sgbpf_udp_wait_events,
+	.responses = sgbpf_udp_responses,
+	.release_responses = sgbpf_udp_release_responses,
+	.rx_count = sgbpf_udp_rx_count,
+	.stats = udp_stats,
+};

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Private state of the UDP backend, shared by its loader and its I/O half. */
+#ifndef SGBPF_LIB_UDP_BACKEND_H
+#define SGBPF_LIB_UDP_BACKEND_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <liburing.h>
+
+#include <sgbpf/sgbpf.h>
+#include <sgbpf/udp_state.h>
+
+struct sgbpf_udp;
+struct sgbpf_service;
+struct sgbpf_attachment;
+struct ring_buffer;
+
+/* One scatter datagram being sent: lives until its send completes. */
+struct udp_tx {
+	struct msghdr mh;
+	struct iovec iov;
+	uint8_t buf[SGBPF_HDR_LEN + SGBPF_UDP_BODY_MAX + 1 + sizeof(struct sgbpf_scatter_trailer)];
+};
+
+/* Fate allow: one received reply, filed under its request's slot. */
+struct udp_rx_entry {
+	uint32_t next;		/* next buffer id of the same slot, UINT32_MAX ends */
+	uint32_t worker;
+	uint32_t len;		/* payload bytes */
+};
+
+/* Fate allow: replies read from the service socket through provided buffers. */
+struct udp_rx {
+	struct io_uring_buf_ring *ring;	/* ring-mapped provided buffers */
+	uint8_t *bufs;
+	size_t ring_bytes;
+	uint32_t nbufs;
+	uint32_t buf_size;
+	bool armed;			/* a multishot recvmsg is outstanding */
+	struct msghdr mh;		/* layout template for recvmsg multishot */
+	struct udp_rx_entry *entries;	/* per buffer id */
+	uint32_t *head;			/* per slot: first buffer id, UINT32_MAX if none */
+	uint32_t *count;		/* per slot: replies filed */
+	struct sgbpf_response *view;	/* nworkers entries, filled at report time */
+};
+
+struct sgbpf_udp_backend {
+	struct sgbpf_udp *skel;
+	struct bpf_object *custom_obj;	/* a custom reduction's object, or NULL */
+	struct sgbpf_attachment *xdp;
+	struct sgbpf_attachment *tc;
+	int ifindex;
+
+	int sock;			/* service socket: scatters out, allowed replies in */
+	int ctrl_sock;			/* control socket, SGBPF_DELIVERY_CTRL_FD; -1 */
+	struct sockaddr_in trigger;	/* where scatters are addressed (worker 0) */
+	uint16_t port;			/* host order */
+
+	struct sgbpf_slot *slots;	/* mmap of the slots map */
+	size_t slots_len;
+	struct ring_buffer *rb;
+
+	struct io_uring ring;
+	bool ring_ready;
+	uint32_t sq_pending;		/* sends submitted, completion not yet reaped */
+	struct udp_tx *tx;		/* one per slot */
+	struct udp_rx rx;
+};
+
+/* udp_io.c */
+int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
+		      const struct sgbpf_service_opts *opts);
+void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b);
+int sgbpf_udp_io_start(struct sgbpf_service *svc, struct sgbpf_udp_backend *b);
+int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
+		      const void *body, size_t len);
+int sgbpf_udp_reap(struct sgbpf_service *svc);
+int sgbpf_udp_wait_events(struct sgbpf_service *svc, int timeout_ms);
+const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint32_t slot,
+						 uint32_t *n);
+void sgbpf_udp_release_responses(struct sgbpf_service *svc, uint32_t slot);
+uint32_t sgbpf_udp_rx_count(struct sgbpf_service *svc, uint32_t slot);
+
+#endif

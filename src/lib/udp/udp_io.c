@@ -1,0 +1,451 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * UDP backend, request path: the service socket, scatters through io_uring,
+ * completion events (ring buffer or control socket) and, for fate allow, the
+ * replies read through a ring-mapped provided-buffer ring.
+ */
+#define _GNU_SOURCE /* recvmmsg */
+#include <errno.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "error.h"
+#include "service.h"
+#include "sgbpf_udp.skel.h"
+#include "udp_backend.h"
+
+/* io_uring user_data: kind in bits 0..7, slot in 8..31, request id in 32..63. */
+enum { UD_TX = 1, UD_RX = 2 };
+#define UD(kind, slot, req) ((uint64_t)(req) << 32 | (uint64_t)(slot) << 8 | (kind))
+#define UD_KIND(u) ((u) & 0xff)
+#define UD_REQ(u) ((uint32_t)((u) >> 32))
+#define UD_SLOT(u) ((uint32_t)((u) >> 8) & 0xffffff)
+
+#define RX_BGID 7
+#define RX_BUF_SIZE 2048
+#define SOCK_BUF_BYTES (16 << 20)
+#define CTRL_BATCH 64
+
+static int set_buf(int fd, int force_opt, int opt, int bytes)
+{
+	/* As root the FORCE variant ignores rmem_max/wmem_max. */
+	if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof(bytes)) == 0)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes)) ? -errno : 0;
+}
+
+static int udp_socket(const char *ifname, uint16_t port, uint16_t *bound)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	socklen_t alen = sizeof(a);
+	int fd, err;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Pin the route to the service's interface, where the programs are. */
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, strlen(ifname) + 1) ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, SOCK_BUF_BYTES);
+	*bound = ntohs(a.sin_port);
+	return fd;
+}
+
+/* Fate allow: provided buffers for the replies, registered with io_uring. */
+static int rx_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	struct udp_rx *rx = &b->rx;
+	struct io_uring_buf_reg reg = { 0 };
+	uint32_t want = svc->nworkers * 8, n = 64;
+	size_t page = sysconf(_SC_PAGESIZE);
+	int err;
+
+	/* Enough buffers for several requests' replies; the kernel caps rings at 32768. */
+	while (n < want && n < 32768)
+		n <<= 1;
+	rx->nbufs = n;
+	rx->buf_size = RX_BUF_SIZE;
+	rx->ring_bytes = (n * sizeof(struct io_uring_buf) + page - 1) / page * page;
+	rx->ring = mmap(NULL, rx->ring_bytes, PROT_READ | PROT_WRITE,
+			MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (rx->ring == MAP_FAILED) {
+		rx->ring = NULL;
+		return -errno;
+	}
+	rx->bufs = aligned_alloc(page, (size_t)n * RX_BUF_SIZE);
+	rx->entries = calloc(n, sizeof(*rx->entries));
+	rx->head = malloc(svc->reqs.nslots * sizeof(*rx->head));
+	rx->count = calloc(svc->reqs.nslots, sizeof(*rx->count));
+	rx->view = calloc(svc->nworkers, sizeof(*rx->view));
+	if (!rx->bufs || !rx->entries || !rx->head || !rx->count || !rx->view)
+		return -ENOMEM;
+	memset(rx->head, 0xff, svc->reqs.nslots * sizeof(*rx->head));
+
+	io_uring_buf_ring_init(rx->ring);
+	reg.ring_addr = (unsigned long)rx->ring;
+	reg.ring_entries = n;
+	reg.bgid = RX_BGID;
+	err = io_uring_register_buf_ring(&b->ring, &reg, 0);
+	if (err)
+		return sgbpf_err(err, "cannot register the reply buffer ring: %s", strerror(-err));
+	for (uint32_t i = 0; i < n; i++)
+		io_uring_buf_ring_add(rx->ring, rx->bufs + (size_t)i * RX_BUF_SIZE, RX_BUF_SIZE, i,
+				      io_uring_buf_ring_mask(n), i);
+	io_uring_buf_ring_advance(rx->ring, n);
+
+	/* recvmsg multishot lays out each buffer from this template. */
+	rx->mh.msg_namelen = sizeof(struct sockaddr_in);
+	return 0;
+}
+
+static void rx_recycle(struct udp_rx *rx, uint16_t bid)
+{
+	io_uring_buf_ring_add(rx->ring, rx->bufs + (size_t)bid * rx->buf_size, rx->buf_size, bid,
+			      io_uring_buf_ring_mask(rx->nbufs), 0);
+	io_uring_buf_ring_advance(rx->ring, 1);
+}
+
+static int rx_arm(struct sgbpf_udp_backend *b)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+
+	if (!sqe)
+		return -EAGAIN;	/* retried at the next reap */
+	io_uring_prep_recvmsg_multishot(sqe, b->sock, &b->rx.mh, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = RX_BGID;
+	sqe->user_data = UD(UD_RX, 0, 0);
+	b->rx.armed = true;
+	return 0;
+}
+
+/*
+ * Worker index of a reply's source.  Linear, but only over replies that XDP
+ * let through, i.e. in fate-allow mode, where user space reads every reply.
+ */
+static int worker_index(const struct sgbpf_service *svc, const struct sockaddr_in *src)
+{
+	for (uint32_t i = 0; i < svc->nworkers; i++)
+		if (svc->workers[i].addr == src->sin_addr.s_addr &&
+		    svc->workers[i].port == ntohs(src->sin_port))
+			return i;
+	return -1;
+}
+
+/* Files one received reply under its request, or gives the buffer back. */
+static void rx_complete(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
+			const struct io_uring_cqe *cqe)
+{
+	struct udp_rx *rx = &b->rx;
+	struct io_uring_recvmsg_out *o;
+	const struct sgbpf_hdr *h;
+	struct sgbpf_req *r;
+	uint16_t bid;
+	uint32_t len, slot;
+	int w;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		rx->armed = false;	/* ended (e.g. -ENOBUFS): re-armed by reap */
+	if (cqe->res < 0 || !(cqe->flags & IORING_CQE_F_BUFFER))
+		return;
+	bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+	o = io_uring_recvmsg_validate(rx->bufs + (size_t)bid * rx->buf_size, cqe->res, &rx->mh);
+	if (!o || o->namelen < sizeof(struct sockaddr_in))
+		goto recycle;
+	len = io_uring_recvmsg_payload_length(o, cqe->res, &rx->mh);
+	h = io_uring_recvmsg_payload(o, &rx->mh);
+	if (len < SGBPF_HDR_LEN || (o->flags & MSG_TRUNC))
+		goto recycle;
+	w = worker_index(svc, io_uring_recvmsg_name(o));
+	r = sgbpf_reqtab_find(&svc->reqs, sgbpf_le32(h->req_id));
+	if (w < 0 || !r)
+		goto recycle;
+	slot = sgbpf_reqtab_slot(&svc->reqs, r->req_id);
+	rx->entries[bid].worker = w;
+	rx->entries[bid].len = len;
+	rx->entries[bid].next = rx->head[slot];
+	rx->head[slot] = bid;
+	rx->count[slot]++;
+	r->nresp = rx->count[slot];
+	return;
+recycle:
+	rx_recycle(rx, bid);
+}
+
+const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint32_t slot,
+						 uint32_t *n)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+	struct udp_rx *rx = &b->rx;
+	uint32_t k = 0;
+
+	for (uint32_t bid = rx->head[slot]; bid != UINT32_MAX && k < svc->nworkers;
+	     bid = rx->entries[bid].next) {
+		struct io_uring_recvmsg_out *o = (void *)(rx->bufs + (size_t)bid * rx->buf_size);
+		const struct sgbpf_hdr *h = io_uring_recvmsg_payload(o, &rx->mh);
+		uint32_t body = rx->entries[bid].len - SGBPF_HDR_LEN;
+
+		rx->view[k].worker = rx->entries[bid].worker;
+		rx->view[k].hdr = h;
+		rx->view[k].body = h + 1;
+		rx->view[k].body_len = sgbpf_le32(h->body_len) < body ? sgbpf_le32(h->body_len) : body;
+		k++;
+	}
+	*n = k;
+	return rx->view;
+}
+
+void sgbpf_udp_release_responses(struct sgbpf_service *svc, uint32_t slot)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+	struct udp_rx *rx = &b->rx;
+	uint32_t bid = rx->head[slot];
+
+	while (bid != UINT32_MAX) {
+		uint32_t next = rx->entries[bid].next;
+
+		rx_recycle(rx, bid);
+		bid = next;
+	}
+	rx->head[slot] = UINT32_MAX;
+	rx->count[slot] = 0;
+}
+
+uint32_t sgbpf_udp_rx_count(struct sgbpf_service *svc, uint32_t slot)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+
+	return b->rx.count ? b->rx.count[slot] : 0;
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct sgbpf_service *svc = ctx;
+	const struct sgbpf_event *ev = data;
+
+	if (len >= sizeof(*ev))
+		sgbpf_service_on_complete(svc, ev->req_id);
+	return 0;
+}
+
+int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
+		      const struct sgbpf_service_opts *opts)
+{
+	const char *ifname = opts->ifname ? opts->ifname : "lo";
+	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = 8192 };
+	uint32_t prio = SGBPF_SCATTER_PRIORITY;
+	uint16_t ctrl_port;
+	int err;
+
+	b->sock = udp_socket(ifname, opts->port, &b->port);
+	if (b->sock < 0)
+		return sgbpf_err(b->sock, "cannot open the service socket on %s port %u: %s",
+				 ifname, opts->port, strerror(-b->sock));
+	if (setsockopt(b->sock, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio)))
+		return sgbpf_err(-errno, "cannot mark scatters (SO_PRIORITY needs CAP_NET_ADMIN): %s",
+				 strerror(errno));
+	set_buf(b->sock, SO_SNDBUFFORCE, SO_SNDBUF, SOCK_BUF_BYTES);
+	b->trigger.sin_family = AF_INET;
+	b->trigger.sin_addr.s_addr = svc->workers[0].addr;
+	b->trigger.sin_port = htons(svc->workers[0].port);
+
+	if (svc->delivery == SGBPF_DELIVERY_CTRL_FD) {
+		b->ctrl_sock = udp_socket(ifname, 0, &ctrl_port);
+		if (b->ctrl_sock < 0)
+			return sgbpf_err(b->ctrl_sock, "cannot open the control socket: %s",
+					 strerror(-b->ctrl_sock));
+		svc->notify_fd = b->ctrl_sock;
+	}
+
+	err = io_uring_queue_init_params(1024, &b->ring, &p);
+	if (err)
+		return sgbpf_err(err, "cannot set up io_uring: %s", strerror(-err));
+	b->ring_ready = true;
+	/* One send buffer per slot: a send may complete after scatter returns. */
+	b->tx = calloc(svc->reqs.nslots, sizeof(*b->tx));
+	if (!b->tx)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < svc->reqs.nslots; i++) {
+		struct udp_tx *tx = &b->tx[i];
+
+		tx->iov.iov_base = tx->buf;
+		tx->mh.msg_name = &b->trigger;
+		tx->mh.msg_namelen = sizeof(b->trigger);
+		tx->mh.msg_iov = &tx->iov;
+		tx->mh.msg_iovlen = 1;
+	}
+	if (svc->fate == SGBPF_FATE_ALLOW) {
+		err = rx_setup(svc, b);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* After the maps are ready: event sources and the first receive. */
+int sgbpf_udp_io_start(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	if (svc->delivery == SGBPF_DELIVERY_RINGBUF || svc->delivery == SGBPF_DELIVERY_BLOCK) {
+		b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.sgbpf_events), on_event, svc,
+					 NULL);
+		if (!b->rb)
+			return sgbpf_err(-errno, "cannot open the completion ring buffer: %s",
+					 strerror(errno));
+		svc->notify_fd = ring_buffer__epoll_fd(b->rb);
+	}
+	if (svc->fate == SGBPF_FATE_ALLOW) {
+		int err = rx_arm(b);
+
+		if (!err)
+			err = io_uring_submit(&b->ring);
+		if (err < 0)
+			return sgbpf_err(err, "cannot start receiving replies: %s", strerror(-err));
+	}
+	return 0;
+}
+
+void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	ring_buffer__free(b->rb);
+	if (b->ring_ready)
+		io_uring_queue_exit(&b->ring);	/* also cancels the receive */
+	if (b->rx.ring)
+		munmap(b->rx.ring, b->rx.ring_bytes);
+	free(b->rx.bufs);
+	free(b->rx.entries);
+	free(b->rx.head);
+	free(b->rx.count);
+	free(b->rx.view);
+	free(b->tx);
+	if (b->ctrl_sock >= 0)
+		close(b->ctrl_sock);
+	if (b->sock >= 0)
+		close(b->sock);
+	svc->notify_fd = -1;
+}
+
+int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
+		      const void *body, size_t len)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+	struct udp_tx *tx = &b->tx[slot];
+	struct sgbpf_hdr *h = (struct sgbpf_hdr *)tx->buf;
+	struct sgbpf_scatter_trailer t = { .needed = needed, .magic = SGBPF_TRAILER_MAGIC };
+	struct io_uring_sqe *sqe;
+	size_t off = SGBPF_HDR_LEN + len;
+	int ret;
+
+	h->req_id = sgbpf_le32(req_id);
+	h->seq_num = 0;
+	h->num_pks = sgbpf_le32(1);
+	h->body_len = sgbpf_le32((uint32_t)len);
+	h->msg_type = SGBPF_MSG_SCATTER;
+	h->flags = 0;
+	if (len)
+		memcpy(h + 1, body, len);
+	/* The TC program needs the trailer at an even offset: pad an odd body. */
+	if (len & 1)
+		tx->buf[off++] = 0;
+	memcpy(tx->buf + off, &t, sizeof(t));
+	tx->iov.iov_len = off + sizeof(t);
+
+	sqe = io_uring_get_sqe(&b->ring);
+	if (!sqe) {
+		sgbpf_udp_reap(svc);
+		sqe = io_uring_get_sqe(&b->ring);
+		if (!sqe)
+			return sgbpf_err(-EBUSY, "io_uring submission queue full");
+	}
+	io_uring_prep_sendmsg(sqe, b->sock, &tx->mh, 0);
+	sqe->user_data = UD(UD_TX, slot, req_id);
+	ret = io_uring_submit(&b->ring);
+	if (ret < 0)
+		return sgbpf_err(ret, "cannot submit the scatter: %s", strerror(-ret));
+	return 0;
+}
+
+int sgbpf_udp_reap(struct sgbpf_service *svc)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+	struct io_uring_cqe *cqe;
+	unsigned int head, seen = 0;
+
+	io_uring_for_each_cqe(&b->ring, head, cqe) {
+		seen++;
+		if (UD_KIND(cqe->user_data) == UD_TX) {
+			struct sgbpf_req *r = sgbpf_reqtab_find(&svc->reqs, UD_REQ(cqe->user_data));
+
+			if (cqe->res < 0 && r)
+				r->failed = true;
+		} else if (UD_KIND(cqe->user_data) == UD_RX) {
+			rx_complete(svc, b, cqe);
+		}
+	}
+	io_uring_cq_advance(&b->ring, seen);
+	if (svc->fate == SGBPF_FATE_ALLOW && !b->rx.armed && rx_arm(b) == 0)
+		io_uring_submit(&b->ring);
+	return 0;
+}
+
+static int drain_ctrl(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	struct sgbpf_hdr hdrs[CTRL_BATCH];
+	struct mmsghdr msgs[CTRL_BATCH];
+	struct iovec iov[CTRL_BATCH];
+	int n;
+
+	for (int i = 0; i < CTRL_BATCH; i++) {
+		iov[i].iov_base = &hdrs[i];
+		iov[i].iov_len = sizeof(hdrs[i]);
+		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = recvmmsg(b->ctrl_sock, msgs, CTRL_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		/* Only the kernel's completion datagrams carry the flag. */
+		if (msgs[i].msg_len >= SGBPF_HDR_LEN && (hdrs[i].flags & SGBPF_FLAG_COMPLETE))
+			sgbpf_service_on_complete(svc, sgbpf_le32(hdrs[i].req_id));
+	}
+	return n;
+}
+
+int sgbpf_udp_wait_events(struct sgbpf_service *svc, int timeout_ms)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+
+	switch (svc->delivery) {
+	case SGBPF_DELIVERY_RINGBUF:
+	case SGBPF_DELIVERY_BLOCK: {
+		int n = ring_buffer__poll(b->rb, timeout_ms);
+
+		return n < 0 ? n : 0;
+	}
+	case SGBPF_DELIVERY_CTRL_FD: {
+		struct pollfd pfd = { .fd = b->ctrl_sock, .events = POLLIN };
+		int n;
+
+		/* poll returns at once when completions are queued already. */
+		if (timeout_ms != 0 && poll(&pfd, 1, timeout_ms) < 0)
+			return -errno;
+		n = drain_ctrl(svc, b);
+		return n < 0 ? n : 0;
+	}
+	default:
+		return 0;
+	}
+}
