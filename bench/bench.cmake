@@ -1,0 +1,19 @@
+# UDP scatter-gather contenders (bench_udp_*) and their shared code.
+# Built into ${CMAKE_BINARY_DIR}/bench; run by bench/run.sh; never installed.
+add_library(bench_common STATIC ${CMAKE_CURRENT_SOURCE_DIR}/bench_common.c)
+target_include_directories(bench_common PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}
+  ${PROJECT_SOURCE_DIR}/include)
+
+function(sgbpf_bench NAME)
+  add_executable(bench_udp_${NAME} ${CMAKE_CURRENT_SOURCE_DIR}/bench_udp_${NAME}.c)
+  target_link_libraries(bench_udp_${NAME} PRIVATE bench_common ${ARGN})
+endfunction()
+
+sgbpf_bench(naive)
+sgbpf_bench(epoll)
+sgbpf_bench(io_uring PkgConfig::LIBURING)
+
+# The sgbpf contender takes the whole archive: its references to the API are
+# weak (so it links while the library is incomplete), and weak references
+# alone would not pull any member out of a static library.
+sgbpf_bench(sgbpf "$<LINK_LIBRARY:WHOLE_ARCHIVE,sgbpf_static>")
