@@ -7,3 +7,4 @@ target_include_directories(sgbpf_netns_util PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(sgbpf_netns_util PUBLIC PkgConfig::LIBNL PkgConfig::LIBNL_ROUTE)
 
 sgbpf_test(test_netdev SOURCES test_netdev.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)
+sgbpf_test(test_attach SOURCES test_attach.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)

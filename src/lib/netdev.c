@@ -358,11 +358,16 @@ int sgbpf_netdev_clsact_remove(int ifindex)
 	return err;
 }
 
-/* Filters under one clsact parent (ingress or egress). */
+/*
+ * Filters under one clsact parent (ingress or egress).  A dump lists each
+ * classifier instance (kind and priority, handle 0) before its filters;
+ * only the filters count.
+ */
 static int clsact_count_parent(struct nl_sock *sk, int ifindex, uint32_t parent)
 {
 	struct nl_cache *cache = NULL;
-	int err, n;
+	struct nl_object *o;
+	int err, n = 0;
 
 	err = sgbpf_nl_errno(rtnl_cls_alloc_cache(sk, ifindex, parent, &cache));
 	/* No clsact qdisc, hence no block to list: nothing hangs there. */
@@ -370,7 +375,9 @@ static int clsact_count_parent(struct nl_sock *sk, int ifindex, uint32_t parent)
 		return 0;
 	if (err)
 		return err;
-	n = nl_cache_nitems(cache);
+	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o))
+		if (rtnl_tc_get_handle(TC_CAST(o)))
+			n++;
 	nl_cache_free(cache);
 	return n;
 }
