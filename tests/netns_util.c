@@ -43,7 +43,11 @@ static struct {
 	pid_t owner;
 } live[NETNS_MAX_LIVE];
 static bool atexit_done;
+static pid_t reaper_for;	/* the process whose reaper runs */
 static unsigned int seq;
+
+static pid_t owner_of(const char *name);
+static int reap_if(bool (*dead)(pid_t owner, pid_t arg), pid_t arg);
 
 static int fail(int err, const char *what, const char *detail)
 {
@@ -76,6 +80,82 @@ static void delete_leftovers(void)
 	}
 }
 
+static bool owner_is(pid_t owner, pid_t pid)
+{
+	return owner == pid;
+}
+
+/*
+ * The reaper: a detached process that waits for EOF on a pipe whose only
+ * writers are this process and its children, then deletes the namespaces
+ * this process named.  It catches the deaths atexit() cannot: Check ends a
+ * failed test with _exit(), a timeout with SIGKILL.
+ */
+static void run_reaper(int rfd, pid_t owner)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC), init_ns;
+	ssize_t r;
+	char c;
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);	/* keeps no pipe of ctest's open */
+	}
+	dup2(rfd, 3);
+	close_range(4, ~0U, 0);
+	/* Outside every test namespace, so that none stays alive for us. */
+	init_ns = open("/proc/1/ns/net", O_RDONLY | O_CLOEXEC);
+	if (init_ns >= 0) {
+		setns(init_ns, CLONE_NEWNET);
+		close(init_ns);
+	}
+	do
+		r = read(3, &c, 1);
+	while (r < 0 && errno == EINTR);
+	/* EOF: every writer is gone.  Anything else: not sure, leave things be. */
+	if (r == 0)
+		reap_if(owner_is, owner);
+	_exit(0);
+}
+
+static void start_reaper(void)
+{
+	pid_t self = getpid(), pid;
+	int fds[2];
+
+	if (reaper_for == self)
+		return;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		fail(-errno, "cannot start the namespace reaper", NULL);
+		return;
+	}
+	/*
+	 * Fork twice, so that the reaper is nobody's child here: a test's
+	 * wait() must never collect it.  The middle process opens a session of
+	 * its own before the reaper is born, so that once we return, the
+	 * reaper is out of the process group Check SIGKILLs after each test.
+	 */
+	pid = fork();
+	if (pid == 0) {
+		close(fds[1]);
+		setsid();
+		if (fork() == 0)
+			run_reaper(fds[0], self);
+		_exit(0);
+	}
+	close(fds[0]);
+	if (pid < 0) {
+		close(fds[1]);
+		fail(-errno, "cannot start the namespace reaper", NULL);
+		return;
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	/* fds[1] stays open for the life of this process: its end is the signal. */
+	reaper_for = self;
+}
+
 static int remember(const char *name)
 {
 	int i;
@@ -85,6 +165,7 @@ static int remember(const char *name)
 			return -ENOMEM;
 		atexit_done = true;
 	}
+	start_reaper();
 	for (i = 0; i < NETNS_MAX_LIVE; i++) {
 		if (!live[i].name[0]) {
 			snprintf(live[i].name, sizeof(live[i].name), "%s", name);
@@ -532,7 +613,8 @@ static pid_t owner_of(const char *name)
 	return (pid_t)pid;
 }
 
-int netns_reap_stale(void)
+/* Deletes our namespaces whose owner passes dead(owner, arg). */
+static int reap_if(bool (*dead)(pid_t owner, pid_t arg), pid_t arg)
 {
 	struct dirent *de;
 	DIR *dir;
@@ -544,15 +626,24 @@ int netns_reap_stale(void)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(dir))) {
 		pid = owner_of(de->d_name);
-		if (pid <= 0 || pid == getpid())
+		if (pid <= 0 || !dead(pid, arg))
 			continue;
-		if (kill(pid, 0) == 0 || errno != ESRCH)
-			continue;	/* its test is still running */
 		unname(de->d_name);
 		n++;
 	}
 	closedir(dir);
 	return n;
+}
+
+static bool owner_gone(pid_t owner, pid_t self)
+{
+	/* EPERM: the pid exists (somebody else's), so its test may be running. */
+	return owner != self && kill(owner, 0) < 0 && errno == ESRCH;
+}
+
+int netns_reap_stale(void)
+{
+	return reap_if(owner_gone, getpid());
 }
 
 int netns_pair_create(struct netns_pair *p, const char *tag, unsigned int subnet)

@@ -18,18 +18,23 @@
  *     joined by a veth pair, addressed 10.211.<subnet>.1/24 and .2/24, lo
  *     and both veth ends up.
  *
- * Clean-up, in three layers
+ * Clean-up, in layers
  *   1. netns_delete() / netns_pair_delete() in your teardown.
  *   2. An atexit() handler deletes every namespace the exiting process
- *      created and did not delete: a failed ck_assert() in a forked Check
- *      test ends with exit(), so a failing test cleans up too.  Namespaces
- *      are owned by the process that created them; a forked child never
- *      deletes its parent's on exit.
- *   3. netns_reap_stale() deletes "sgbpf-*" namespaces whose creating
- *      process no longer exists: the ones left by a test that was killed
- *      (a Check timeout sends SIGKILL, which no handler sees).  Call it in
- *      main() before and after srunner_run_all(); namespaces of test
- *      programs still running are left alone.
+ *      created and did not delete.  Namespaces are owned by the process that
+ *      created them; a forked child never deletes its parent's on exit.
+ *   3. The first netns_create() in a process starts a small detached reaper
+ *      process that waits for that process (and the children it forked) to
+ *      be gone, however they went, and then deletes what is left of its
+ *      namespaces.  This is what cleans up after a failed Check test (Check
+ *      ends it with _exit(), which skips atexit) and after a timeout (Check
+ *      sends SIGKILL).  It runs within milliseconds of the death, in its
+ *      own session, outside every test namespace, with no pipe of ctest's
+ *      open; tests never see it in wait().
+ *   4. netns_reap_stale() deletes "sgbpf-*" namespaces whose creating
+ *      process no longer exists, e.g. left by a machine crash or a reaper
+ *      that was killed.  Calling it at the start and end of main() is
+ *      cheap; namespaces of test programs still running are left alone.
  *
  * Typical use with Check
  *
