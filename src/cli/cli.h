@@ -15,5 +15,7 @@ struct cli_cmd {
 };
 
 int cmd_worker(int argc, char **argv);
+int cmd_gather(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif /* SGBPF_CLI_H */

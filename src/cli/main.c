@@ -8,6 +8,8 @@
 #include "cli_common.h"
 
 static const struct cli_cmd commands[] = {
+	{ "run", cmd_run, "zero-configuration demo: local workers, checked results" },
+	{ "gather", cmd_gather, "scatter-gather against workers listed in a file" },
 	{ "worker", cmd_worker, "reference UDP worker serving many ports in one process" },
 };
 

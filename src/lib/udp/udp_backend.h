@@ -46,6 +46,14 @@ struct udp_rx {
 	uint32_t *head;			/* per slot: first buffer id, UINT32_MAX if none */
 	uint32_t *count;		/* per slot: replies filed */
 	struct sgbpf_response *view;	/* nworkers entries, filled at report time */
+	/*
+	 * Control fd + fate allow: the reply that completed a request arrives on
+	 * the control socket, whole; it is kept here, one per slot, so that it is
+	 * listed with the others.
+	 */
+	uint8_t *last;			/* nslots * SGBPF_UDP_MSG_LEN */
+	uint32_t *last_len;		/* per slot, 0: none */
+	uint32_t *last_worker;
 };
 
 struct sgbpf_udp_backend {

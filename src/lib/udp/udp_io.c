@@ -91,6 +91,13 @@ static int rx_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	rx->view = calloc(svc->nworkers, sizeof(*rx->view));
 	if (!rx->bufs || !rx->entries || !rx->head || !rx->count || !rx->view)
 		return -ENOMEM;
+	if (svc->delivery == SGBPF_DELIVERY_CTRL_FD) {
+		rx->last = malloc((size_t)svc->reqs.nslots * SGBPF_UDP_MSG_LEN);
+		rx->last_len = calloc(svc->reqs.nslots, sizeof(*rx->last_len));
+		rx->last_worker = calloc(svc->reqs.nslots, sizeof(*rx->last_worker));
+		if (!rx->last || !rx->last_len || !rx->last_worker)
+			return -ENOMEM;
+	}
 	memset(rx->head, 0xff, svc->reqs.nslots * sizeof(*rx->head));
 
 	io_uring_buf_ring_init(rx->ring);
@@ -203,6 +210,16 @@ const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint
 		rx->view[k].body_len = sgbpf_le32(h->body_len) < body ? sgbpf_le32(h->body_len) : body;
 		k++;
 	}
+	if (rx->last_len && rx->last_len[slot] && k < svc->nworkers) {
+		const struct sgbpf_hdr *h = (void *)(rx->last + (size_t)slot * SGBPF_UDP_MSG_LEN);
+		uint32_t body = rx->last_len[slot] - SGBPF_HDR_LEN;
+
+		rx->view[k].worker = rx->last_worker[slot];
+		rx->view[k].hdr = h;
+		rx->view[k].body = h + 1;
+		rx->view[k].body_len = sgbpf_le32(h->body_len) < body ? sgbpf_le32(h->body_len) : body;
+		k++;
+	}
 	*n = k;
 	return rx->view;
 }
@@ -221,13 +238,17 @@ void sgbpf_udp_release_responses(struct sgbpf_service *svc, uint32_t slot)
 	}
 	rx->head[slot] = UINT32_MAX;
 	rx->count[slot] = 0;
+	if (rx->last_len)
+		rx->last_len[slot] = 0;
 }
 
 uint32_t sgbpf_udp_rx_count(struct sgbpf_service *svc, uint32_t slot)
 {
 	struct sgbpf_udp_backend *b = svc->backend;
 
-	return b->rx.count ? b->rx.count[slot] : 0;
+	if (!b->rx.count)
+		return 0;
+	return b->rx.count[slot] + (b->rx.last_len && b->rx.last_len[slot] ? 1 : 0);
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -328,6 +349,9 @@ void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	free(b->rx.head);
 	free(b->rx.count);
 	free(b->rx.view);
+	free(b->rx.last);
+	free(b->rx.last_len);
+	free(b->rx.last_worker);
 	free(b->tx);
 	if (b->ctrl_sock >= 0)
 		close(b->ctrl_sock);
@@ -399,27 +423,53 @@ int sgbpf_udp_reap(struct sgbpf_service *svc)
 	return 0;
 }
 
+/* Keeps a completing reply that came whole on the control socket (fate allow). */
+static void keep_last(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
+		      const struct sgbpf_hdr *h, uint32_t len, const struct sockaddr_in *src)
+{
+	struct sgbpf_req *r = sgbpf_reqtab_find(&svc->reqs, sgbpf_le32(h->req_id));
+	int w = worker_index(svc, src);
+	uint32_t slot;
+
+	if (!r || w < 0 || len < SGBPF_HDR_LEN || len > SGBPF_UDP_MSG_LEN)
+		return;
+	slot = sgbpf_reqtab_slot(&svc->reqs, r->req_id);
+	memcpy(b->rx.last + (size_t)slot * SGBPF_UDP_MSG_LEN, h, len);
+	b->rx.last_len[slot] = len;
+	b->rx.last_worker[slot] = w;
+}
+
 static int drain_ctrl(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 {
-	struct sgbpf_hdr hdrs[CTRL_BATCH];
+	/* Whole datagrams only when the application also wants the replies. */
+	static __thread uint8_t bufs[CTRL_BATCH][SGBPF_UDP_MSG_LEN];
+	struct sockaddr_in src[CTRL_BATCH];
 	struct mmsghdr msgs[CTRL_BATCH];
 	struct iovec iov[CTRL_BATCH];
+	size_t want = b->rx.last ? SGBPF_UDP_MSG_LEN : SGBPF_HDR_LEN;
 	int n;
 
 	for (int i = 0; i < CTRL_BATCH; i++) {
-		iov[i].iov_base = &hdrs[i];
-		iov[i].iov_len = sizeof(hdrs[i]);
+		iov[i].iov_base = bufs[i];
+		iov[i].iov_len = want;
 		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &src[i];
+		msgs[i].msg_hdr.msg_namelen = sizeof(src[i]);
 	}
 	n = recvmmsg(b->ctrl_sock, msgs, CTRL_BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
+		const struct sgbpf_hdr *h = (const void *)bufs[i];
+
 		/* Only the kernel's completion datagrams carry the flag. */
-		if (msgs[i].msg_len >= SGBPF_HDR_LEN && (hdrs[i].flags & SGBPF_FLAG_COMPLETE))
-			sgbpf_service_on_complete(svc, sgbpf_le32(hdrs[i].req_id));
+		if (msgs[i].msg_len < SGBPF_HDR_LEN || !(h->flags & SGBPF_FLAG_COMPLETE))
+			continue;
+		if (b->rx.last)
+			keep_last(svc, b, h, msgs[i].msg_len, &src[i]);
+		sgbpf_service_on_complete(svc, sgbpf_le32(h->req_id));
 	}
 	return n;
 }

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* sgbpf gather: scatter-gather against workers listed in a file. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sgbpf/sgbpf.h>
+
+#include "cli.h"
+#include "cli_common.h"
+#include "gather_loop.h"
+#include "svc_args.h"
+
+#define CMD "gather"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: sgbpf gather --workers FILE [OPTIONS]\n"
+"\n"
+"Scatters requests to the workers listed in FILE (one IPv4:port per line) and\n"
+"gathers one in-kernel reduced result per request.\n"
+"\n"
+"Options:\n"
+"  -b, --backend udp           transport (only udp in this version)\n"
+"  -d, --dev IFACE             interface towards the workers (default lo)\n"
+"  -w, --workers FILE          worker list (required)\n"
+"  -r, --reduce NAME           count, sum-u32 (default), sum-u64, sum-i32, sum-i64,\n"
+"                              min-*, max-* (same types), or-u32, and-u32, or-u64, and-u64\n"
+"      --reduce-obj PATH       custom reduction: a BPF object built against\n"
+"                              <sgbpf/aggregation.bpf.h>\n"
+"      --reduce-prog NAME      its XDP program, when it holds several\n"
+"      --elem-size 4|8         element size of the custom reduction (default 4)\n"
+"  -p, --policy all|any|N      completion policy (default all)\n"
+"  -t, --timeout-us T          per-request timeout in microseconds (default 1000000;\n"
+"                              0 waits for ever)\n"
+"  -n, --count K               requests to run (default 1)\n"
+"  -i, --inflight M            requests outstanding at once (default 1)\n"
+"  -D, --delivery MODE         ringbuf (default), ctrl-fd, block, busy-wait\n"
+"  -a, --allow                 let replies through to user space after reduction\n"
+"  -m, --message TEXT          scatter message body (default \"sgbpf\")\n"
+"  -j, --json                  one JSON object per request, then a summary object\n"
+"      --xdp-mode MODE         auto (default), native, generic\n"
+"      --max-inflight N        request slots of the service (default 8192)\n"
+"  -h, --help                  show this help and exit\n"
+"  -V, --version               show the version and exit\n"
+"\n"
+"Exit codes: 0 every request completed, 1 a request expired or failed (or a\n"
+"runtime error), 2 usage error.\n");
+}
+
+enum { OPT_REDUCE_OBJ = 256, OPT_REDUCE_PROG, OPT_ELEM_SIZE, OPT_XDP_MODE, OPT_MAX_INFLIGHT };
+
+int cmd_gather(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "backend", required_argument, NULL, 'b' },
+		{ "dev", required_argument, NULL, 'd' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "reduce", required_argument, NULL, 'r' },
+		{ "reduce-obj", required_argument, NULL, OPT_REDUCE_OBJ },
+		{ "reduce-prog", required_argument, NULL, OPT_REDUCE_PROG },
+		{ "elem-size", required_argument, NULL, OPT_ELEM_SIZE },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "timeout-us", required_argument, NULL, 't' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "inflight", required_argument, NULL, 'i' },
+		{ "delivery", required_argument, NULL, 'D' },
+		{ "allow", no_argument, NULL, 'a' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
+		{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	SGBPF_OPTS(sgbpf_service_opts, so, .reduce = SGBPF_REDUCE_SUM_U32);
+	struct gather_loop g = { .count = 1, .inflight = 1, .msg = "sgbpf", .msg_len = 5 };
+	const char *reduce_name = "sum-u32";
+	uint32_t u32;
+	uint64_t u64;
+	int c, err, ret;
+
+	g.sopts.sz = sizeof(g.sopts);
+	g.sopts.timeout_us = 1000000;
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, ":b:d:w:r:p:t:n:i:D:am:jhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			if (svc_parse_backend(optarg, &so.backend))
+				return cli_usage_error(CMD, "unknown backend '%s' (udp)", optarg);
+			break;
+		case 'd':
+			so.ifname = optarg;
+			break;
+		case 'w':
+			so.workers_file = optarg;
+			break;
+		case 'r':
+			err = sgbpf_reduce_parse(optarg);
+			if (err < 0 || err == SGBPF_REDUCE_CUSTOM)
+				return cli_usage_error(CMD, "unknown reduction '%s'", optarg);
+			so.reduce = err;
+			reduce_name = optarg;
+			break;
+		case OPT_REDUCE_OBJ:
+			so.reduce = SGBPF_REDUCE_CUSTOM;
+			so.reduce_obj = optarg;
+			reduce_name = "custom";
+			break;
+		case OPT_REDUCE_PROG:
+			so.reduce_prog = optarg;
+			break;
+		case OPT_ELEM_SIZE:
+			if (cli_parse_u32(optarg, 4, 8, &u32) || (u32 != 4 && u32 != 8))
+				return cli_usage_error(CMD, "--elem-size takes 4 or 8");
+			so.reduce_elem_size = u32;
+			break;
+		case 'p':
+			if (svc_parse_policy(optarg, &g.sopts))
+				return cli_usage_error(CMD, "bad policy '%s' (all, any or N >= 1)", optarg);
+			break;
+		case 't':
+			if (cli_parse_u64(optarg, 0, 3600ull * 1000000, &u64))
+				return cli_usage_error(CMD, "bad timeout '%s' (microseconds, at most an hour)",
+						       optarg);
+			g.sopts.timeout_us = u64;
+			break;
+		case 'n':
+			if (cli_parse_u64(optarg, 1, 1000000000ull, &g.count))
+				return cli_usage_error(CMD, "bad count '%s'", optarg);
+			break;
+		case 'i':
+			if (cli_parse_u32(optarg, 1, SGBPF_MAX_INFLIGHT, &g.inflight))
+				return cli_usage_error(CMD, "bad inflight '%s' (1..%u)", optarg,
+						       SGBPF_MAX_INFLIGHT);
+			break;
+		case 'D':
+			if (svc_parse_delivery(optarg, &so.delivery))
+				return cli_usage_error(CMD, "unknown delivery '%s' (ringbuf, ctrl-fd, "
+							    "block, busy-wait)", optarg);
+			break;
+		case 'a':
+			so.fate = SGBPF_FATE_ALLOW;
+			break;
+		case 'm':
+			g.msg = optarg;
+			g.msg_len = strlen(optarg);
+			if (g.msg_len > SGBPF_UDP_BODY_MAX)
+				return cli_usage_error(CMD, "message longer than %u bytes",
+						       SGBPF_UDP_BODY_MAX);
+			break;
+		case 'j':
+			g.json = true;
+			break;
+		case OPT_XDP_MODE:
+			if (svc_parse_xdp_mode(optarg, &so.xdp_mode))
+				return cli_usage_error(CMD, "unknown XDP mode '%s' (auto, native, generic)",
+						       optarg);
+			break;
+		case OPT_MAX_INFLIGHT:
+			if (cli_parse_u32(optarg, 1, SGBPF_MAX_INFLIGHT, &so.max_inflight))
+				return cli_usage_error(CMD, "bad max-inflight '%s'", optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			cli_print_version();
+			return CLI_EXIT_OK;
+		default:
+			return cli_getopt_error(CMD, c, argc, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+	if (!so.workers_file)
+		return cli_usage_error(CMD, "--workers FILE is required");
+	if (g.inflight > 1 && so.delivery == SGBPF_DELIVERY_BLOCK)
+		return cli_usage_error(CMD, "--delivery block runs one request at a time");
+	if (so.max_inflight && g.inflight > so.max_inflight)
+		return cli_usage_error(CMD, "--inflight exceeds --max-inflight");
+
+	g.is_signed = strstr(reduce_name, "-i") != NULL;
+	so.on_complete = gather_loop_on_complete;
+	so.cb_ctx = &g;
+	g.svc = sgbpf_service_create(&so);
+	if (!g.svc)
+		return cli_fail(CMD, "%s", sgbpf_last_error());
+
+	err = gather_loop_run(&g);
+	if (err) {
+		ret = cli_fail(CMD, "%s", sgbpf_last_error());
+	} else {
+		gather_loop_summary(&g, g.json ? stdout : stderr);
+		ret = g.complete == g.count ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	}
+	sgbpf_service_destroy(g.svc);
+	gather_loop_free(&g);
+	return ret;
+}

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * sgbpf run: the zero-configuration demo.  Starts local reference workers on
+ * loopback, runs scatter-gathers through the kernel, and checks every
+ * reduced result against what the workers must have sent.
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sgbpf/sgbpf.h>
+
+#include "cli.h"
+#include "cli_common.h"
+#include "gather_loop.h"
+#include "reply_gen.h"
+#include "svc_args.h"
+
+#define CMD "run"
+#define LOOPBACK 0x7f000001u
+
+struct demo {
+	struct reply_gen gen;
+	uint16_t *ports;
+	uint32_t nworkers;
+	uint32_t expect[REPLY_GEN_NELEMS];
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: sgbpf run [OPTIONS]\n"
+"\n"
+"Zero-configuration demo: starts N reference workers on 127.0.0.1, runs K\n"
+"scatter-gathers whose sums are reduced in the kernel, and checks every\n"
+"result against the value the workers must produce (each request gets\n"
+"different replies, so a result mixed up between requests is caught).\n"
+"Needs root (BPF programs are attached to lo).\n"
+"\n"
+"Options:\n"
+"  -b, --backend udp        transport (only udp in this version)\n"
+"  -w, --workers N          local workers to start (default 16, at most %u)\n"
+"  -n, --count K            requests (default 1000)\n"
+"  -i, --inflight M         requests outstanding at once (default 1)\n"
+"  -D, --delivery MODE      ringbuf (default), ctrl-fd, block, busy-wait\n"
+"  -a, --allow              let replies through to user space as well\n"
+"  -t, --timeout-us T       per-request timeout (default 1000000)\n"
+"  -h, --help               show this help and exit\n"
+"  -V, --version            show the version and exit\n"
+"\n"
+"Exit codes: 0 every result correct, 1 any incorrect or expired result or a\n"
+"runtime error, 2 usage error.\n", SGBPF_MAX_WORKERS);
+}
+
+static bool check_sum(const struct sgbpf_result *res, void *ctx)
+{
+	struct demo *d = ctx;
+	uint32_t n;
+
+	if (res->responses != d->nworkers || res->elem_size != 4)
+		return false;
+	n = reply_gen_expected_sum_u32(&d->gen, d->ports, d->nworkers, res->req_id, 0, d->expect);
+	return res->nelems == n && memcmp(res->data, d->expect, n * 4) == 0;
+}
+
+/* A run of n consecutive loopback UDP ports that nobody uses right now. */
+static int find_ports(uint32_t n, uint16_t *base)
+{
+	unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid() << 8;
+
+	for (int attempt = 0; attempt < 50; attempt++) {
+		uint16_t first = 20000 + rand_r(&seed) % (60000 - 20000 - n);
+		uint32_t i;
+
+		for (i = 0; i < n; i++) {
+			struct sockaddr_in a = { .sin_family = AF_INET,
+						 .sin_addr.s_addr = htonl(LOOPBACK),
+						 .sin_port = htons(first + i) };
+			int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			int busy;
+
+			if (fd < 0)
+				return -errno;
+			busy = bind(fd, (struct sockaddr *)&a, sizeof(a));
+			close(fd);
+			if (busy)
+				break;
+		}
+		if (i == n) {
+			*base = first;
+			return 0;
+		}
+	}
+	return -EADDRINUSE;
+}
+
+/* Starts 'sgbpf worker' as a child and waits for its ready line. */
+static pid_t start_workers(uint16_t base, uint32_t n, const char *reply)
+{
+	char listen[64], line[256];
+	int pipefd[2];
+	FILE *err_in;
+	pid_t pid;
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u-%u", base, base + n - 1);
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		char *args[] = { "sgbpf", "worker", "--listen", listen, "--reply", (char *)reply,
+				 NULL };
+
+		/* The demo's workers must not outlive it, however it ends. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(pipefd[1], STDERR_FILENO);
+		execv("/proc/self/exe", args);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	err_in = fdopen(pipefd[0], "r");
+	if (!err_in) {
+		close(pipefd[0]);
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), err_in)) {
+		if (strstr(line, "listening on")) {
+			/* Keep reading in the child's lifetime is not needed: close our end. */
+			fclose(err_in);
+			return pid;
+		}
+		fputs(line, stderr);
+	}
+	fclose(err_in);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	errno = ECHILD;
+	return -1;
+}
+
+static void stop_workers(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "backend", required_argument, NULL, 'b' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "inflight", required_argument, NULL, 'i' },
+		{ "delivery", required_argument, NULL, 'D' },
+		{ "allow", no_argument, NULL, 'a' },
+		{ "timeout-us", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	SGBPF_OPTS(sgbpf_service_opts, so, .reduce = SGBPF_REDUCE_SUM_U32);
+	struct gather_loop g = { .count = 1000, .inflight = 1, .msg = "sgbpf demo", .msg_len = 10 };
+	struct demo d = { .nworkers = 16 };
+	struct sgbpf_endpoint *eps = NULL;
+	char reply[64];
+	uint16_t base = 0;
+	pid_t workers = -1;
+	uint64_t u64;
+	int c, err, ret = CLI_EXIT_FAIL;
+
+	g.sopts.sz = sizeof(g.sopts);
+	g.sopts.timeout_us = 1000000;
+	cli_getopt_reset();
+	while ((c = getopt_long(argc, argv, ":b:w:n:i:D:at:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			if (svc_parse_backend(optarg, &so.backend))
+				return cli_usage_error(CMD, "unknown backend '%s' (udp)", optarg);
+			break;
+		case 'w':
+			if (cli_parse_u32(optarg, 1, SGBPF_MAX_WORKERS, &d.nworkers))
+				return cli_usage_error(CMD, "bad worker count '%s' (1..%u)", optarg,
+						       SGBPF_MAX_WORKERS);
+			break;
+		case 'n':
+			if (cli_parse_u64(optarg, 1, 100000000ull, &g.count))
+				return cli_usage_error(CMD, "bad count '%s'", optarg);
+			break;
+		case 'i':
+			if (cli_parse_u32(optarg, 1, SGBPF_DEFAULT_INFLIGHT, &g.inflight))
+				return cli_usage_error(CMD, "bad inflight '%s'", optarg);
+			break;
+		case 'D':
+			if (svc_parse_delivery(optarg, &so.delivery))
+				return cli_usage_error(CMD, "unknown delivery '%s' (ringbuf, ctrl-fd, "
+							    "block, busy-wait)", optarg);
+			break;
+		case 'a':
+			so.fate = SGBPF_FATE_ALLOW;
+			break;
+		case 't':
+			if (cli_parse_u64(optarg, 1, 3600ull * 1000000, &u64))
+				return cli_usage_error(CMD, "bad timeout '%s'", optarg);
+			g.sopts.timeout_us = u64;
+			break;
+		case 'h':
+			usage(stdout);
+			return CLI_EXIT_OK;
+		case 'V':
+			cli_print_version();
+			return CLI_EXIT_OK;
+		default:
+			return cli_getopt_error(CMD, c, argc, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+	if (g.inflight > 1 && so.delivery == SGBPF_DELIVERY_BLOCK)
+		return cli_usage_error(CMD, "--delivery block runs one request at a time");
+
+	/* Replies differ per request and per worker: a random-but-known body. */
+	snprintf(reply, sizeof(reply), "random:%lu", (unsigned long)time(NULL));
+	if (reply_gen_parse(reply, &d.gen))
+		return cli_fail(CMD, "internal: bad reply kind %s", reply);
+	d.ports = calloc(d.nworkers, sizeof(*d.ports));
+	eps = calloc(d.nworkers, sizeof(*eps));
+	if (!d.ports || !eps) {
+		cli_fail(CMD, "out of memory");
+		goto out;
+	}
+	err = find_ports(d.nworkers, &base);
+	if (err) {
+		cli_fail(CMD, "no run of %u free loopback ports found", d.nworkers);
+		goto out;
+	}
+	for (uint32_t i = 0; i < d.nworkers; i++) {
+		d.ports[i] = base + i;
+		eps[i].addr = htonl(LOOPBACK);
+		eps[i].port = base + i;
+	}
+	workers = start_workers(base, d.nworkers, reply);
+	if (workers < 0) {
+		cli_fail(CMD, "cannot start the local workers: %s", strerror(errno));
+		goto out;
+	}
+
+	so.ifname = "lo";
+	so.workers = eps;
+	so.nworkers = d.nworkers;
+	so.on_complete = gather_loop_on_complete;
+	so.cb_ctx = &g;
+	g.check = check_sum;
+	g.check_ctx = &d;
+	g.svc = sgbpf_service_create(&so);
+	if (!g.svc) {
+		cli_fail(CMD, "%s", sgbpf_last_error());
+		goto out;
+	}
+	printf("sgbpf run: %u workers on 127.0.0.1:%u-%u, %llu requests, %u in flight, "
+	       "delivery %s%s, reduction sum-u32 in the kernel (XDP %s)\n",
+	       d.nworkers, base, base + d.nworkers - 1, (unsigned long long)g.count, g.inflight,
+	       svc_delivery_name(so.delivery), so.fate == SGBPF_FATE_ALLOW ? " (allow)" : "",
+	       "on lo");
+	fflush(stdout);
+	err = gather_loop_run(&g);
+	if (err) {
+		cli_fail(CMD, "%s", sgbpf_last_error());
+	} else {
+		gather_loop_summary(&g, stdout);
+		if (g.incorrect == 0 && g.complete == g.count) {
+			printf("result:   all %llu results correct\n", (unsigned long long)g.count);
+			ret = CLI_EXIT_OK;
+		} else {
+			printf("result:   FAILED: %llu incorrect, %llu expired, %llu failed\n",
+			       (unsigned long long)g.incorrect, (unsigned long long)g.expired,
+			       (unsigned long long)g.failed);
+		}
+	}
+	sgbpf_service_destroy(g.svc);
+out:
+	stop_workers(workers);
+	gather_loop_free(&g);
+	free(d.ports);
+	free(eps);
+	return ret;
+}
