@@ -243,7 +243,10 @@ START_TEST(tcx_coexists_with_foreign_tcx)
 	ck_assert_int_ge(other, 0);
 	ck_assert_int_eq(sgbpf_attach_tc(other, veth, SGBPF_TC_INGRESS, &a), 0);
 	ck_assert_int_eq(sgbpf_attach_tc(tc_prog, veth, SGBPF_TC_INGRESS, &b), 0);
-	ck_assert_uint_eq(tcx_count(veth, TCX_INGRESS, NULL), 2);
+	unsigned int first;
+
+	ck_assert_uint_eq(tcx_count(veth, TCX_INGRESS, &first), 2);
+	ck_assert_uint_eq(first, prog_id(other));	/* ours went after it */
 	sgbpf_detach(b);
 	ck_assert_uint_eq(tcx_count(veth, TCX_INGRESS, NULL), 1);
 	ck_assert_uint_eq(links_of(prog_id(other), LINK_TYPE_TCX), 1);
