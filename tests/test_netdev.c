@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Interface lookup, link state and the clsact qdisc, in namespaces of our own. */
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <linux/pkt_sched.h>
@@ -188,6 +195,90 @@ START_TEST(veth_reports_driver_and_mtu)
 }
 END_TEST
 
+/* ---- the namespace helpers themselves, since other tests build on them ---- */
+
+static int udp_socket_in(const struct netns *where)
+{
+	int saved, fd;
+
+	ck_assert_int_eq(netns_enter(where, &saved), 0);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(netns_restore(saved), 0);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+START_TEST(pair_carries_udp)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(47001) };
+	int rx = udp_socket_in(&pair.b), tx = udp_socket_in(&pair.a);
+	char buf[16] = "";
+
+	/* A socket stays in the namespace it was created in. */
+	to.sin_addr.s_addr = pair.b_ip;
+	ck_assert_int_eq(bind(rx, (struct sockaddr *)&to, sizeof(to)), 0);
+	ck_assert_int_eq(setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	ck_assert_int_eq(sendto(tx, "ping", 4, 0, (struct sockaddr *)&to, sizeof(to)), 4);
+	ck_assert_int_eq(recv(rx, buf, sizeof(buf), 0), 4);
+	ck_assert_str_eq(buf, "ping");
+	close(rx);
+	close(tx);
+}
+END_TEST
+
+static int sees_b_if(void *arg)
+{
+	const struct netns_pair *p = arg;
+
+	return if_nametoindex(p->b_if) == (unsigned int)p->b_ifindex ? 7 : 1;
+}
+
+START_TEST(run_and_sysctl_act_inside)
+{
+	char path[128], val[8] = "";
+	int fd, saved;
+
+	ck_assert_int_eq(netns_run(&pair.b, sees_b_if, &pair), 7);
+	ck_assert_int_eq(sees_b_if(&pair), 1);	/* we are in a, which has no sgb0 */
+
+	ck_assert_int_eq(netns_sysctl(&pair.b, "net/ipv4/conf/all/route_localnet", "1"), 0);
+	ck_assert_int_eq(netns_enter(&pair.b, &saved), 0);
+	fd = open("/proc/sys/net/ipv4/conf/all/route_localnet", O_RDONLY);
+	ck_assert_int_eq(netns_restore(saved), 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_gt(read(fd, val, sizeof(val) - 1), 0);
+	close(fd);
+	ck_assert_str_eq(val, "1\n");
+	/* Not in a. */
+	fd = open("/proc/sys/net/ipv4/conf/all/route_localnet", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_gt(read(fd, val, sizeof(val) - 1), 0);
+	close(fd);
+	ck_assert_str_eq(val, "0\n");
+
+	snprintf(path, sizeof(path), "/run/netns/%s", pair.b.name);
+	ck_assert_int_eq(access(path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(delete_is_idempotent_and_reap_spares_the_living)
+{
+	struct netns extra, zero = {};
+	char path[128];
+
+	ck_assert_int_eq(netns_create(&extra, "extra"), 0);
+	snprintf(path, sizeof(path), "/run/netns/%s", extra.name);
+	ck_assert_int_ge(netns_reap_stale(), 0);
+	ck_assert_int_eq(access(path, F_OK), 0);	/* our own: alive */
+	netns_delete(&extra);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	netns_delete(&extra);
+	netns_delete(&zero);
+	ck_assert_int_lt(netns_ifindex(&pair.a, "sgnope0"), 0);
+}
+END_TEST
+
 static Suite *netdev_suite(void)
 {
 	Suite *s = suite_create("netdev");
@@ -203,6 +294,9 @@ static Suite *netdev_suite(void)
 
 	tcase_add_checked_fixture(veth, pair_setup, pair_teardown);
 	tcase_add_test(veth, veth_reports_driver_and_mtu);
+	tcase_add_test(veth, pair_carries_udp);
+	tcase_add_test(veth, run_and_sysctl_act_inside);
+	tcase_add_test(veth, delete_is_idempotent_and_reap_spares_the_living);
 	suite_add_tcase(s, veth);
 	return s;
 }
