@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <check.h>
+#include <linux/capability.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/pkt_cls.h>
@@ -480,6 +482,44 @@ START_TEST(bad_arguments)
 END_TEST
 
 /*
+ * Child: drops every capability (still uid 0) and tries the fallback, whose
+ * netlink requests need CAP_NET_ADMIN.  (Links need none once the program
+ * is loaded: the kernel checks privileges at load time.)
+ */
+static int attach_without_caps(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	struct sgbpf_attachment *a = NULL;
+
+	if (syscall(SYS_capset, &hdr, data))
+		return 10;
+	setenv(SGBPF_ATTACH_FORCE_NETLINK_ENV, "1", 1);
+	if (sgbpf_attach_tc(tc_prog, veth, SGBPF_TC_INGRESS, &a) != -EPERM)
+		return 11;
+	if (!strstr(sgbpf_last_error(), "CAP_NET_ADMIN") || !strstr(sgbpf_last_error(), "sga0"))
+		return 12;
+	return a ? 13 : 0;
+}
+
+START_TEST(without_privileges_says_so)
+{
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(attach_without_caps());
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert(!has_clsact(veth));
+}
+END_TEST
+
+/*
  * The child attaches, checks that it worked, tells the parent through a
  * pipe, then dies by SIGKILL: no destructor, no atexit, nothing of ours runs.
  */
@@ -571,6 +611,7 @@ static Suite *attach_suite(void)
 	tcase_add_test(tc, netlink_fallback_leaves_foreign_filter);
 	tcase_add_test(tc, netlink_fallback_detach_from_other_namespace);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, without_privileges_says_so);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(xdp, setup, teardown);
