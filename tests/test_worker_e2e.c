@@ -118,7 +118,7 @@ static void read_err(struct worker_proc *w, int timeout_ms)
 static bool try_start(struct worker_proc *w, const char *const *extra)
 {
 	const char *cli = getenv("SGBPF_CLI");
-	char listen[64], *argv[32];
+	char listen[64], port1[16], *argv[32];
 	long deadline;
 	int pipefd[2], n = 0, i;
 
@@ -130,8 +130,10 @@ static bool try_start(struct worker_proc *w, const char *const *extra)
 	argv[n++] = "worker";
 	argv[n++] = "--listen";
 	argv[n++] = listen;
+	/* "@PORT1" in extra stands for the second listened port, known only now. */
+	snprintf(port1, sizeof(port1), "%u", w->base + 1);
 	for (i = 0; extra && extra[i] && n < 30; i++)
-		argv[n++] = (char *)extra[i];
+		argv[n++] = strcmp(extra[i], "@PORT1") ? (char *)extra[i] : port1;
 	argv[n] = NULL;
 
 	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
@@ -472,6 +474,78 @@ START_TEST(test_count_limit)
 }
 END_TEST
 
+START_TEST(test_misbehaviour)
+{
+	static const char *const extra[] = { "--junk", "--stray", "--silent-port", "@PORT1", NULL };
+	struct worker_proc w;
+	struct reply r;
+	int fd, i, replies = 0, strays = 0, junk = 0;
+	uint16_t stray_port = 0;
+
+	start_worker(&w, extra);
+	fd = client_socket();
+
+	send_scatter(fd, w.base, 31);
+	for (i = 0; i < 3; i++) {
+		ck_assert_msg(recv_reply(fd, &r), "datagram %d of 3 missing", i + 1);
+		if (r.len == 5) {
+			ck_assert_uint_eq(r.from_port, w.base);
+			junk++;
+			continue;
+		}
+		assert_vector_reply(&r, 31, 0, 1);
+		if (r.from_port == w.base) {
+			replies++;
+		} else {
+			/* The stray copy comes from a port outside the listened range. */
+			ck_assert(r.from_port < w.base || r.from_port >= w.base + NPORTS);
+			stray_port = r.from_port;
+			strays++;
+		}
+	}
+	ck_assert_int_eq(replies, 1);
+	ck_assert_int_eq(strays, 1);
+	ck_assert_int_eq(junk, 1);
+	ck_assert_uint_ne(stray_port, 0);
+	assert_quiet(fd, 100);
+
+	/* The silent port takes the request and says nothing. */
+	send_scatter(fd, (uint16_t)(w.base + 1), 32);
+	assert_quiet(fd, 300);
+
+	ck_assert_int_eq(stop_worker(&w), 0);
+	ck_assert_msg(strstr(w.err, "worker: 4 ports, 2 requests, 1 replies, 0 malformed\n"),
+		      "summary: %s", w.err);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_delay)
+{
+	static const char *const extra[] = { "--delay-us", "200000", NULL };
+	struct worker_proc w;
+	struct reply r;
+	long start, took;
+	int fd, i;
+
+	start_worker(&w, extra);
+	fd = client_socket();
+	start = now_ms();
+	for (i = 0; i < NPORTS; i++)
+		send_scatter(fd, (uint16_t)(w.base + i), 40);
+	/* All four wait 200 ms, side by side rather than one after another. */
+	for (i = 0; i < NPORTS; i++) {
+		ck_assert_msg(recv_reply(fd, &r), "reply %d missing", i + 1);
+		assert_vector_reply(&r, 40, 0, 1);
+	}
+	took = now_ms() - start;
+	ck_assert_msg(took >= 190, "replies after %ld ms, before the 200 ms delay", took);
+	ck_assert_msg(took < 700, "4 delayed replies took %ld ms: delays are serialised", took);
+	ck_assert_int_eq(stop_worker(&w), 0);
+	close(fd);
+}
+END_TEST
+
 static void teardown(void)
 {
 	kill_live_worker();
@@ -494,6 +568,8 @@ int main(void)
 	tcase_add_test(tc, test_scalar_unpadded);
 	tcase_add_test(tc, test_random_matches_reply_gen);
 	tcase_add_test(tc, test_count_limit);
+	tcase_add_test(tc, test_misbehaviour);
+	tcase_add_test(tc, test_delay);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);
