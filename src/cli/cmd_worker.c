@@ -147,6 +147,7 @@ struct worker {
 
 	uint64_t requests, replies, malformed, send_errors;
 	bool stop;
+	bool ready_sent;		/* ready_fd written and closed */
 	int fatal;			/* negative errno that ends the loop */
 };
 
@@ -873,7 +874,24 @@ static void notify_ready(struct worker *w)
 		if (write(o->ready_fd, "ready\n", 6) != 6 && !o->quiet)
 			fprintf(stderr, "worker: cannot signal readiness: %s\n", strerror(errno));
 		close(o->ready_fd);
+		w->ready_sent = true;
 	}
+}
+
+/* One write, so that the line arrives whole even on an unbuffered stderr. */
+static void print_summary(const struct worker *w)
+{
+	char line[256];
+	int len;
+
+	len = snprintf(line, sizeof(line),
+		       "worker: %u ports, %" PRIu64 " requests, %" PRIu64 " replies, %" PRIu64
+		       " malformed", w->nsocks, w->requests, w->replies, w->malformed);
+	if (w->send_errors)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, ", %" PRIu64 " send errors",
+				w->send_errors);
+	snprintf(line + len, sizeof(line) - (size_t)len, "\n");
+	fputs(line, stderr);
 }
 
 int worker_run(const struct worker_opts *o)
@@ -912,14 +930,12 @@ int worker_run(const struct worker_opts *o)
 
 	err = run_loop(&w);
 	drain(&w);
-	if (!o->quiet) {
-		fprintf(stderr, "worker: %u ports, %" PRIu64 " requests, %" PRIu64 " replies, %"
-			PRIu64 " malformed", w.nsocks, w.requests, w.replies, w.malformed);
-		if (w.send_errors)
-			fprintf(stderr, ", %" PRIu64 " send errors", w.send_errors);
-		fputc('\n', stderr);
-	}
+	if (!o->quiet)
+		print_summary(&w);
 cleanup:
+	/* A parent waiting for readiness must see the pipe close, not hang. */
+	if (o->ready_fd >= 0 && !w.ready_sent)
+		close(o->ready_fd);
 	worker_cleanup(&w);
 	return err ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
