@@ -4,6 +4,11 @@
  * state does it inside namespaces it created, never on the host's
  * interfaces, and leaves nothing behind, even when it fails.
  *
+ * Build: in tests/<area>.cmake,
+ *	sgbpf_test(test_x SOURCES test_x.c LIBS sgbpf_netns_util ...)
+ * and #include "netns_util.h".  Tests using it need root; see
+ * netns_check_privileges() for the skip.
+ *
  * What it gives
  *   - netns_create(): a fresh namespace named "sgbpf-<tag>-<pid>-<seq>"
  *     under /run/netns, so `ip netns exec NAME ...` and `ip -n NAME ...`
