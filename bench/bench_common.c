@@ -314,7 +314,7 @@ int bench_parse_workers(const char *spec, struct sockaddr_in **out, uint32_t *n)
 
 enum {
 	OPT_WORKERS = 256, OPT_COUNT, OPT_INFLIGHT, OPT_CPU, OPT_CSV, OPT_LABEL, OPT_MODE,
-	OPT_WARMUP, OPT_TIMEOUT, OPT_MAX_SECONDS, OPT_BODY_LEN, OPT_HELP,
+	OPT_WARMUP, OPT_TIMEOUT, OPT_MAX_SECONDS, OPT_BODY_LEN, OPT_VERBOSE, OPT_HELP,
 };
 
 static const struct option common_longopts[] = {
@@ -329,6 +329,7 @@ static const struct option common_longopts[] = {
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 	{ "max-seconds", required_argument, NULL, OPT_MAX_SECONDS },
 	{ "body-len", required_argument, NULL, OPT_BODY_LEN },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
 };
 #define NCOMMON (sizeof(common_longopts) / sizeof(common_longopts[0]))
@@ -347,7 +348,8 @@ static void usage(FILE *f, const char *name, const struct bench_extra_opts *extr
 		"  --warmup W         unmeasured requests first (default 100)\n"
 		"  --timeout-ms T     per-request timeout (default 1000)\n"
 		"  --max-seconds S    bound on the whole run (default 300)\n"
-		"  --body-len B       scatter body bytes after the 18-byte header (default 0)\n",
+		"  --body-len B       scatter body bytes after the 18-byte header (default 0)\n"
+		"  --verbose          describe the first failures on stderr\n",
 		name, name);
 	if (extra && extra->usage)
 		fputs(extra->usage, f);
@@ -406,6 +408,9 @@ static int handle_common(int val, const char *arg, struct bench_opts *o)
 		return err;
 	case OPT_MAX_SECONDS:
 		return parse_u64(arg, 1, 86400, &o->max_seconds);
+	case OPT_VERBOSE:
+		o->verbose = true;
+		return 0;
 	case OPT_BODY_LEN:
 		err = parse_u64(arg, 0, BENCH_BODY_MAX, &v);
 		o->body_len = (uint32_t)v;
@@ -640,6 +645,25 @@ void bench_fold_u32(uint32_t *acc, const void *body)
 	}
 }
 
+#define BENCH_VERBOSE_MAX 5
+
+static void describe_mismatch(const struct bench_table *t, const struct bench_slot *s,
+			      uint32_t responses, const uint32_t *sum, uint32_t nelems)
+{
+	uint32_t i;
+
+	fprintf(stderr, "request %#x: %u of %u responses after %.1f us", s->req_id, responses,
+		t->nworkers, (bench_now_ns() - s->start_ns) / 1000.0);
+	for (i = 0; sum && i < BENCH_NELEMS; i++) {
+		if (i >= nelems || sum[i] != t->expect[i]) {
+			fprintf(stderr, "; element %u is %u, expected %u (%u elements)", i,
+				i < nelems ? sum[i] : 0, t->expect[i], nelems);
+			break;
+		}
+	}
+	fputc('\n', stderr);
+}
+
 void bench_table_complete(struct bench_table *t, struct bench_slot *s, uint32_t responses,
 			  const uint32_t *sum, uint32_t nelems)
 {
@@ -650,8 +674,8 @@ void bench_table_complete(struct bench_table *t, struct bench_slot *s, uint32_t 
 		good = nelems >= BENCH_NELEMS && !memcmp(sum, t->expect, sizeof(t->expect));
 	if (good)
 		t->c.ok++;
-	else
-		t->c.mismatches++;
+	else if (t->c.mismatches++ < BENCH_VERBOSE_MAX && t->o->verbose)
+		describe_mismatch(t, s, responses, sum, nelems);
 	release(t, s);
 }
 
