@@ -254,7 +254,7 @@ int netns_create(struct netns *ns, const char *tag)
 
 	ns->name[0] = '\0';
 	ns->fd = -1;
-	for (i = 0; tag && tag[i] && i < NETNS_TAG_MAX; i++)
+	for (i = 0; tag && i < NETNS_TAG_MAX && tag[i]; i++)
 		clean[i] = isalnum((unsigned char)tag[i]) || strchr("_.-", tag[i]) ? tag[i] : '_';
 	clean[i] = '\0';
 
