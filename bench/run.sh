@@ -75,7 +75,7 @@ esac
 
 for f in $FANOUTS; do
 	case "$f" in '' | *[!0-9]*) die "bad fan-out '$f'" ;; esac
-	[ "$f" -ge 1 ] && [ "$f" -le 1024 ] || die "fan-out $f out of range 1..1024"
+	if [ "$f" -lt 1 ] || [ "$f" -gt 1024 ]; then die "fan-out $f out of range 1..1024"; fi
 done
 
 NCPU=$(nproc)
@@ -150,13 +150,13 @@ trap stop_farm EXIT
 trap 'exit 130' INT TERM
 
 start_farm() {
-	local fanout=$1 last=$((BASE_PORT + $1 - 1)) log="$OUT/logs/farm-$1.log" i
+	local fanout=$1 last=$((BASE_PORT + $1 - 1)) log="$OUT/logs/farm-$1.log"
 	local cmd=${SGBPF_BENCH_FARM:-"$BUILD/sgbpf worker"}
 
 	# shellcheck disable=SC2086 # the farm command may carry its own arguments
 	$cmd --listen "127.0.0.1:$BASE_PORT-$last" --cpu "$FARM_CPU" 2>"$log" >/dev/null &
 	FARM_PID=$!
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		grep -q "^worker: listening on $fanout ports" "$log" 2>/dev/null && return 0
 		kill -0 "$FARM_PID" 2>/dev/null || break
 		sleep 0.1
@@ -181,8 +181,8 @@ background_busy() {
 # Waits (boundedly) for the machine to be quiet before a measurement and
 # prints the busy share it settled at.
 wait_quiet() {
-	local bg i
-	for i in $(seq "$QUIET_TRIES"); do
+	local bg _
+	for _ in $(seq "$QUIET_TRIES"); do
 		bg=$(background_busy)
 		[ "$bg" -le "$QUIET_PCT" ] && break
 	done
