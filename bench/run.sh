@@ -298,8 +298,10 @@ ELAPSED=$(($(date +%s) - START))
 
 # ---- reports ---------------------------------------------------------------
 
-CMDLINE="bench/run.sh --$PROFILE --fanouts \"$FANOUTS\""
-[ "$PROFILE" = full ] && CMDLINE="bench/run.sh --fanouts \"$FANOUTS\""
+CMDLINE="bench/run.sh"
+[ "$PROFILE" = full ] || CMDLINE="$CMDLINE --$PROFILE"
+CMDLINE="$CMDLINE --fanouts \"$FANOUTS\""
+[ -z "$ONLY" ] || CMDLINE="$CMDLINE --only \"$ONLY\""
 {
 	echo "# UDP scatter-gather benchmark"
 	echo
