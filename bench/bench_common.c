@@ -314,7 +314,7 @@ int bench_parse_workers(const char *spec, struct sockaddr_in **out, uint32_t *n)
 
 enum {
 	OPT_WORKERS = 256, OPT_COUNT, OPT_INFLIGHT, OPT_CPU, OPT_CSV, OPT_LABEL, OPT_MODE,
-	OPT_WARMUP, OPT_TIMEOUT, OPT_MAX_SECONDS, OPT_BODY_LEN, OPT_VERBOSE, OPT_HELP,
+	OPT_WARMUP, OPT_TIMEOUT, OPT_MAX_SECONDS, OPT_BODY_LEN, OPT_VERBOSE, OPT_CSV_HEADER, OPT_HELP,
 };
 
 static const struct option common_longopts[] = {
@@ -330,6 +330,7 @@ static const struct option common_longopts[] = {
 	{ "max-seconds", required_argument, NULL, OPT_MAX_SECONDS },
 	{ "body-len", required_argument, NULL, OPT_BODY_LEN },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "csv-header", no_argument, NULL, OPT_CSV_HEADER },
 	{ "help", no_argument, NULL, OPT_HELP },
 };
 #define NCOMMON (sizeof(common_longopts) / sizeof(common_longopts[0]))
@@ -343,6 +344,7 @@ static void usage(FILE *f, const char *name, const struct bench_extra_opts *extr
 		"  --inflight M       requests kept outstanding (default 1)\n"
 		"  --cpu N            pin to CPU N (default: no pinning)\n"
 		"  --csv              print one CSV row on stdout\n"
+		"  --csv-header       print the CSV header line before it\n"
 		"  --label NAME       first CSV column (default %s)\n"
 		"  --mode NAME        CSV mode column (default latency when M = 1, else throughput)\n"
 		"  --warmup W         unmeasured requests first (default 100)\n"
@@ -408,6 +410,9 @@ static int handle_common(int val, const char *arg, struct bench_opts *o)
 		return err;
 	case OPT_MAX_SECONDS:
 		return parse_u64(arg, 1, 86400, &o->max_seconds);
+	case OPT_CSV_HEADER:
+		o->csv = o->csv_header = true;
+		return 0;
 	case OPT_VERBOSE:
 		o->verbose = true;
 		return 0;
@@ -844,6 +849,8 @@ void bench_report(const struct bench_opts *o, const struct bench_result *r)
 	double per = r->c.issued ? (double)r->c.issued : 1;
 	double self = r->cpu.self_us / per, machine = r->cpu.machine_us / per;
 
+	if (o->csv_header)
+		bench_print_csv_header();
 	if (o->csv) {
 		printf("%s,%u,%s,%" PRIu64 ",%u,%.2f,%.2f,%.2f,%.0f,%.2f,%.2f,,%" PRIu64 "\n",
 		       o->label, o->nworkers, o->mode, r->requests, o->inflight, r->lat.mean_us,

@@ -103,6 +103,7 @@ struct bench_opts {
 	uint32_t inflight;
 	int cpu;			/* -1: no pinning */
 	bool csv;
+	bool csv_header;		/* print the header line before the row */
 	bool verbose;			/* describe the first few failures on stderr */
 	uint32_t body_len;		/* bytes of scatter body after the header */
 	uint64_t timeout_us;		/* per request */
