@@ -62,8 +62,13 @@ static __always_inline int mark_seen(struct sgbpf_slot *s, __u32 req, __u32 w)
 		__u32 tag = SGBPF_TAG_REQ(old);
 		__u32 bits = tag == req ? SGBPF_TAG_LOW(old) : 0;
 
-		/* A word already used by a newer request: we are the late one. */
-		if (tag != req && (__s32)(tag - req) > 0)
+		/*
+		 * A word tagged with another request is reused lazily, unless that
+		 * request is the slot's current one: then the slot moved on and
+		 * this reply is the late one.  (Ids are not ordered across the
+		 * 2^32 wrap, so "current" is the only safe test.)
+		 */
+		if (tag != req && tag == SGBPF_TAG_REQ(s->state))
 			return ADMIT_STALE;
 		if (bits & bit)
 			return ADMIT_DUPLICATE;

@@ -224,6 +224,10 @@ static __always_inline int sgbpf_agg_finish(struct xdp_md *ctx, const struct sgb
  * SGBPF_ELEMENTWISE_REDUCER(NAME, TYPE, IDENTITY, COMBINE) defines the XDP
  * program NAME that folds a reply body of TYPE elements into the result with
  * COMBINE(acc, value), a function or function-like macro.
+ *
+ * The loops are written for the verifier as much as for the CPU: a partial
+ * is filled with IDENTITY over its whole width when a request first touches
+ * it, so folding and merging never branch on lengths inside the loop.
  */
 #define SGBPF_ELEMENTWISE_REDUCER(NAME, TYPE, IDENTITY, COMBINE)			\
 static long NAME##__merge_cpu(__u32 cpu, void *argp)					\
@@ -243,10 +247,12 @@ static long NAME##__merge_cpu(__u32 cpu, void *argp)					\
 		return 1;								\
 	res = (TYPE *)s->result;							\
 	in = (const TYPE *)p->data;							\
-	for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++) {			\
-		if (i >= p->nelems)							\
-			break;								\
-		res[i] = a->first || i >= a->nelems ? in[i] : COMBINE(res[i], in[i]);	\
+	if (a->first) {									\
+		for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++)		\
+			res[i] = in[i];							\
+	} else {									\
+		for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++)		\
+			res[i] = COMBINE(res[i], in[i]);				\
 	}										\
 	if (p->nelems > a->nelems)							\
 		a->nelems = p->nelems;							\
@@ -264,21 +270,25 @@ int NAME(struct xdp_md *ctx)								\
 	__u32 len = 0, n;								\
 	bool fresh;									\
 											\
-	(void)fresh;									\
-											\
 	if (!f)										\
 		return XDP_DROP;							\
 	p = sgbpf_agg_partial(f, &fresh);						\
 	if (!p)										\
 		return XDP_DROP;							\
 	acc = (TYPE *)p->data;								\
+	if (fresh) {									\
+		for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++) {		\
+			acc[i] = (TYPE)(IDENTITY);					\
+			/* Keeps clang from turning the loop into memset. */		\
+			__asm__ __volatile__("" ::: "memory");				\
+		}									\
+	}										\
 	in = sgbpf_agg_body(ctx, f, &len);						\
 	n = in ? len / sizeof(TYPE) : 0;						\
-	/* Past the partial's length the memory is an older request's. */		\
 	for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++) {			\
 		if (i >= n)								\
 			break;								\
-		acc[i] = COMBINE(i < p->nelems ? acc[i] : (TYPE)(IDENTITY), in[i]);	\
+		acc[i] = COMBINE(acc[i], in[i]);					\
 	}										\
 	if (n > p->nelems)								\
 		p->nelems = n;								\

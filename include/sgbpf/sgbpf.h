@@ -199,7 +199,7 @@ SGBPF_API int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t 
 /*
  * Waits up to timeout_ms (-1: forever, 0: do not wait) for completions and
  * expiries, runs the callback for each, and returns how many it reported,
- * or a negative errno.
+ * or a negative errno.  Returns 0 at once when no request is in flight.
  */
 SGBPF_API int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms);
 

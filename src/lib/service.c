@@ -382,8 +382,8 @@ int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms)
 
 				t = left < t ? left : t;
 			}
-			if (svc->reqs.inflight == 0 && timeout_ms < 0)
-				return svc->reported;	/* nothing could ever arrive */
+			if (svc->reqs.inflight == 0)
+				return svc->reported;	/* nothing could arrive */
 			err = svc->ops->wait_events(svc, t);
 			if (err < 0 && err != -EINTR)
 				return err;

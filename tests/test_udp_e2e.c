@@ -1,0 +1,595 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * End to end through the kernel: a coordinator namespace and a worker
+ * namespace joined by veth (native XDP), and a namespace's own lo (generic
+ * XDP).  Reference workers run inside the namespaces; results are checked
+ * against what the workers must have sent.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <sgbpf/sgbpf.h>
+
+#include "netns_util.h"
+#include "reply_gen.h"
+#include "service.h"
+
+#define RANDOM_BASE 30000	/* farm replying random:SEED (exact sums) */
+#define VECTOR_BASE 31000	/* farm replying vector (element i = i) */
+#define MAX_FARM 256
+#define SEED 4242
+
+/* libbpf 1.1's headers predate TCX; the kernel's attach type number. */
+#define SGBPF_TCX_EGRESS 47
+
+struct topo {
+	bool veth;
+	struct netns_pair pair;	/* veth topology */
+	struct netns lo_ns;	/* lo topology */
+	const struct netns *coord, *work;
+	const char *ifname;
+	uint32_t worker_ip;	/* network order */
+	pid_t farms[4];
+	uint64_t start_ns;
+	int nfarms;
+};
+
+static struct topo T;
+
+/* Starts 'sgbpf worker' inside ns; returns its pid once it is listening. */
+static pid_t start_farm(const struct netns *ns, uint32_t ip, uint16_t base, uint32_t n,
+			const char *reply, const char *extra)
+{
+	const char *cli = getenv("SGBPF_CLI");
+	char listen[64], addr[16], line[256];
+	int pipefd[2];
+	FILE *in;
+	pid_t pid;
+
+	ck_assert_msg(cli, "SGBPF_CLI is not set");
+	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
+	snprintf(listen, sizeof(listen), "%s:%u-%u", addr, base, base + n - 1);
+	ck_assert_int_eq(pipe(pipefd), 0);
+	pid = netns_fork(ns);
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char *args[12] = { "sgbpf", "worker", "--listen", listen, "--reply", (char *)reply };
+		int k = 6;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (extra) {
+			char *copy = strdup(extra), *tok, *save;
+
+			for (tok = strtok_r(copy, " ", &save); tok && k < 11;
+			     tok = strtok_r(NULL, " ", &save))
+				args[k++] = tok;
+		}
+		args[k] = NULL;
+		close(pipefd[0]);
+		dup2(pipefd[1], STDERR_FILENO);
+		execv(cli, args);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	in = fdopen(pipefd[0], "r");
+	ck_assert_ptr_nonnull(in);
+	while (fgets(line, sizeof(line), in))
+		if (strstr(line, "listening on"))
+			break;
+	fclose(in);
+	ck_assert_msg(strstr(line, "listening on"), "worker did not start: %s", line);
+	T.farms[T.nfarms++] = pid;
+	return pid;
+}
+
+static void stop_farms(void)
+{
+	for (int i = 0; i < T.nfarms; i++) {
+		kill(T.farms[i], SIGTERM);
+		waitpid(T.farms[i], NULL, 0);
+	}
+	T.nfarms = 0;
+}
+
+static void setup_topo(bool veth)
+{
+	memset(&T, 0, sizeof(T));
+	T.start_ns = sgbpf_now_ns();
+	T.veth = veth;
+	if (veth) {
+		ck_assert_int_eq(netns_pair_create(&T.pair, "e2e", 7), 0);
+		T.coord = &T.pair.a;
+		T.work = &T.pair.b;
+		T.ifname = T.pair.a_if;
+		T.worker_ip = T.pair.b_ip;
+	} else {
+		ck_assert_int_eq(netns_create(&T.lo_ns, "e2elo"), 0);
+		ck_assert_int_eq(netns_link_up(&T.lo_ns, "lo"), 0);
+		T.coord = T.work = &T.lo_ns;
+		T.ifname = "lo";
+		T.worker_ip = htonl(INADDR_LOOPBACK);
+	}
+	start_farm(T.work, T.worker_ip, RANDOM_BASE, MAX_FARM, "random:4242", NULL);
+	start_farm(T.work, T.worker_ip, VECTOR_BASE, MAX_FARM, "vector", NULL);
+	ck_assert_int_eq(netns_enter(T.coord, NULL), 0);
+	if (getenv("SGBPF_TEST_TIMING"))
+		fprintf(stderr, "setup took %.2f s\n", (sgbpf_now_ns() - T.start_ns) / 1e9);
+	T.start_ns = sgbpf_now_ns();
+}
+
+static void setup_veth(void) { setup_topo(true); }
+static void setup_lo(void) { setup_topo(false); }
+
+static void teardown(void)
+{
+	if (getenv("SGBPF_TEST_TIMING"))
+		fprintf(stderr, "test took %.2f s\n", (sgbpf_now_ns() - T.start_ns) / 1e9);
+	stop_farms();
+	if (T.veth)
+		netns_pair_delete(&T.pair);
+	else
+		netns_delete(&T.lo_ns);
+}
+
+/* What one service run saw. */
+struct run {
+	uint32_t fanout, needed, base;
+	bool vector, allow;
+	uint32_t complete, bad, expired;
+	char why[256];
+};
+
+static uint16_t ports[MAX_FARM];
+
+static void check_result(const struct sgbpf_result *res, void *ctx)
+{
+	struct run *r = ctx;
+	struct reply_gen g;
+	uint32_t expect[REPLY_GEN_NELEMS];
+	const uint32_t *v = res->data;
+
+	if (res->status != SGBPF_STATUS_COMPLETE) {
+		r->expired++;
+		return;
+	}
+	r->complete++;
+	if (res->responses != r->needed || res->nelems != REPLY_GEN_NELEMS || res->elem_size != 4) {
+		r->bad++;
+		snprintf(r->why, sizeof(r->why), "responses %u nelems %u, want %u and %u",
+			 res->responses, res->nelems, r->needed, REPLY_GEN_NELEMS);
+		return;
+	}
+	if (r->allow && res->nresp != r->needed) {
+		r->bad++;
+		snprintf(r->why, sizeof(r->why), "%u replies read, want %u", res->nresp, r->needed);
+		return;
+	}
+	if (r->vector) {
+		for (uint32_t i = 0; i < REPLY_GEN_NELEMS; i++) {
+			if (v[i] != i * r->needed) {
+				r->bad++;
+				snprintf(r->why, sizeof(r->why), "elem %u = %u, want %u", i, v[i],
+					 i * r->needed);
+				return;
+			}
+		}
+		return;
+	}
+	reply_gen_parse("random:4242", &g);
+	for (uint32_t i = 0; i < r->fanout; i++)
+		ports[i] = r->base + i;
+	reply_gen_expected_sum_u32(&g, ports, r->fanout, res->req_id, 0, expect);
+	if (memcmp(v, expect, sizeof(expect))) {
+		r->bad++;
+		snprintf(r->why, sizeof(r->why), "request %u: sum differs from the workers' replies",
+			 res->req_id);
+	}
+}
+
+static struct sgbpf_service *make_service(struct run *r, enum sgbpf_delivery d,
+					  struct sgbpf_endpoint *eps)
+{
+	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps,
+		   .nworkers = r->fanout, .reduce = SGBPF_REDUCE_SUM_U32, .delivery = d,
+		   .fate = r->allow ? SGBPF_FATE_ALLOW : SGBPF_FATE_DISCARD,
+		   .on_complete = check_result, .cb_ctx = r, .max_inflight = 64);
+	struct sgbpf_service *svc;
+
+	for (uint32_t i = 0; i < r->fanout; i++) {
+		eps[i].addr = T.worker_ip;
+		eps[i].port = r->base + i;
+	}
+	svc = sgbpf_service_create(&so);
+	ck_assert_msg(svc, "create on %s: %s", T.ifname, sgbpf_last_error());
+	return svc;
+}
+
+/* Runs nreq requests with up to 4 in flight (1 for block). */
+static void run_requests(struct sgbpf_service *svc, struct run *r, enum sgbpf_policy pol,
+			 uint32_t n, int nreq)
+{
+	SGBPF_OPTS(sgbpf_scatter_opts, so, .policy = pol, .n = n, .timeout_us = 2000000);
+	int sent = 0, inflight_max = sgbpf_service_fd(svc) == -EINVAL ? 1 : 4;
+
+	while (r->complete + r->expired < (uint32_t)nreq) {
+		while (sent < nreq && (int)sgbpf_inflight(svc) < inflight_max) {
+			ck_assert_int_eq(sgbpf_scatter(svc, "e2e", 3, &so, NULL), 0);
+			sent++;
+		}
+		ck_assert_int_ge(sgbpf_wait(svc, 3000), 0);
+	}
+}
+
+static const enum sgbpf_delivery deliveries[] = {
+	SGBPF_DELIVERY_RINGBUF, SGBPF_DELIVERY_CTRL_FD, SGBPF_DELIVERY_BLOCK,
+	SGBPF_DELIVERY_BUSY_WAIT,
+};
+static const char *const dnames[] = { "ringbuf", "ctrl-fd", "block", "busy-wait" };
+static const uint32_t fanouts[] = { 1, 8, 64, 256 };
+
+/* Nothing of ours stays on the interface once the service is gone. */
+static void assert_clean(void)
+{
+	int ifindex = if_nametoindex(T.ifname);
+	__u32 prog_ids[4], count = 4, flags = 0;
+	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
+
+	ck_assert_int_gt(ifindex, 0);
+	ck_assert_int_eq(bpf_xdp_query(ifindex, 0, &xq), 0);
+	ck_assert_msg(xq.prog_id == 0 && xq.skb_prog_id == 0 && xq.drv_prog_id == 0,
+		      "an XDP program is still attached to %s", T.ifname);
+	ck_assert_int_eq(bpf_prog_query(ifindex, SGBPF_TCX_EGRESS, 0, &flags, prog_ids, &count), 0);
+	ck_assert_msg(count == 0, "a TC egress program is still attached to %s", T.ifname);
+}
+
+/* Every completion policy x delivery mode x fate x fan-out. */
+static void matrix(void)
+{
+	static struct sgbpf_endpoint eps[MAX_FARM];
+	int combos = 0;
+
+	for (unsigned int fi = 0; fi < sizeof(fanouts) / sizeof(fanouts[0]); fi++) {
+		uint32_t fanout = fanouts[fi];
+
+		for (int pol = SGBPF_POLICY_ALL; pol <= SGBPF_POLICY_N; pol++) {
+			for (unsigned int di = 0; di < 4; di++) {
+				for (int allow = 0; allow <= 1; allow++) {
+					uint32_t n = fanout > 1 ? fanout / 2 : 1;
+					struct run r = {
+						.fanout = fanout,
+						.allow = allow,
+						.needed = pol == SGBPF_POLICY_ALL ? fanout :
+							  pol == SGBPF_POLICY_ANY ? 1 : n,
+						.vector = pol != SGBPF_POLICY_ALL,
+					};
+					struct sgbpf_service *svc;
+
+					uint64_t t0 = sgbpf_now_ns(), t1, t2;
+
+					r.base = r.vector ? VECTOR_BASE : RANDOM_BASE;
+					svc = make_service(&r, deliveries[di], eps);
+					t1 = sgbpf_now_ns();
+					run_requests(svc, &r, pol, n, 3);
+					t2 = sgbpf_now_ns();
+					sgbpf_service_destroy(svc);
+					if (getenv("SGBPF_TEST_TIMING"))
+						fprintf(stderr, "fanout %u pol %d %s %d: %.0f %.0f %.0f ms\n",
+							fanout, pol, dnames[di], allow, (t1 - t0) / 1e6,
+							(t2 - t1) / 1e6, (sgbpf_now_ns() - t2) / 1e6);
+					ck_assert_msg(r.bad == 0 && r.expired == 0 && r.complete == 3,
+						      "%s fan-out %u policy %d %s %s: %u complete, "
+						      "%u bad, %u expired: %s",
+						      T.ifname, fanout, pol, dnames[di],
+						      allow ? "allow" : "discard", r.complete, r.bad,
+						      r.expired, r.why);
+					combos++;
+				}
+			}
+		}
+	}
+	ck_assert_int_eq(combos, 4 * 3 * 4 * 2);
+	assert_clean();
+}
+
+START_TEST(test_matrix_veth)
+{
+	matrix();
+}
+END_TEST
+
+START_TEST(test_matrix_lo)
+{
+	matrix();
+}
+END_TEST
+
+/* Unrelated UDP traffic crosses the interface unchanged while a service runs. */
+static int send_unrelated(void *arg)
+{
+	const uint32_t *dst = arg;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = dst[0],
+				  .sin_port = htons(dst[1]) };
+	char msg[1472];
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (char)(i * 7 + 1);
+	/* Looks like an sgbpf reply, but goes to another port. */
+	msg[16] = SGBPF_MSG_GATHER;
+	for (int i = 0; i < 20; i++)
+		if (sendto(fd, msg, sizeof(msg), 0, (struct sockaddr *)&to, sizeof(to)) < 0)
+			return 1;
+	close(fd);
+	return 0;
+}
+
+START_TEST(test_unrelated_traffic)
+{
+	struct sgbpf_endpoint eps[8];
+	struct run r = { .fanout = 8, .needed = 8, .base = RANDOM_BASE };
+	struct sgbpf_service *svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	uint32_t dst[2];
+	char expect[1472], got[2048];
+	int fd, got_count = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	dst[0] = T.veth ? T.pair.a_ip : htonl(INADDR_LOOPBACK);
+	dst[1] = ntohs(a.sin_port);
+	ck_assert_int_eq(netns_run(T.work, send_unrelated, dst), 0);
+
+	for (size_t i = 0; i < sizeof(expect); i++)
+		expect[i] = (char)(i * 7 + 1);
+	expect[16] = SGBPF_MSG_GATHER;
+	for (;;) {
+		ssize_t n = recv(fd, got, sizeof(got), MSG_DONTWAIT);
+
+		if (n < 0)
+			break;
+		ck_assert_int_eq(n, sizeof(expect));
+		ck_assert_mem_eq(got, expect, sizeof(expect));
+		got_count++;
+	}
+	ck_assert_int_eq(got_count, 20);
+	/* And the service still works next to it. */
+	run_requests(svc, &r, SGBPF_POLICY_ALL, 0, 5);
+	ck_assert_int_eq(r.bad, 0);
+	close(fd);
+	sgbpf_service_destroy(svc);
+	assert_clean();
+}
+END_TEST
+
+/* Workers that send duplicates, junk, and copies from unlisted ports. */
+START_TEST(test_misbehaving_workers)
+{
+	struct sgbpf_endpoint eps[16];
+	struct run r = { .fanout = 16, .needed = 16, .base = 32000 };
+	struct sgbpf_stats st;
+	struct sgbpf_service *svc;
+
+	start_farm(T.work, T.worker_ip, 32000, 16, "random:4242", "--duplicate --junk --stray");
+	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
+	run_requests(svc, &r, SGBPF_POLICY_ALL, 0, 50);
+	ck_assert_msg(r.bad == 0 && r.complete == 50, "%u complete, %u bad: %s", r.complete, r.bad,
+		      r.why);
+	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	ck_assert_uint_gt(st.duplicates, 0);
+	ck_assert_uint_gt(st.unknown_src, 0);
+	ck_assert_uint_gt(st.malformed, 0);
+	ck_assert_uint_eq(st.folded, 50 * 16);
+	sgbpf_service_destroy(svc);
+}
+END_TEST
+
+/* A silent worker: requests expire, nothing else is disturbed. */
+START_TEST(test_silent_worker_expires)
+{
+	struct sgbpf_endpoint eps[4];
+	struct run r = { .fanout = 4, .needed = 4, .base = 33000 };
+	SGBPF_OPTS(sgbpf_scatter_opts, so, .timeout_us = 50000);
+	struct sgbpf_service *svc;
+	struct sgbpf_stats st;
+
+	start_farm(T.work, T.worker_ip, 33000, 4, "random:4242", "--silent-port 33002");
+	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(sgbpf_scatter(svc, "x", 1, &so, NULL), 0);
+		while (sgbpf_inflight(svc))
+			ck_assert_int_ge(sgbpf_wait(svc, 1000), 0);
+	}
+	ck_assert_uint_eq(r.expired, 5);
+	ck_assert_uint_eq(r.complete, 0);
+	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	ck_assert_uint_eq(st.expired, 5);
+	ck_assert_uint_eq(st.completed, 0);
+	sgbpf_service_destroy(svc);
+}
+END_TEST
+
+/* Late replies (slower than the timeout) never reach a newer request. */
+START_TEST(test_late_replies_are_stale)
+{
+	struct sgbpf_endpoint eps[4];
+	struct run r = { .fanout = 4, .needed = 4, .base = 34000 };
+	SGBPF_OPTS(sgbpf_scatter_opts, quick, .timeout_us = 20000);
+	struct sgbpf_service *svc;
+	struct sgbpf_stats st;
+
+	/* 40 ms late: every request with a 20 ms timeout expires... */
+	start_farm(T.work, T.worker_ip, 34000, 4, "random:4242", "--delay-us 40000");
+	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(sgbpf_scatter(svc, "x", 1, &quick, NULL), 0);
+		while (sgbpf_inflight(svc))
+			ck_assert_int_ge(sgbpf_wait(svc, 1000), 0);
+	}
+	ck_assert_uint_eq(r.expired, 10);
+	/* ...and with a patient timeout the same slots give exact sums again. */
+	usleep(100000);
+	run_requests(svc, &r, SGBPF_POLICY_ALL, 0, 10 + 8);
+	ck_assert_msg(r.bad == 0 && r.complete == 8, "%u complete, %u bad: %s", r.complete, r.bad,
+		      r.why);
+	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	ck_assert_uint_ge(st.stale, 10 * 4 - 4);
+	sgbpf_service_destroy(svc);
+}
+END_TEST
+
+/* Request ids wrap past 2^32 without losing a request. */
+START_TEST(test_id_wrap_and_busy)
+{
+	struct sgbpf_endpoint eps[8];
+	struct run r = { .fanout = 8, .needed = 8, .base = RANDOM_BASE };
+	SGBPF_OPTS(sgbpf_scatter_opts, so, .timeout_us = 2000000);
+	struct sgbpf_service *svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
+	uint32_t id = 0;
+
+	svc->reqs.next_id = UINT32_MAX - 20;
+	run_requests(svc, &r, SGBPF_POLICY_ALL, 0, 60);
+	ck_assert_msg(r.bad == 0 && r.complete == 60, "%s", r.why);
+	ck_assert_uint_lt(svc->reqs.next_id, 100);
+
+	/* The 65th outstanding request of a 64-slot service is refused. */
+	for (int i = 0; i < 64; i++)
+		ck_assert_int_eq(sgbpf_scatter(svc, "x", 1, &so, &id), 0);
+	ck_assert_int_eq(sgbpf_scatter(svc, "x", 1, &so, &id), -EBUSY);
+	while (sgbpf_inflight(svc))
+		ck_assert_int_ge(sgbpf_wait(svc, 3000), 0);
+	ck_assert_msg(r.bad == 0 && r.complete == 124, "%u complete: %s", r.complete, r.why);
+	sgbpf_service_destroy(svc);
+}
+END_TEST
+
+/* What a reduction over n identical vector replies (element i = i) gives. */
+static uint64_t vector_expect(enum sgbpf_reduce red, uint32_t n, uint32_t i)
+{
+	uint64_t e64 = (uint64_t)(2 * i) | (uint64_t)(2 * i + 1) << 32;
+	bool wide = sgbpf_reduce_elem_size(red) == 8;
+	uint64_t one = wide ? e64 : i;
+
+	switch (red) {
+	case SGBPF_REDUCE_SUM_U32:
+	case SGBPF_REDUCE_SUM_I32:
+		return (uint32_t)(one * n);
+	case SGBPF_REDUCE_SUM_U64:
+	case SGBPF_REDUCE_SUM_I64:
+		return one * n;
+	default:		/* min, max, or, and of equal values */
+		return one;
+	}
+}
+
+struct red_run {
+	enum sgbpf_reduce red;
+	uint32_t n, complete, bad;
+	char why[128];
+};
+
+static void check_reduction(const struct sgbpf_result *res, void *ctx)
+{
+	struct red_run *r = ctx;
+	uint32_t es = sgbpf_reduce_elem_size(r->red);
+	uint32_t want_elems = es ? SGBPF_UDP_BODY_MAX / es : 0;
+
+	if (res->status != SGBPF_STATUS_COMPLETE || res->elem_size != es ||
+	    res->nelems != want_elems || res->responses != r->n) {
+		r->bad++;
+		snprintf(r->why, sizeof(r->why), "status %d elem_size %u nelems %u responses %u",
+			 res->status, res->elem_size, res->nelems, res->responses);
+		return;
+	}
+	r->complete++;
+	for (uint32_t i = 0; i < res->nelems; i++) {
+		uint64_t got = 0, want = vector_expect(r->red, r->n, i);
+
+		memcpy(&got, (const uint8_t *)res->data + i * es, es);
+		if (got != want) {
+			r->bad++;
+			snprintf(r->why, sizeof(r->why), "element %u = %llu, want %llu", i,
+				 (unsigned long long)got, (unsigned long long)want);
+			return;
+		}
+	}
+}
+
+/* Every built-in reduction loads (verifier limits) and computes the right thing. */
+START_TEST(test_builtin_reductions)
+{
+	struct sgbpf_endpoint eps[8];
+
+	for (uint32_t i = 0; i < 8; i++) {
+		eps[i].addr = T.worker_ip;
+		eps[i].port = VECTOR_BASE + i;
+	}
+	for (int red = SGBPF_REDUCE_COUNT; red < SGBPF_REDUCE_CUSTOM; red++) {
+		struct red_run r = { .red = red, .n = 8 };
+		SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps,
+			   .nworkers = 8, .reduce = red, .on_complete = check_reduction,
+			   .cb_ctx = &r, .max_inflight = 16);
+		SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 2000000);
+		struct sgbpf_service *svc = sgbpf_service_create(&so);
+
+		ck_assert_msg(svc, "%s: %s", sgbpf_reduce_name(red), sgbpf_last_error());
+		for (int k = 0; k < 3; k++) {
+			ck_assert_int_eq(sgbpf_scatter(svc, "r", 1, &sc, NULL), 0);
+			while (sgbpf_inflight(svc))
+				ck_assert_int_ge(sgbpf_wait(svc, 3000), 0);
+		}
+		sgbpf_service_destroy(svc);
+		ck_assert_msg(r.bad == 0 && r.complete == 3, "%s: %s", sgbpf_reduce_name(red),
+			      r.why);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("udp_e2e");
+	TCase *veth = tcase_create("veth"), *lo = tcase_create("lo");
+	SRunner *sr;
+	int failed, skip = netns_check_privileges();
+
+	if (skip)
+		return skip;
+	netns_reap_stale();
+	tcase_add_checked_fixture(veth, setup_veth, teardown);
+	tcase_add_checked_fixture(lo, setup_lo, teardown);
+	tcase_set_timeout(veth, 300);
+	tcase_set_timeout(lo, 300);
+	tcase_add_test(veth, test_matrix_veth);
+	tcase_add_test(veth, test_unrelated_traffic);
+	tcase_add_test(veth, test_misbehaving_workers);
+	tcase_add_test(lo, test_matrix_lo);
+	tcase_add_test(lo, test_unrelated_traffic);
+	tcase_add_test(lo, test_silent_worker_expires);
+	tcase_add_test(lo, test_late_replies_are_stale);
+	tcase_add_test(lo, test_id_wrap_and_busy);
+	tcase_add_test(lo, test_builtin_reductions);
+	suite_add_tcase(s, veth);
+	suite_add_tcase(s, lo);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	netns_reap_stale();
+	return failed ? 1 : 0;
+}
