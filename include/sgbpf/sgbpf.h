@@ -148,7 +148,12 @@ struct sgbpf_service_opts {
 	uint32_t reduce_elem_size;	/* SGBPF_REDUCE_CUSTOM: 4 or 8 */
 	enum sgbpf_fate fate;
 	enum sgbpf_delivery delivery;
-	uint32_t max_inflight;		/* rounded up to a power of two; 0: default */
+	/*
+	 * Requests in flight at once, rounded up to a power of two; 0: 8192.
+	 * With SGBPF_FATE_ALLOW, also at most 64 (fewer past 512 workers), as
+	 * every reply of every request in flight holds a receive buffer.
+	 */
+	uint32_t max_inflight;
 	enum sgbpf_xdp_mode xdp_mode;
 	sgbpf_complete_fn on_complete;	/* required */
 	void *cb_ctx;

@@ -24,6 +24,7 @@ int sgbpf_reqtab_init(struct sgbpf_reqtab *t, uint32_t nslots)
 	t->next_id = 1;
 	t->heap_len = 0;
 	t->inflight = 0;
+	t->limit = nslots;
 	return 0;
 }
 
@@ -101,7 +102,7 @@ int sgbpf_reqtab_alloc(struct sgbpf_reqtab *t, uint64_t now_ns, uint64_t timeout
 	struct sgbpf_req *r;
 	uint32_t id = t->next_id;
 
-	if (t->inflight >= t->nslots)
+	if (t->inflight >= t->limit)
 		return -EBUSY;
 	/*
 	 * Ids need not be consecutive: skip those whose slot is still held by a

@@ -37,6 +37,7 @@ struct sgbpf_reqtab {
 	uint32_t mask;
 	uint32_t next_id;
 	uint32_t inflight;
+	uint32_t limit;		/* most requests in flight, <= nslots */
 };
 
 /* nslots must be a power of two.  Returns 0 or -ENOMEM. */

@@ -29,7 +29,10 @@ enum { UD_TX = 1, UD_RX = 2 };
 #define UD_SLOT(u) ((uint32_t)((u) >> 8) & 0xffffff)
 
 #define RX_BGID 7
-#define RX_BUF_SIZE 2048
+/* recvmsg header, source address and a 1472-byte datagram. */
+#define RX_BUF_SIZE 1536
+/* Fate allow: requests in flight the reply buffers are sized for. */
+#define RX_INFLIGHT 64
 #define SOCK_BUF_BYTES (16 << 20)
 #define CTRL_BATCH 64
 
@@ -68,13 +71,21 @@ static int rx_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 {
 	struct udp_rx *rx = &b->rx;
 	struct io_uring_buf_reg reg = { 0 };
-	uint32_t want = svc->nworkers * 8, n = 64;
+	uint32_t want = svc->nworkers * RX_INFLIGHT, n = 64;
 	size_t page = sysconf(_SC_PAGESIZE);
 	int err;
 
-	/* Enough buffers for several requests' replies; the kernel caps rings at 32768. */
+	/*
+	 * A request's replies keep their buffers until its callback returns, so
+	 * the ring must hold every reply of every request in flight, or the
+	 * receive stops with buffers all held by requests waiting for the rest
+	 * of their replies.  Rings have at most 32768 entries: past that, fewer
+	 * requests may be in flight (sgbpf_scatter() says -EBUSY).
+	 */
 	while (n < want && n < 32768)
 		n <<= 1;
+	if (n / svc->nworkers < svc->reqs.limit)
+		svc->reqs.limit = n / svc->nworkers;
 	rx->nbufs = n;
 	rx->buf_size = RX_BUF_SIZE;
 	rx->ring_bytes = (n * sizeof(struct io_uring_buf) + page - 1) / page * page;
