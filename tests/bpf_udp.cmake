@@ -7,3 +7,6 @@ target_include_directories(sgbpf_pkt_build PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}
 
 sgbpf_test(test_bpf_gather SOURCES test_bpf_gather.c LIBS sgbpf_pkt_build TIMEOUT 120
   LABELS root)
+# bpf_clone_redirect needs a device: the scatter test runs in a namespace of its own.
+sgbpf_test(test_bpf_scatter SOURCES test_bpf_scatter.c LIBS sgbpf_pkt_build sgbpf_netns_util
+  TIMEOUT 120 LABELS root)

@@ -37,11 +37,17 @@
 /* Room for the largest frame a test crafts: a full 1500-byte MTU and more. */
 #define PKT_MAX 2048
 
-/* One frame, starting with its Ethernet header. */
+/*
+ * One frame, starting with its Ethernet header.  data sits 2 bytes into an
+ * aligned struct, as the kernel aligns its buffers (NET_IP_ALIGN), so that
+ * the IPv4 header behind the 14-byte Ethernet header is 4-byte aligned and
+ * struct iphdr may be used in place.
+ */
 struct pkt {
+	uint8_t align_ip[2];
 	uint8_t data[PKT_MAX];
 	uint32_t len;
-};
+} __attribute__((aligned(8)));
 
 /* The two ends of a datagram or segment. */
 struct pkt_flow {
