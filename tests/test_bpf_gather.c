@@ -127,9 +127,10 @@ static void load_objects(const struct fx_opts *o)
 	/* Like select_builtin(): only the reduction in use is loaded. */
 	bpf_object__for_each_program(prog, fx.skel->obj) {
 		const char *name = bpf_program__name(prog);
+		bool want = o->reducer && strcmp(name, o->reducer) == 0;
 
 		if (strncmp(name, "sgbpf_reduce_", 13) == 0)
-			bpf_program__set_autoload(prog, o->reducer && strcmp(name, o->reducer) == 0);
+			bpf_program__set_autoload(prog, want);
 	}
 	ck_assert_int_eq(bpf_map__set_max_entries(fx.skel->maps.sgbpf_slots, NSLOTS), 0);
 	ck_assert_int_eq(bpf_map__set_max_entries(fx.skel->maps.sgbpf_partials,

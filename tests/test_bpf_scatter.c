@@ -251,7 +251,8 @@ static int capture(struct pkt *frames, int max, int want)
 		ssize_t len;
 		long ms;
 
-		len = recvfrom(sx.cap, f->data, sizeof(f->data), 0, (struct sockaddr *)&from, &flen);
+		len = recvfrom(sx.cap, f->data, sizeof(f->data), 0, (struct sockaddr *)&from,
+			       &flen);
 		if (len >= 0) {
 			f->len = len;
 			udp = pkt_udph(f);
