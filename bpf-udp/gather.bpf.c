@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * XDP gather: validate a reply, count its worker at most once per request,
- * admit it while the completion policy is unmet, then tail-call the
- * service's reduction.  Everything not addressed to the service's port
- * passes untouched.  docs/architecture.md walks through the decisions.
+ * Gather: validate a reply, count its worker at most once per request, admit
+ * it while the completion policy is unmet, then tail-call the service's
+ * reduction.  Everything not addressed to the service's port passes
+ * untouched.  The same logic runs at XDP (sgbpf_gather) or, when the XDP hook
+ * is taken, at TC ingress (sgbpf_gather_tc).  docs/architecture.md walks
+ * through the decisions.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -107,7 +109,7 @@ static __always_inline int admit(struct sgbpf_slot *s, __u32 req, __u32 worker)
 	return take_ticket(s, req);
 }
 
-static __always_inline int reject(int why)
+static __always_inline int reject(int why, bool tc)
 {
 	switch (why) {
 	case ADMIT_DUPLICATE:
@@ -120,13 +122,17 @@ static __always_inline int reject(int why)
 		sgbpf_stat_inc(SGBPF_STAT_STALE);
 		break;
 	}
-	return XDP_DROP;
+	return sgbpf_verdict(tc, false);
 }
 
-SEC("xdp")
-int sgbpf_gather(struct xdp_md *ctx)
+/* Verdict for a packet that is not the service's: leave it to whoever is next. */
+static __always_inline int not_ours(bool tc)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	return tc ? SGBPF_TC_ACT_NEXT : XDP_PASS;
+}
+
+static __always_inline int gather(void *ctx, void *data, void *data_end, bool tc)
+{
 	const struct sgbpf_config *cfg;
 	struct sgbpf_hdr *h;
 	struct sgbpf_fold *f;
@@ -136,15 +142,15 @@ int sgbpf_gather(struct xdp_md *ctx)
 	int worker, ret;
 
 	if (sgbpf_parse_udp(data, data_end, &pkt))
-		return XDP_PASS;
+		return not_ours(tc);
 	cfg = sgbpf_config_get();
 	if (!cfg || pkt.udp->dest != cfg->port)
-		return XDP_PASS;
+		return not_ours(tc);
 
 	worker = worker_of(pkt.ip, pkt.udp);
 	if (worker < 0) {
 		sgbpf_stat_inc(SGBPF_STAT_UNKNOWN_SRC);
-		return XDP_DROP;
+		return sgbpf_verdict(tc, false);
 	}
 
 	h = (void *)(pkt.udp + 1);
@@ -152,26 +158,26 @@ int sgbpf_gather(struct xdp_md *ctx)
 	if ((void *)(h + 1) > data_end || payload_len < sizeof(struct udphdr) + SGBPF_HDR_LEN ||
 	    (void *)pkt.udp + payload_len > data_end) {
 		sgbpf_stat_inc(SGBPF_STAT_MALFORMED);
-		return XDP_DROP;
+		return sgbpf_verdict(tc, false);
 	}
 	payload_len -= sizeof(struct udphdr);
 	if (!reply_well_formed(h, payload_len)) {
 		sgbpf_stat_inc(SGBPF_STAT_MALFORMED);
-		return XDP_DROP;
+		return sgbpf_verdict(tc, false);
 	}
 
 	req = sgbpf_le32(h->req_id);
 	slot = req & cfg->slot_mask;
 	s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
 	if (!s)
-		return reject(ADMIT_STALE);
+		return reject(ADMIT_STALE, tc);
 	ret = admit(s, req, worker);
 	if (ret != ADMIT_OK)
-		return reject(ret);
+		return reject(ret, tc);
 
 	f = sgbpf_agg_fold();
 	if (!f)
-		return XDP_DROP;
+		return sgbpf_verdict(tc, false);
 	f->req_id = req;
 	f->slot = slot;
 	f->worker = worker;
@@ -180,9 +186,34 @@ int sgbpf_gather(struct xdp_md *ctx)
 	f->body_len = sgbpf_le32(h->body_len);
 	f->tail_len = payload_len - SGBPF_HDR_LEN;
 
-	bpf_tail_call(ctx, &sgbpf_reducer, 0);
+	bpf_tail_call(ctx, tc ? (void *)&sgbpf_reducer_tc : (void *)&sgbpf_reducer, 0);
 	/* No reduction installed: the service only counts. */
-	return sgbpf_agg_finish(ctx, f, NULL);
+	return sgbpf_agg_finish(ctx, f, NULL, tc);
+}
+
+SEC("xdp")
+int sgbpf_gather(struct xdp_md *ctx)
+{
+	return gather(ctx, (void *)(long)ctx->data, (void *)(long)ctx->data_end, false);
+}
+
+/*
+ * TC ingress sees the reply as an skb whose headers are normally linear; a
+ * reply whose headers are not is pulled into the linear part first.
+ */
+SEC("tc")
+int sgbpf_gather_tc(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u32 need = sizeof(struct ethhdr) + 60 + sizeof(struct udphdr) + SGBPF_HDR_LEN;
+
+	if (data + need > data_end && skb->len > data_end - data) {
+		if (bpf_skb_pull_data(skb, skb->len < need ? skb->len : need))
+			return SGBPF_TC_ACT_NEXT;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
+	return gather(skb, data, data_end, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -14,6 +14,8 @@
 
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
+/* Not ours: on to the next TCX program or cls_bpf filter. */
+#define TC_ACT_NEXT	(-1)
 
 #define IP_CSUM_OFF(l3)		((l3) + offsetof(struct iphdr, check))
 #define IP_DADDR_OFF(l3)	((l3) + offsetof(struct iphdr, daddr))
@@ -141,12 +143,16 @@ int sgbpf_scatter(struct __sk_buff *skb)
 	struct fanout fo = {};
 	__u32 udp_len, n, pad;
 
-	/* Only the service socket sends with this priority; clones have 0. */
+	/*
+	 * Only sgbpf service sockets send with this priority; clones have 0.
+	 * Another service's scatter on the same interface is left to its own
+	 * program, next in the chain.
+	 */
 	if (skb->priority != SGBPF_SCATTER_PRIORITY)
-		return TC_ACT_OK;
+		return TC_ACT_NEXT;
 	cfg = sgbpf_config_get();
 	if (!cfg || sgbpf_parse_udp(data, data_end, &pkt) || pkt.udp->source != cfg->port)
-		return TC_ACT_OK;
+		return TC_ACT_NEXT;
 	skb->priority = 0;
 
 	udp_len = bpf_ntohs(pkt.udp->len);

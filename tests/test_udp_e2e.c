@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/bpf.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -49,6 +50,8 @@ struct topo {
 };
 
 static struct topo T;
+/* Gather hook for make_service(); tests of the TC path set SGBPF_XDP_OFF. */
+static enum sgbpf_xdp_mode xdp_mode = SGBPF_XDP_AUTO;
 
 /* Starts 'sgbpf worker' inside ns; returns its pid once it is listening. */
 static pid_t start_farm(const struct netns *ns, uint32_t ip, uint16_t base, uint32_t n,
@@ -206,7 +209,8 @@ static struct sgbpf_service *make_service(struct run *r, enum sgbpf_delivery d,
 	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps,
 		   .nworkers = r->fanout, .reduce = SGBPF_REDUCE_SUM_U32, .delivery = d,
 		   .fate = r->allow ? SGBPF_FATE_ALLOW : SGBPF_FATE_DISCARD,
-		   .on_complete = check_result, .cb_ctx = r, .max_inflight = 64);
+		   .on_complete = check_result, .cb_ctx = r, .max_inflight = 64,
+		   .xdp_mode = xdp_mode);
 	struct sgbpf_service *svc;
 
 	for (uint32_t i = 0; i < r->fanout; i++) {
@@ -257,13 +261,13 @@ static void assert_clean(void)
 }
 
 /* Every completion policy x delivery mode x fate x fan-out. */
-static void matrix(void)
+static int matrix_over(const uint32_t *fans, unsigned int nfans)
 {
 	static struct sgbpf_endpoint eps[MAX_FARM];
 	int combos = 0;
 
-	for (unsigned int fi = 0; fi < sizeof(fanouts) / sizeof(fanouts[0]); fi++) {
-		uint32_t fanout = fanouts[fi];
+	for (unsigned int fi = 0; fi < nfans; fi++) {
+		uint32_t fanout = fans[fi];
 
 		for (int pol = SGBPF_POLICY_ALL; pol <= SGBPF_POLICY_N; pol++) {
 			for (unsigned int di = 0; di < 4; di++) {
@@ -301,9 +305,33 @@ static void matrix(void)
 			}
 		}
 	}
-	ck_assert_int_eq(combos, 4 * 3 * 4 * 2);
 	assert_clean();
+	return combos;
 }
+
+static void matrix(void)
+{
+	ck_assert_int_eq(matrix_over(fanouts, 4), 4 * 3 * 4 * 2);
+}
+
+/* The same at TC ingress, where the gather runs when the XDP hook is taken. */
+START_TEST(test_matrix_tc_gather)
+{
+	static const uint32_t some[] = { 8, 64 };
+	struct sgbpf_endpoint eps[8];
+	struct run r = { .fanout = 8, .needed = 8, .base = RANDOM_BASE };
+	struct sgbpf_service_info info;
+	struct sgbpf_service *svc;
+
+	xdp_mode = SGBPF_XDP_OFF;
+	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
+	ck_assert_int_eq(sgbpf_service_info(svc, &info), 0);
+	ck_assert_int_eq(info.gather_hook, SGBPF_GATHER_TC_INGRESS);
+	sgbpf_service_destroy(svc);
+	ck_assert_int_eq(matrix_over(some, 2), 2 * 3 * 4 * 2);
+	xdp_mode = SGBPF_XDP_AUTO;
+}
+END_TEST
 
 START_TEST(test_matrix_veth)
 {
@@ -479,6 +507,166 @@ START_TEST(test_id_wrap_and_busy)
 }
 END_TEST
 
+
+/* A child process that runs a service until told to stop, checking its sums. */
+static int service_child(uint32_t base, int count, int ready_fd)
+{
+	static struct sgbpf_endpoint eps[16];
+	struct run r = { .fanout = 16, .needed = 16, .base = base,
+			 .vector = base == VECTOR_BASE };
+	struct sgbpf_service *svc;
+	char c = 1;
+
+	for (uint32_t i = 0; i < 16; i++) {
+		eps[i].addr = T.worker_ip;
+		eps[i].port = base + i;
+	}
+	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps, .nworkers = 16,
+		   .reduce = SGBPF_REDUCE_SUM_U32, .on_complete = check_result, .cb_ctx = &r);
+	svc = sgbpf_service_create(&so);
+	if (!svc) {
+		fprintf(stderr, "child: %s\n", sgbpf_last_error());
+		return 2;
+	}
+	if (ready_fd >= 0 && write(ready_fd, &c, 1) != 1)
+		return 3;
+	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 2000000);
+	for (int i = 0; i < count; i++) {
+		if (sgbpf_scatter(svc, "two", 3, &sc, NULL))
+			return 4;
+		while (sgbpf_inflight(svc))
+			if (sgbpf_wait(svc, 3000) < 0)
+				return 5;
+	}
+	sgbpf_service_destroy(svc);
+	if (r.bad || r.complete != (uint32_t)count) {
+		fprintf(stderr, "child: %u complete, %u bad: %s\n", r.complete, r.bad, r.why);
+		return 1;
+	}
+	return 0;
+}
+
+/* Two services, in two processes, on one interface at once: both exact. */
+START_TEST(test_two_services_one_interface)
+{
+	pid_t pids[2];
+	int status;
+
+	for (int k = 0; k < 2; k++) {
+		int p[2];
+		char c;
+
+		ck_assert_int_eq(pipe(p), 0);
+		pids[k] = fork();
+		ck_assert_int_ge(pids[k], 0);
+		if (pids[k] == 0) {
+			close(p[0]);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			_exit(service_child(k ? VECTOR_BASE : RANDOM_BASE, 2000, p[1]));
+		}
+		close(p[1]);
+		/* Wait until the first holds the hooks, so the second must share them. */
+		ck_assert_int_eq(read(p[0], &c, 1), 1);
+		close(p[0]);
+	}
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "service %d ended with status %#x", k, status);
+	}
+	assert_clean();
+}
+END_TEST
+
+/* An XDP program of someone else's: a two-instruction "return XDP_PASS". */
+static int foreign_xdp(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return bpf_prog_load(BPF_PROG_TYPE_XDP, "not_sgbpf", "GPL", insns, 2, NULL);
+}
+
+/* A foreign XDP program stays, and the service gathers at TC ingress beside it. */
+START_TEST(test_foreign_xdp_kept)
+{
+	int ifindex = if_nametoindex(T.ifname), prog = foreign_xdp();
+	__u32 flags = T.veth ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, foreign_id;
+	struct bpf_prog_info pinfo = {};
+	__u32 plen = sizeof(pinfo);
+	struct sgbpf_endpoint eps[8];
+	struct run r = { .fanout = 8, .needed = 8, .base = RANDOM_BASE };
+	struct sgbpf_service_info info;
+	struct sgbpf_service *svc;
+	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
+
+	ck_assert_int_ge(prog, 0);
+	ck_assert_int_eq(bpf_obj_get_info_by_fd(prog, &pinfo, &plen), 0);
+	foreign_id = pinfo.id;
+	ck_assert_int_eq(bpf_xdp_attach(ifindex, prog, flags, NULL), 0);
+
+	/* Forced XDP: refused, naming the program that holds the hook. */
+	xdp_mode = T.veth ? SGBPF_XDP_NATIVE : SGBPF_XDP_GENERIC;
+	{
+		SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps,
+			   .nworkers = 8, .on_complete = check_result, .cb_ctx = &r,
+			   .xdp_mode = xdp_mode);
+
+		for (uint32_t i = 0; i < 8; i++) {
+			eps[i].addr = T.worker_ip;
+			eps[i].port = RANDOM_BASE + i;
+		}
+		ck_assert_ptr_null(sgbpf_service_create(&so));
+		ck_assert_int_eq(errno, EBUSY);
+		ck_assert_msg(strstr(sgbpf_last_error(), "not_sgbpf"), "message: %s",
+			      sgbpf_last_error());
+	}
+	/* Automatic: the service works beside it, at TC ingress. */
+	xdp_mode = SGBPF_XDP_AUTO;
+	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
+	ck_assert_int_eq(sgbpf_service_info(svc, &info), 0);
+	ck_assert_int_eq(info.gather_hook, SGBPF_GATHER_TC_INGRESS);
+	run_requests(svc, &r, SGBPF_POLICY_ALL, 0, 20);
+	ck_assert_msg(r.bad == 0 && r.complete == 20, "%s", r.why);
+	sgbpf_service_destroy(svc);
+
+	/* The foreign program was never replaced nor removed. */
+	ck_assert_int_eq(bpf_xdp_query(ifindex, 0, &xq), 0);
+	ck_assert_uint_eq(T.veth ? xq.drv_prog_id : xq.skb_prog_id, foreign_id);
+	ck_assert_int_eq(bpf_xdp_detach(ifindex, flags, NULL), 0);
+	close(prog);
+	assert_clean();
+}
+END_TEST
+
+/* A coordinator killed with SIGKILL leaves nothing attached. */
+START_TEST(test_sigkill_leaves_nothing)
+{
+	int p[2], status;
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		service_child(RANDOM_BASE, 1000000, p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	usleep(50000);	/* mid-traffic */
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status));
+	assert_clean();
+}
+END_TEST
+
 /* What a reduction over n identical vector replies (element i = i) gives. */
 static uint64_t vector_expect(enum sgbpf_reduce red, uint32_t n, uint32_t i)
 {
@@ -578,12 +766,19 @@ int main(void)
 	tcase_add_test(veth, test_matrix_veth);
 	tcase_add_test(veth, test_unrelated_traffic);
 	tcase_add_test(veth, test_misbehaving_workers);
+	tcase_add_test(veth, test_matrix_tc_gather);
+	tcase_add_test(veth, test_foreign_xdp_kept);
+	tcase_add_test(veth, test_two_services_one_interface);
 	tcase_add_test(lo, test_matrix_lo);
 	tcase_add_test(lo, test_unrelated_traffic);
 	tcase_add_test(lo, test_silent_worker_expires);
 	tcase_add_test(lo, test_late_replies_are_stale);
 	tcase_add_test(lo, test_id_wrap_and_busy);
 	tcase_add_test(lo, test_builtin_reductions);
+	tcase_add_test(lo, test_matrix_tc_gather);
+	tcase_add_test(lo, test_foreign_xdp_kept);
+	tcase_add_test(lo, test_two_services_one_interface);
+	tcase_add_test(lo, test_sigkill_leaves_nothing);
 	suite_add_tcase(s, veth);
 	suite_add_tcase(s, lo);
 	sr = srunner_create(s);

@@ -2,9 +2,12 @@
 /*
  * Writing an in-kernel reduction for sgbpf's UDP backend.
  *
- * A reduction is an XDP program that the service's gather program tail-calls
- * for every reply it has validated and admitted (registered worker, first
- * reply of that worker, request still open, policy not yet met).  The
+ * A reduction is a program that the service's gather program tail-calls for
+ * every reply it has validated and admitted (registered worker, first reply
+ * of that worker, request still open, policy not yet met).  The gather runs
+ * at XDP when the interface's XDP hook is free and at TC ingress (TCX) when
+ * it is not, so every reduction comes as a pair: an XDP program NAME and a
+ * TC program NAME_tc, both made by the macro below from one definition.  The
  * reduction folds the reply body into this CPU's partial result; the helpers
  * below do the rest: request bookkeeping, merging the per-CPU partials when
  * the last needed reply is folded, completion notification, and the packet's
@@ -45,6 +48,24 @@ static __always_inline __u16 sgbpf_csum_replace16(__u16 check, __u16 old, __u16 
 	return ~sum;
 }
 
+#define SGBPF_TC_ACT_OK	0
+#define SGBPF_TC_ACT_SHOT	2
+#define SGBPF_TC_ACT_NEXT	(-1)	/* TC_ACT_UNSPEC: on to the next program */
+
+/* The hook's verdict for a reply we keep (pass) or consume (drop). */
+static __always_inline int sgbpf_verdict(bool tc, bool pass)
+{
+	if (tc)
+		return pass ? SGBPF_TC_ACT_OK : SGBPF_TC_ACT_SHOT;
+	return pass ? XDP_PASS : XDP_DROP;
+}
+
+/* The verdict the service's fate gives a folded reply. */
+static __always_inline int sgbpf_fate_verdict(const struct sgbpf_config *cfg, bool tc)
+{
+	return sgbpf_verdict(tc, cfg->fate == XDP_PASS);
+}
+
 /* The reply being folded, as the gather program handed it over. */
 static __always_inline struct sgbpf_fold *sgbpf_agg_fold(void)
 {
@@ -80,8 +101,8 @@ sgbpf_agg_partial(const struct sgbpf_fold *f, bool *fresh)
  * index plain memory instead of proving packet bounds element by element.
  * Returns the buffer and stores the body length, or NULL.
  */
-static __always_inline const void *sgbpf_agg_body(struct xdp_md *ctx, const struct sgbpf_fold *f,
-						  __u32 *len)
+static __always_inline const void *sgbpf_agg_body(void *ctx, const struct sgbpf_fold *f,
+						  __u32 *len, bool tc)
 {
 	struct sgbpf_body_buf *buf;
 	__u32 zero = 0, n = f->body_len;
@@ -89,7 +110,8 @@ static __always_inline const void *sgbpf_agg_body(struct xdp_md *ctx, const stru
 	buf = bpf_map_lookup_elem(&sgbpf_body_scratch, &zero);
 	if (!buf || n == 0 || n > SGBPF_UDP_BODY_MAX)
 		return NULL;
-	if (bpf_xdp_load_bytes(ctx, f->body_off, buf->data, n))
+	if (tc ? bpf_skb_load_bytes(ctx, f->body_off, buf->data, n) :
+		 bpf_xdp_load_bytes(ctx, f->body_off, buf->data, n))
 		return NULL;
 	*len = n;
 	return buf->data;
@@ -114,8 +136,9 @@ static __always_inline int sgbpf_slot_fold_done(struct sgbpf_slot *s, __u32 req)
  * socket: same header with SGBPF_FLAG_COMPLETE, sent to the control port,
  * body cut off unless replies are passed on (the application may want it).
  */
-static __always_inline int sgbpf_agg_to_ctrl(struct xdp_md *ctx, const struct sgbpf_config *cfg,
-					     const struct sgbpf_fold *f)
+static __always_inline int sgbpf_agg_to_ctrl_xdp(struct xdp_md *ctx,
+						 const struct sgbpf_config *cfg,
+						 const struct sgbpf_fold *f)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__u32 l3 = sizeof(struct ethhdr), l4 = f->l4_off;
@@ -152,6 +175,45 @@ static __always_inline int sgbpf_agg_to_ctrl(struct xdp_md *ctx, const struct sg
 	return XDP_PASS;
 }
 
+/* The same at TC ingress, through helpers that keep skb->csum right. */
+static __always_inline int sgbpf_agg_to_ctrl_tc(struct __sk_buff *skb,
+						const struct sgbpf_config *cfg,
+						const struct sgbpf_fold *f)
+{
+	__u32 l3 = sizeof(struct ethhdr), l4 = f->l4_off;
+	__u32 flags_off = l4 + sizeof(struct udphdr) + 17;
+	__u16 old_len, new_len, zero = 0;
+	__u8 flags;
+	int cut = cfg->fate != XDP_PASS ? f->tail_len : 0;
+
+	if (cut > 0) {
+		if (bpf_skb_change_tail(skb, skb->len - cut, 0) ||
+		    bpf_skb_load_bytes(skb, l3 + offsetof(struct iphdr, tot_len), &old_len, 2))
+			return SGBPF_TC_ACT_SHOT;
+		new_len = bpf_htons(bpf_ntohs(old_len) - cut);
+		if (bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), old_len, new_len,
+					2) ||
+		    bpf_skb_store_bytes(skb, l3 + offsetof(struct iphdr, tot_len), &new_len, 2,
+					BPF_F_RECOMPUTE_CSUM) ||
+		    bpf_skb_load_bytes(skb, l4 + offsetof(struct udphdr, len), &old_len, 2))
+			return SGBPF_TC_ACT_SHOT;
+		new_len = bpf_htons(bpf_ntohs(old_len) - cut);
+		if (bpf_skb_store_bytes(skb, l4 + offsetof(struct udphdr, len), &new_len, 2,
+					BPF_F_RECOMPUTE_CSUM))
+			return SGBPF_TC_ACT_SHOT;
+	}
+	if (bpf_skb_load_bytes(skb, flags_off, &flags, 1))
+		return SGBPF_TC_ACT_SHOT;
+	flags |= SGBPF_FLAG_COMPLETE;
+	if (bpf_skb_store_bytes(skb, flags_off, &flags, 1, BPF_F_RECOMPUTE_CSUM) ||
+	    bpf_skb_store_bytes(skb, l4 + offsetof(struct udphdr, dest), &cfg->ctrl_port, 2,
+				BPF_F_RECOMPUTE_CSUM) ||
+	    bpf_skb_store_bytes(skb, l4 + offsetof(struct udphdr, check), &zero, 2,
+				BPF_F_RECOMPUTE_CSUM))
+		return SGBPF_TC_ACT_SHOT;
+	return SGBPF_TC_ACT_OK;
+}
+
 struct sgbpf_merge_args {
 	__u32 slot;
 	__u32 req_id;
@@ -162,11 +224,11 @@ struct sgbpf_merge_args {
 /*
  * Finishes one admitted reply: counts it as folded and, if it was the last
  * one needed, merges the per-CPU partials with merge_cpu (NULL for count-only
- * reductions), publishes the result and notifies user space.  Returns the XDP
- * verdict for the packet.
+ * reductions), publishes the result and notifies user space.  Returns the
+ * hook's verdict for the packet (tc: TC ingress, else XDP).
  */
-static __always_inline int sgbpf_agg_finish(struct xdp_md *ctx, const struct sgbpf_fold *f,
-					    long (*merge_cpu)(__u32 cpu, void *args))
+static __always_inline int sgbpf_agg_finish(void *ctx, const struct sgbpf_fold *f,
+					    long (*merge_cpu)(__u32 cpu, void *args), bool tc)
 {
 	const struct sgbpf_config *cfg = sgbpf_config_get();
 	struct sgbpf_merge_args args = {};
@@ -175,24 +237,24 @@ static __always_inline int sgbpf_agg_finish(struct xdp_md *ctx, const struct sgb
 	int folded;
 
 	if (!cfg)
-		return XDP_DROP;
+		return sgbpf_verdict(tc, false);
 	s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
 	if (!s)
-		return XDP_DROP;
+		return sgbpf_verdict(tc, false);
 	folded = sgbpf_slot_fold_done(s, req);
 	if (folded < 0) {
 		sgbpf_stat_inc(SGBPF_STAT_STALE);
-		return XDP_DROP;
+		return sgbpf_verdict(tc, false);
 	}
 	sgbpf_stat_inc(SGBPF_STAT_FOLDED);
 	if ((__u32)folded != s->needed)
-		return cfg->fate;
+		return sgbpf_fate_verdict(cfg, tc);
 
 	/* Last reply: claim the merge unless user space expired the request. */
 	if (__sync_val_compare_and_swap(&s->state, SGBPF_TAG(req, SGBPF_SLOT_ACTIVE),
 					SGBPF_TAG(req, SGBPF_SLOT_MERGING)) !=
 	    SGBPF_TAG(req, SGBPF_SLOT_ACTIVE))
-		return cfg->fate;
+		return sgbpf_fate_verdict(cfg, tc);
 	args.slot = slot;
 	args.req_id = req;
 	args.first = 1;
@@ -215,15 +277,16 @@ static __always_inline int sgbpf_agg_finish(struct xdp_md *ctx, const struct sgb
 
 		bpf_ringbuf_output(&sgbpf_events, &ev, sizeof(ev), 0);
 	} else if (cfg->notify == SGBPF_NOTIFY_CTRL) {
-		return sgbpf_agg_to_ctrl(ctx, cfg, f);
+		return tc ? sgbpf_agg_to_ctrl_tc(ctx, cfg, f) : sgbpf_agg_to_ctrl_xdp(ctx, cfg, f);
 	}
-	return cfg->fate;
+	return sgbpf_fate_verdict(cfg, tc);
 }
 
 /*
  * SGBPF_ELEMENTWISE_REDUCER(NAME, TYPE, IDENTITY, COMBINE) defines the XDP
- * program NAME that folds a reply body of TYPE elements into the result with
- * COMBINE(acc, value), a function or function-like macro.
+ * program NAME and the TC program NAME_tc that fold a reply body of TYPE
+ * elements into the result with COMBINE(acc, value), a function or a
+ * function-like macro.
  *
  * The loops are written for the verifier as much as for the CPU: a partial
  * is filled with IDENTITY over its whole width when a request first touches
@@ -260,8 +323,7 @@ static long NAME##__merge_cpu(__u32 cpu, void *argp)					\
 	return 0;									\
 }											\
 											\
-SEC("xdp")										\
-int NAME(struct xdp_md *ctx)								\
+static __always_inline int NAME##__fold(void *ctx, bool tc)				\
 {											\
 	struct sgbpf_fold *f = sgbpf_agg_fold();					\
 	struct sgbpf_partial *p;							\
@@ -271,10 +333,10 @@ int NAME(struct xdp_md *ctx)								\
 	bool fresh;									\
 											\
 	if (!f)										\
-		return XDP_DROP;							\
+		return sgbpf_verdict(tc, false);					\
 	p = sgbpf_agg_partial(f, &fresh);						\
 	if (!p)										\
-		return XDP_DROP;							\
+		return sgbpf_verdict(tc, false);					\
 	acc = (TYPE *)p->data;								\
 	if (fresh) {									\
 		for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++) {		\
@@ -283,7 +345,7 @@ int NAME(struct xdp_md *ctx)								\
 			__asm__ __volatile__("" ::: "memory");				\
 		}									\
 	}										\
-	in = sgbpf_agg_body(ctx, f, &len);						\
+	in = sgbpf_agg_body(ctx, f, &len, tc);						\
 	n = in ? len / sizeof(TYPE) : 0;						\
 	for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++) {			\
 		if (i >= n)								\
@@ -292,7 +354,19 @@ int NAME(struct xdp_md *ctx)								\
 	}										\
 	if (n > p->nelems)								\
 		p->nelems = n;								\
-	return sgbpf_agg_finish(ctx, f, NAME##__merge_cpu);				\
+	return sgbpf_agg_finish(ctx, f, NAME##__merge_cpu, tc);				\
+}											\
+											\
+SEC("xdp")										\
+int NAME(struct xdp_md *ctx)								\
+{											\
+	return NAME##__fold(ctx, false);						\
+}											\
+											\
+SEC("tc")										\
+int NAME##_tc(struct __sk_buff *skb)							\
+{											\
+	return NAME##__fold(skb, true);							\
 }
 
 #endif /* SGBPF_AGGREGATION_BPF_H */

@@ -88,10 +88,25 @@ enum sgbpf_delivery {
 	SGBPF_DELIVERY_BUSY_WAIT = 3,
 };
 
+/*
+ * Where replies are gathered.  XDP is preferred: replies are reduced and
+ * dropped before the kernel allocates a socket buffer (native mode).  An
+ * interface has one XDP program, though; when another program already holds
+ * the hook (a foreign one, or another sgbpf service), SGBPF_XDP_AUTO gathers
+ * at TC ingress instead, where programs chain, so both keep working.
+ */
 enum sgbpf_xdp_mode {
-	SGBPF_XDP_AUTO = 0,	/* native where the driver supports it, else generic */
-	SGBPF_XDP_NATIVE = 1,
-	SGBPF_XDP_GENERIC = 2,
+	SGBPF_XDP_AUTO = 0,	/* native where the driver supports it, else generic, else TC */
+	SGBPF_XDP_NATIVE = 1,	/* XDP driver mode or fail */
+	SGBPF_XDP_GENERIC = 2,	/* XDP generic mode or fail */
+	SGBPF_XDP_OFF = 3,	/* gather at TC ingress */
+};
+
+/* Where a service's gather program runs (sgbpf_service_info.gather_hook). */
+enum sgbpf_gather_hook {
+	SGBPF_GATHER_XDP_NATIVE = 0,
+	SGBPF_GATHER_XDP_GENERIC = 1,
+	SGBPF_GATHER_TC_INGRESS = 2,
 };
 
 /* A worker's address: IPv4 in network byte order, port in host order. */
@@ -245,7 +260,8 @@ SGBPF_API int sgbpf_service_stats(const struct sgbpf_service *svc, struct sgbpf_
 struct sgbpf_service_info {
 	int ifindex;
 	uint16_t port;			/* local UDP port of the service */
-	bool xdp_native;		/* XDP ran in driver mode, not generic */
+	bool xdp_native;		/* gather at XDP in driver mode */
+	enum sgbpf_gather_hook gather_hook;
 	uint32_t nworkers;
 	uint32_t max_inflight;
 	uint32_t elem_size;

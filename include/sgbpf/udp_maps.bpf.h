@@ -85,13 +85,23 @@ struct {
 	__type(value, __u32);
 } sgbpf_worker_index SEC(".maps") __weak;
 
-/* The service's reduction, tail-called by the gather program (slot 0). */
+/*
+ * The service's reduction, tail-called by the gather program (index 0): the
+ * XDP variant from the XDP gather, the TC variant from the TC gather.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u32);
 } sgbpf_reducer SEC(".maps") __weak;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} sgbpf_reducer_tc SEC(".maps") __weak;
 
 static __always_inline void sgbpf_stat_inc(__u32 which)
 {

@@ -42,7 +42,8 @@ static void usage(FILE *out)
 "  -a, --allow                 let replies through to user space after reduction\n"
 "  -m, --message TEXT          scatter message body (default \"sgbpf\")\n"
 "  -j, --json                  one JSON object per request, then a summary object\n"
-"      --xdp-mode MODE         auto (default), native, generic\n"
+"      --xdp-mode MODE         auto (default), native, generic, off (gather at TC\n"
+"                              ingress; auto does so when the XDP hook is taken)\n"
 "      --max-inflight N        request slots of the service (default 8192)\n"
 "  -h, --help                  show this help and exit\n"
 "  -V, --version               show the version and exit\n"
@@ -158,7 +159,7 @@ int cmd_gather(int argc, char **argv)
 			break;
 		case OPT_XDP_MODE:
 			if (svc_parse_xdp_mode(optarg, &so.xdp_mode))
-				return cli_usage_error(CMD, "unknown XDP mode '%s' (auto, native, generic)",
+				return cli_usage_error(CMD, "unknown XDP mode '%s' (auto, native, generic, off)",
 						       optarg);
 			break;
 		case OPT_MAX_INFLIGHT:

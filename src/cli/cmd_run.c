@@ -177,6 +177,7 @@ int cmd_run(int argc, char **argv)
 	SGBPF_OPTS(sgbpf_service_opts, so, .reduce = SGBPF_REDUCE_SUM_U32);
 	struct gather_loop g = { .count = 1000, .inflight = 1, .msg = "sgbpf demo", .msg_len = 10 };
 	struct demo d = { .nworkers = 16 };
+	struct sgbpf_service_info info;
 	struct sgbpf_endpoint *eps = NULL;
 	char reply[64];
 	uint16_t base = 0;
@@ -272,11 +273,12 @@ int cmd_run(int argc, char **argv)
 		cli_fail(CMD, "%s", sgbpf_last_error());
 		goto out;
 	}
+	sgbpf_service_info(g.svc, &info);
 	printf("sgbpf run: %u workers on 127.0.0.1:%u-%u, %llu requests, %u in flight, "
-	       "delivery %s%s, reduction sum-u32 in the kernel (XDP %s)\n",
+	       "delivery %s%s, reduction sum-u32 in the kernel, gather at %s on lo\n",
 	       d.nworkers, base, base + d.nworkers - 1, (unsigned long long)g.count, g.inflight,
 	       svc_delivery_name(so.delivery), so.fate == SGBPF_FATE_ALLOW ? " (allow)" : "",
-	       "on lo");
+	       svc_gather_hook_name(info.gather_hook));
 	fflush(stdout);
 	err = gather_loop_run(&g);
 	if (err) {

@@ -56,6 +56,8 @@ int svc_parse_xdp_mode(const char *s, enum sgbpf_xdp_mode *out)
 		*out = SGBPF_XDP_NATIVE;
 	else if (!strcmp(s, "generic"))
 		*out = SGBPF_XDP_GENERIC;
+	else if (!strcmp(s, "off"))
+		*out = SGBPF_XDP_OFF;
 	else
 		return -EINVAL;
 	return 0;
@@ -70,4 +72,16 @@ int svc_parse_backend(const char *s, enum sgbpf_backend *out)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+const char *svc_gather_hook_name(enum sgbpf_gather_hook h)
+{
+	switch (h) {
+	case SGBPF_GATHER_XDP_NATIVE:
+		return "XDP (native)";
+	case SGBPF_GATHER_XDP_GENERIC:
+		return "XDP (generic)";
+	default:
+		return "TC ingress";
+	}
 }

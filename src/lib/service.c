@@ -89,8 +89,9 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 	}
 	if ((unsigned int)opts->delivery > SGBPF_DELIVERY_BUSY_WAIT ||
 	    (unsigned int)opts->fate > SGBPF_FATE_ALLOW ||
-	    (unsigned int)opts->reduce >= __SGBPF_REDUCE_MAX) {
-		errno = -sgbpf_err(-EINVAL, "unknown delivery mode, fate or reduction");
+	    (unsigned int)opts->reduce >= __SGBPF_REDUCE_MAX ||
+	    (unsigned int)opts->xdp_mode > SGBPF_XDP_OFF) {
+		errno = -sgbpf_err(-EINVAL, "unknown delivery mode, fate, reduction or XDP mode");
 		return NULL;
 	}
 	svc = calloc(1, sizeof(*svc));

@@ -93,7 +93,19 @@ static const char *builtin_prog_name(enum sgbpf_reduce r)
 	return (unsigned int)r < __SGBPF_REDUCE_MAX ? names[r] : NULL;
 }
 
-/* Loads only the reduction the service uses; the others stay out of the kernel. */
+/* Is name prog or its TC twin prog_tc? */
+static bool is_variant(const char *name, const char *prog)
+{
+	size_t n = strlen(prog);
+
+	return strncmp(name, prog, n) == 0 && (name[n] == '\0' || strcmp(name + n, "_tc") == 0);
+}
+
+/*
+ * Loads only the reduction the service uses (both its XDP and TC variants:
+ * which hook the gather gets is known only at attach time); the others stay
+ * out of the kernel.
+ */
 static void select_builtin(struct sgbpf_udp *skel, enum sgbpf_reduce r)
 {
 	const char *want = builtin_prog_name(r);
@@ -103,7 +115,7 @@ static void select_builtin(struct sgbpf_udp *skel, enum sgbpf_reduce r)
 		const char *name = bpf_program__name(prog);
 
 		if (strncmp(name, "sgbpf_reduce_", 13) == 0)
-			bpf_program__set_autoload(prog, want && strcmp(name, want) == 0);
+			bpf_program__set_autoload(prog, want && is_variant(name, want));
 	}
 }
 
@@ -153,14 +165,17 @@ static int load_skeleton(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
  * set of state whichever object a program came from.
  */
 static int load_custom(struct sgbpf_udp_backend *b, const char *path, const char *prog_name,
-		       int *prog_fd)
+		       int *xdp_fd, int *tc_fd)
 {
+	struct bpf_program *xdp = NULL, *tc = NULL, *p;
 	struct bpf_object *obj;
-	struct bpf_program *prog = NULL, *p;
 	struct bpf_map *map;
 	libbpf_print_fn_t old;
+	char tc_name[128];
 	int err;
 
+	if (prog_name)
+		snprintf(tc_name, sizeof(tc_name), "%s_tc", prog_name);
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj)
 		return sgbpf_err(-errno, "cannot open reduction object %s: %s", path,
@@ -182,20 +197,24 @@ static int load_custom(struct sgbpf_udp_backend *b, const char *path, const char
 					 name, strerror(-err));
 	}
 	bpf_object__for_each_program(p, obj) {
-		if (bpf_program__type(p) != BPF_PROG_TYPE_XDP)
+		enum bpf_prog_type type = bpf_program__type(p);
+		const char *name = bpf_program__name(p);
+		struct bpf_program **slot = type == BPF_PROG_TYPE_XDP ? &xdp :
+					    type == BPF_PROG_TYPE_SCHED_CLS ? &tc : NULL;
+
+		if (!slot)
 			continue;
-		if (prog_name ? strcmp(bpf_program__name(p), prog_name) == 0 : !prog) {
-			prog = p;
-			if (prog_name)
-				break;
-		} else if (!prog_name) {
-			return sgbpf_err(-EINVAL, "%s holds several XDP programs: name one "
+		if (prog_name && strcmp(name, slot == &xdp ? prog_name : tc_name) != 0)
+			continue;
+		if (*slot)
+			return sgbpf_err(-EINVAL, "%s holds several reductions: name one "
 						  "(reduce_prog)", path);
-		}
+		*slot = p;
 	}
-	if (!prog)
-		return sgbpf_err(-ENOENT, "%s has no XDP program%s%s", path,
-				 prog_name ? " named " : "", prog_name ? prog_name : "");
+	if (!xdp || !tc)
+		return sgbpf_err(-ENOENT, "%s lacks the XDP and TC programs of a reduction%s%s "
+					  "(define it with SGBPF_ELEMENTWISE_REDUCER)",
+				 path, prog_name ? " named " : "", prog_name ? prog_name : "");
 
 	load_log_len = 0;
 	load_log[0] = '\0';
@@ -207,35 +226,44 @@ static int load_custom(struct sgbpf_udp_backend *b, const char *path, const char
 		append_log_tail(12);
 		return err;
 	}
-	*prog_fd = bpf_program__fd(prog);
+	*xdp_fd = bpf_program__fd(xdp);
+	*tc_fd = bpf_program__fd(tc);
 	return 0;
 }
 
 static int install_reducer(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 			   const struct sgbpf_service_opts *opts)
 {
-	struct bpf_program *prog;
+	struct bpf_program *xdp, *tc;
+	char tc_name[64];
 	uint32_t zero = 0;
-	int fd, err;
+	int xdp_fd, tc_fd, err;
 
 	if (svc->reduce == SGBPF_REDUCE_COUNT)
 		return 0;
 	if (svc->reduce == SGBPF_REDUCE_CUSTOM) {
 		if (!opts->reduce_obj)
 			return sgbpf_err(-EINVAL, "a custom reduction needs reduce_obj");
-		err = load_custom(b, opts->reduce_obj, opts->reduce_prog, &fd);
+		err = load_custom(b, opts->reduce_obj, opts->reduce_prog, &xdp_fd, &tc_fd);
 		if (err)
 			return err;
 	} else {
-		prog = bpf_object__find_program_by_name(b->skel->obj,
-							 builtin_prog_name(svc->reduce));
-		if (!prog)
+		snprintf(tc_name, sizeof(tc_name), "%s_tc", builtin_prog_name(svc->reduce));
+		xdp = bpf_object__find_program_by_name(b->skel->obj,
+							builtin_prog_name(svc->reduce));
+		tc = bpf_object__find_program_by_name(b->skel->obj, tc_name);
+		if (!xdp || !tc)
 			return sgbpf_err(-ENOENT, "built-in reduction %s missing",
 					 sgbpf_reduce_name(svc->reduce));
-		fd = bpf_program__fd(prog);
+		xdp_fd = bpf_program__fd(xdp);
+		tc_fd = bpf_program__fd(tc);
 	}
-	err = bpf_map_update_elem(bpf_map__fd(b->skel->maps.sgbpf_reducer), &zero, &fd, BPF_ANY);
-	return err ? sgbpf_err(-errno, "cannot install the reduction: %s", strerror(errno)) : 0;
+	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.sgbpf_reducer), &zero, &xdp_fd,
+				BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(b->skel->maps.sgbpf_reducer_tc), &zero, &tc_fd,
+				BPF_ANY))
+		return sgbpf_err(-errno, "cannot install the reduction: %s", strerror(errno));
+	return 0;
 }
 
 static int fill_workers(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
@@ -322,20 +350,44 @@ static int map_slots(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	return 0;
 }
 
-static int attach_programs(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
-			   enum sgbpf_xdp_mode mode)
+/*
+ * Gather first: replies must be caught before any scatter can go out.  XDP
+ * when the hook is free; with SGBPF_XDP_AUTO, TC ingress when another
+ * program holds it (sgbpf_attach_xdp() refuses to replace it: -EBUSY).
+ */
+static int attach_gather(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
+			 enum sgbpf_xdp_mode mode)
 {
 	bool native = false;
 	int err;
 
-	/* Gather first: replies must be caught before any scatter can go out. */
-	err = sgbpf_attach_xdp(bpf_program__fd(b->skel->progs.sgbpf_gather), b->ifindex, mode,
-			       &b->xdp, &native);
+	if (mode != SGBPF_XDP_OFF) {
+		err = sgbpf_attach_xdp(bpf_program__fd(b->skel->progs.sgbpf_gather), b->ifindex,
+				       mode == SGBPF_XDP_AUTO ? SGBPF_XDP_AUTO : mode, &b->gather,
+				       &native);
+		if (!err) {
+			svc->info.xdp_native = native;
+			svc->info.gather_hook = native ? SGBPF_GATHER_XDP_NATIVE :
+							 SGBPF_GATHER_XDP_GENERIC;
+			return 0;
+		}
+		if (mode != SGBPF_XDP_AUTO || (err != -EBUSY && err != -EOPNOTSUPP))
+			return err;
+	}
+	svc->info.gather_hook = SGBPF_GATHER_TC_INGRESS;
+	return sgbpf_attach_tc(bpf_program__fd(b->skel->progs.sgbpf_gather_tc), b->ifindex,
+			       SGBPF_TC_INGRESS, &b->gather);
+}
+
+static int attach_programs(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
+			   enum sgbpf_xdp_mode mode)
+{
+	int err = attach_gather(svc, b, mode);
+
 	if (err)
 		return err;
-	svc->info.xdp_native = native;
 	return sgbpf_attach_tc(bpf_program__fd(b->skel->progs.sgbpf_scatter), b->ifindex,
-			       SGBPF_TC_EGRESS, &b->tc);
+			       SGBPF_TC_EGRESS, &b->scatter);
 }
 
 static void udp_destroy(struct sgbpf_service *svc)
@@ -345,8 +397,8 @@ static void udp_destroy(struct sgbpf_service *svc)
 	if (!b)
 		return;
 	/* Reverse order of creation: stop traffic first, then free state. */
-	sgbpf_detach(b->tc);
-	sgbpf_detach(b->xdp);
+	sgbpf_detach(b->scatter);
+	sgbpf_detach(b->gather);
 	sgbpf_udp_io_close(svc, b);
 	if (b->slots)
 		munmap(b->slots, b->slots_len);

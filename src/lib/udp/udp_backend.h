@@ -59,8 +59,8 @@ struct udp_rx {
 struct sgbpf_udp_backend {
 	struct sgbpf_udp *skel;
 	struct bpf_object *custom_obj;	/* a custom reduction's object, or NULL */
-	struct sgbpf_attachment *xdp;
-	struct sgbpf_attachment *tc;
+	struct sgbpf_attachment *gather;	/* XDP, or TC ingress */
+	struct sgbpf_attachment *scatter;	/* TC egress */
 	int ifindex;
 
 	int sock;			/* service socket: scatters out, allowed replies in */
