@@ -6,19 +6,26 @@
 # produces ${CMAKE_CURRENT_BINARY_DIR}/NAME.skel.h and an interface target
 # NAME_skel whose include directory holds it.
 
-find_program(BPF_CLANG NAMES clang clang-14 REQUIRED)
+find_program(BPF_CLANG NAMES clang clang-14)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin)
-if(NOT BPFTOOL)
-  message(FATAL_ERROR "bpftool not found: install the Debian package 'bpftool'")
-endif()
+# Checked where BPF code is built, so that merely finding the sgbpf package
+# does not require the BPF toolchain.
+function(sgbpf_bpf_require_tools)
+  if(NOT BPF_CLANG)
+    message(FATAL_ERROR "clang not found: install the Debian package 'clang'")
+  endif()
+  if(NOT BPFTOOL)
+    message(FATAL_ERROR "bpftool not found: install the Debian package 'bpftool'")
+  endif()
+  if(NOT EXISTS ${SGBPF_BTF_SOURCE})
+    message(FATAL_ERROR "${SGBPF_BTF_SOURCE} is missing: sgbpf needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+  endif()
+endfunction()
 
 set(SGBPF_VMLINUX_DIR ${CMAKE_BINARY_DIR}/vmlinux)
 set(SGBPF_VMLINUX_H ${SGBPF_VMLINUX_DIR}/vmlinux.h)
 set(SGBPF_BTF_SOURCE /sys/kernel/btf/vmlinux CACHE FILEPATH
     "BTF of the kernel the BPF programs are built against")
-if(NOT EXISTS ${SGBPF_BTF_SOURCE})
-  message(FATAL_ERROR "${SGBPF_BTF_SOURCE} is missing: sgbpf needs a kernel built with CONFIG_DEBUG_INFO_BTF=y")
-endif()
 add_custom_command(
   OUTPUT ${SGBPF_VMLINUX_H}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${SGBPF_VMLINUX_DIR}
@@ -28,21 +35,28 @@ add_custom_command(
   VERBATIM)
 add_custom_target(sgbpf_vmlinux DEPENDS ${SGBPF_VMLINUX_H})
 
+# Headers BPF code includes (<sgbpf/aggregation.bpf.h>, ...): the source tree
+# here, the installed include directory for users of the CMake package.
+if(NOT SGBPF_BPF_INCLUDE_DIR)
+  set(SGBPF_BPF_INCLUDE_DIR ${PROJECT_SOURCE_DIR}/include)
+endif()
+
 set(SGBPF_BPF_CFLAGS -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wno-unused-function
     -Wno-compare-distinct-pointer-types)
 
 # Compile one .bpf.c into a .bpf.o; returns the object path in OUT_VAR.
 function(sgbpf_bpf_compile SRC OUT_VAR)
+  sgbpf_bpf_require_tools()
   cmake_parse_arguments(ARG "" "" "INCLUDES;DEPENDS" ${ARGN})
   get_filename_component(abs ${SRC} ABSOLUTE)
   get_filename_component(stem ${SRC} NAME_WE)
   set(obj ${CMAKE_CURRENT_BINARY_DIR}/${stem}.bpf.o)
-  set(incs -I${SGBPF_VMLINUX_DIR} -I${PROJECT_SOURCE_DIR}/include)
+  set(incs -I${SGBPF_VMLINUX_DIR} -I${SGBPF_BPF_INCLUDE_DIR})
   foreach(d ${ARG_INCLUDES})
     list(APPEND incs -I${d})
   endforeach()
-  file(GLOB bpf_headers ${PROJECT_SOURCE_DIR}/include/sgbpf/*.h
-       ${PROJECT_SOURCE_DIR}/bpf-udp/*.h ${PROJECT_SOURCE_DIR}/bpf-tcp/*.h)
+  file(GLOB bpf_headers ${SGBPF_BPF_INCLUDE_DIR}/sgbpf/*.h
+       ${CMAKE_CURRENT_SOURCE_DIR}/*.h)
   add_custom_command(
     OUTPUT ${obj}
     COMMAND ${BPF_CLANG} ${SGBPF_BPF_CFLAGS} ${incs} -c ${abs} -o ${obj}
@@ -82,8 +96,11 @@ function(sgbpf_bpf_skeleton NAME)
   set_property(GLOBAL APPEND PROPERTY SGBPF_BPF_OBJECTS ${linked})
 endfunction()
 
-# For users and tests: build a custom reduction object from one source.
-#   sgbpf_add_reduction(TARGET SOURCE) -> ${CMAKE_CURRENT_BINARY_DIR}/TARGET.bpf.o
+# For users and tests: build a custom reduction (a BPF object written with
+# <sgbpf/aggregation.bpf.h>) from one source file.
+#   sgbpf_add_reduction(TARGET SOURCE)
+# builds ${CMAKE_CURRENT_BINARY_DIR}/<source name>.bpf.o, and stores that path
+# in the target's BPF_OBJECT property, for sgbpf_service_opts.reduce_obj.
 function(sgbpf_add_reduction TARGET SRC)
   sgbpf_bpf_compile(${SRC} obj)
   add_custom_target(${TARGET} ALL DEPENDS ${obj})

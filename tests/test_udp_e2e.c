@@ -667,6 +667,159 @@ START_TEST(test_sigkill_leaves_nothing)
 }
 END_TEST
 
+/* The shipped custom reduction (examples/sum_sat_u32.bpf.c), loaded from its object. */
+struct sat_run {
+	uint32_t n, complete, bad;
+	char why[128];
+};
+
+static void check_saturating(const struct sgbpf_result *res, void *ctx)
+{
+	struct sat_run *r = ctx;
+	struct reply_gen g;
+	const uint32_t *v = res->data;
+
+	reply_gen_parse("random:4242", &g);
+	if (res->status != SGBPF_STATUS_COMPLETE || res->nelems != REPLY_GEN_NELEMS) {
+		r->bad++;
+		snprintf(r->why, sizeof(r->why), "status %d nelems %u", res->status, res->nelems);
+		return;
+	}
+	r->complete++;
+	for (uint32_t i = 0; i < REPLY_GEN_NELEMS; i++) {
+		uint64_t sum = 0;
+
+		for (uint32_t w = 0; w < r->n; w++)
+			sum += reply_gen_elem(&g, RANDOM_BASE + w, res->req_id, 0, i);
+		if (v[i] != (sum > UINT32_MAX ? UINT32_MAX : sum)) {
+			r->bad++;
+			snprintf(r->why, sizeof(r->why), "element %u = %u, want %llu", i, v[i],
+				 (unsigned long long)sum);
+			return;
+		}
+	}
+}
+
+START_TEST(test_custom_reduction)
+{
+	const char *build = getenv("SGBPF_BUILD_DIR");
+	char obj[512];
+	struct sgbpf_endpoint eps[16];
+	struct sat_run r = { .n = 16 };
+	struct sgbpf_service *svc;
+	bool saturated = false;
+
+	ck_assert_ptr_nonnull(build);
+	snprintf(obj, sizeof(obj), "%s/bpf-udp/sum_sat_u32.bpf.o", build);
+	for (uint32_t i = 0; i < 16; i++) {
+		eps[i].addr = T.worker_ip;
+		eps[i].port = RANDOM_BASE + i;
+	}
+	/* A missing object is an error that names it. */
+	{
+		SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps,
+			   .nworkers = 16, .reduce = SGBPF_REDUCE_CUSTOM,
+			   .reduce_obj = "/nonexistent/reduce.bpf.o", .on_complete = check_saturating,
+			   .cb_ctx = &r);
+
+		ck_assert_ptr_null(sgbpf_service_create(&so));
+		ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "/nonexistent/reduce.bpf.o"));
+	}
+	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps, .nworkers = 16,
+		   .reduce = SGBPF_REDUCE_CUSTOM, .reduce_obj = obj,
+		   .on_complete = check_saturating, .cb_ctx = &r);
+	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 2000000);
+	svc = sgbpf_service_create(&so);
+	ck_assert_msg(svc, "%s", sgbpf_last_error());
+	for (int k = 0; k < 20; k++) {
+		ck_assert_int_eq(sgbpf_scatter(svc, "c", 1, &sc, NULL), 0);
+		while (sgbpf_inflight(svc))
+			ck_assert_int_ge(sgbpf_wait(svc, 3000), 0);
+	}
+	sgbpf_service_destroy(svc);
+	ck_assert_msg(r.bad == 0 && r.complete == 20, "%s", r.why);
+	/* Random 32-bit replies from 16 workers: most sums do overflow, so saturation was exercised. */
+	{
+		struct reply_gen g;
+		uint64_t sum = 0;
+
+		reply_gen_parse("random:4242", &g);
+		for (uint32_t w = 0; w < 16; w++)
+			sum += reply_gen_elem(&g, RANDOM_BASE + w, 1, 0, 0);
+		saturated = sum > UINT32_MAX;
+	}
+	ck_assert(saturated);
+}
+END_TEST
+
+/* Runs the CLI inside the coordinator namespace; returns its exit code, output in out. */
+static int run_cli(const char *args, char *out, size_t len)
+{
+	char cmd[1024];
+	FILE *p;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s %s 2>/dev/null", getenv("SGBPF_CLI"), args);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* sgbpf gather --json against a worker file: exact results, expiry, exit codes. */
+START_TEST(test_cli_gather_json)
+{
+	static char out[1 << 20];
+	char path[] = "/tmp/sgbpf-workers-XXXXXX", args[512], addr[16], want[64];
+	FILE *f;
+	int fd, lines = 0;
+
+	inet_ntop(AF_INET, &T.worker_ip, addr, sizeof(addr));
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "# four vector workers\n");
+	for (int i = 0; i < 4; i++)
+		fprintf(f, "%s:%d\n", addr, VECTOR_BASE + i);
+	fclose(f);
+
+	snprintf(args, sizeof(args), "gather --dev %s --workers %s --count 3 --json", T.ifname, path);
+	ck_assert_int_eq(run_cli(args, out, sizeof(out)), 0);
+	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+		if (strncmp(l, "{\"request\"", 10) == 0) {
+			lines++;
+			ck_assert_ptr_nonnull(strstr(l, "\"status\": \"complete\""));
+			ck_assert_ptr_nonnull(strstr(l, "\"responses\": 4"));
+			/* element 362 of 4 vector replies: 4 * 362 */
+			ck_assert_ptr_nonnull(strstr(l, "\"result\": [0, 4, 8, 12,"));
+			ck_assert_ptr_nonnull(strstr(l, ", 1448]}"));
+		} else {
+			ck_assert_ptr_nonnull(strstr(l, "{\"summary\""));
+			ck_assert_ptr_nonnull(strstr(l, "\"complete\": 3"));
+		}
+	}
+	ck_assert_int_eq(lines, 3);
+
+	/* A worker that never answers: the request expires and the exit code says so. */
+	f = fopen(path, "a");
+	fprintf(f, "%s:%d\n", addr, 35999);
+	fclose(f);
+	snprintf(args, sizeof(args), "gather --dev %s --workers %s --timeout-us 20000 --json",
+		 T.ifname, path);
+	ck_assert_int_eq(run_cli(args, out, sizeof(out)), 1);
+	snprintf(want, sizeof(want), "\"status\": \"expired\", \"responses\": 4");
+	ck_assert_msg(strstr(out, want), "output: %s", out);
+
+	/* Usage errors exit 2. */
+	ck_assert_int_eq(run_cli("gather --workers", out, sizeof(out)), 2);
+	ck_assert_int_eq(run_cli("gather --workers /x --policy sometimes", out, sizeof(out)), 2);
+	unlink(path);
+}
+END_TEST
+
 /* What a reduction over n identical vector replies (element i = i) gives. */
 static uint64_t vector_expect(enum sgbpf_reduce red, uint32_t n, uint32_t i)
 {
@@ -779,6 +932,9 @@ int main(void)
 	tcase_add_test(lo, test_foreign_xdp_kept);
 	tcase_add_test(lo, test_two_services_one_interface);
 	tcase_add_test(lo, test_sigkill_leaves_nothing);
+	tcase_add_test(lo, test_custom_reduction);
+	tcase_add_test(lo, test_cli_gather_json);
+	tcase_add_test(veth, test_cli_gather_json);
 	suite_add_tcase(s, veth);
 	suite_add_tcase(s, lo);
 	sr = srunner_create(s);

@@ -176,10 +176,12 @@ static int load_custom(struct sgbpf_udp_backend *b, const char *path, const char
 
 	if (prog_name)
 		snprintf(tc_name, sizeof(tc_name), "%s_tc", prog_name);
+	old = libbpf_set_print(NULL);	/* our message says it better */
 	obj = bpf_object__open_file(path, NULL);
+	err = obj ? 0 : -errno;
+	libbpf_set_print(old);
 	if (!obj)
-		return sgbpf_err(-errno, "cannot open reduction object %s: %s", path,
-				 strerror(errno));
+		return sgbpf_err(err, "cannot open reduction object %s: %s", path, strerror(-err));
 	b->custom_obj = obj;
 	bpf_object__for_each_map(map, obj) {
 		struct bpf_map *ours;
