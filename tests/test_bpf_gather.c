@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The UDP backend's XDP gather program (bpf-udp/gather.bpf.c) and the
- * built-in reductions it tail-calls, driven packet by packet through
- * BPF_PROG_TEST_RUN: no interface, no attachment.  Each test loads the
+ * The UDP backend's gather programs (bpf-udp/gather.bpf.c) and the built-in
+ * reductions they tail-call, driven packet by packet through
+ * BPF_PROG_TEST_RUN: no interface, no attachment.  Every test runs twice:
+ * against the XDP program (sgbpf_gather) and against its TC ingress twin
+ * (sgbpf_gather_tc), which must decide alike.  Each test loads the
  * embedded object the way libsgbpf does (sizing the maps, loading only the
- * reduction in use, writing sgbpf_cfg, the worker maps and the reducer prog
- * array), opens request slots by writing them through the mmap as the TC
+ * reduction in use and its TC twin, writing sgbpf_cfg, the worker maps and
+ * the reducer prog arrays), opens request slots by writing them through the mmap as the TC
  * scatter program would, then checks verdicts, output frames, counters and
  * slot contents.
  *
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -99,6 +102,46 @@ static void run_on(uint32_t k)
 	ck_assert_int_eq(sched_setaffinity(0, sizeof(set), &set), 0);
 }
 
+/* ---- the hook under test ---------------------------------------------- */
+
+enum hook { HOOK_XDP, HOOK_TC };
+
+/* Set by the test case's fixture, before the test runs. */
+static enum hook hook;
+
+static void on_xdp(void)
+{
+	hook = HOOK_XDP;
+}
+
+static void on_tc(void)
+{
+	hook = HOOK_TC;
+}
+
+/* Verdicts as the tests state them; hook_verdict() says what each hook returns. */
+enum verdict {
+	V_DROP,		/* consumed */
+	V_KEEP,		/* the service's, passed up the stack */
+	V_NEXT,		/* not the service's: left to whatever comes next */
+};
+
+static int hook_verdict(enum verdict v)
+{
+	static const int xdp[] = { [V_DROP] = XDP_DROP, [V_KEEP] = XDP_PASS, [V_NEXT] = XDP_PASS };
+	static const int tc[] = {
+		[V_DROP] = TC_ACT_SHOT, [V_KEEP] = TC_ACT_OK, [V_NEXT] = TC_ACT_UNSPEC,
+	};
+
+	return hook == HOOK_TC ? tc[v] : xdp[v];
+}
+
+/* What happens to a folded reply under fate (XDP_DROP or XDP_PASS, as in sgbpf_cfg). */
+static enum verdict fate_verdict(uint32_t fate)
+{
+	return fate == XDP_PASS ? V_KEEP : V_DROP;
+}
+
 /* ---- the loaded programs ----------------------------------------------- */
 
 struct fx_opts {
@@ -124,10 +167,12 @@ static void load_objects(const struct fx_opts *o)
 
 	fx.skel = sgbpf_udp__open();
 	ck_assert_msg(fx.skel, "cannot open the embedded object: %s", strerror(errno));
-	/* Like select_builtin(): only the reduction in use is loaded. */
+	/* Like select_builtin(): only the reduction in use (both twins) is loaded. */
 	bpf_object__for_each_program(prog, fx.skel->obj) {
 		const char *name = bpf_program__name(prog);
-		bool want = o->reducer && strcmp(name, o->reducer) == 0;
+		size_t n = o->reducer ? strlen(o->reducer) : 0;
+		bool want = o->reducer && strncmp(name, o->reducer, n) == 0 &&
+			    (name[n] == '\0' || strcmp(name + n, "_tc") == 0);
 
 		if (strncmp(name, "sgbpf_reduce_", 13) == 0)
 			bpf_program__set_autoload(prog, want);
@@ -139,10 +184,22 @@ static void load_objects(const struct fx_opts *o)
 	ck_assert_msg(err == 0, "loading the programs: %s", strerror(-err));
 }
 
+static void install_reducer(const char *name, const struct bpf_map *prog_array)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(fx.skel->obj, name);
+	uint32_t zero = 0;
+	int fd;
+
+	ck_assert_msg(prog, "no program %s", name);
+	fd = bpf_program__fd(prog);
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(prog_array), &zero, &fd, BPF_ANY), 0);
+}
+
 static void write_maps(const struct fx_opts *o)
 {
 	int wfd = bpf_map__fd(fx.skel->maps.sgbpf_workers);
 	int ifd = bpf_map__fd(fx.skel->maps.sgbpf_worker_index);
+	char tc_name[64];
 	uint32_t zero = 0;
 
 	fx.cfg = (struct sgbpf_config){
@@ -166,14 +223,9 @@ static void write_maps(const struct fx_opts *o)
 		ck_assert_int_eq(bpf_map_update_elem(ifd, &k, &i, BPF_NOEXIST), 0);
 	}
 	if (o->reducer) {
-		struct bpf_program *prog = bpf_object__find_program_by_name(fx.skel->obj,
-									     o->reducer);
-		int fd;
-
-		ck_assert_ptr_nonnull(prog);
-		fd = bpf_program__fd(prog);
-		ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(fx.skel->maps.sgbpf_reducer),
-						     &zero, &fd, BPF_ANY), 0);
+		install_reducer(o->reducer, fx.skel->maps.sgbpf_reducer);
+		snprintf(tc_name, sizeof(tc_name), "%s_tc", o->reducer);
+		install_reducer(tc_name, fx.skel->maps.sgbpf_reducer_tc);
 	}
 }
 
@@ -330,8 +382,11 @@ static void reply_for(struct pkt *p, uint32_t w, uint32_t req, uint32_t body_len
 	reply_pkt(p, w, &h, body_len, total);
 }
 
-static int xdp_run(const struct pkt *in, struct pkt *out)
+/* Runs the gather program of the hook under test; returns its verdict. */
+static int gather_run(const struct pkt *in, struct pkt *out)
 {
+	struct bpf_program *prog = hook == HOOK_TC ? fx.skel->progs.sgbpf_gather_tc :
+						     fx.skel->progs.sgbpf_gather;
 	LIBBPF_OPTS(bpf_test_run_opts, o,
 		.data_in = in->data,
 		.data_size_in = in->len,
@@ -341,19 +396,20 @@ static int xdp_run(const struct pkt *in, struct pkt *out)
 	);
 	int err;
 
-	err = bpf_prog_test_run_opts(bpf_program__fd(fx.skel->progs.sgbpf_gather), &o);
+	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
 	ck_assert_msg(err == 0, "BPF_PROG_TEST_RUN: %s", strerror(-err));
 	out->len = o.data_size_out;
 	return o.retval;
 }
 
 /* Runs one reply and checks the verdict. */
-static void deliver(const struct pkt *in, int verdict, const char *desc)
+static void deliver(const struct pkt *in, enum verdict v, const char *desc)
 {
 	struct pkt out;
-	int ret = xdp_run(in, &out);
+	int ret = gather_run(in, &out);
 
-	ck_assert_msg(ret == verdict, "%s: verdict %d, expected %d", desc, ret, verdict);
+	ck_assert_msg(ret == hook_verdict(v), "%s: verdict %d, expected %d", desc, ret,
+		      hook_verdict(v));
 }
 
 /* ---- single packets against an open request: the table ----------------- */
@@ -375,7 +431,7 @@ struct gather_case {
 	void (*build)(struct pkt *p);
 	enum prep prep;
 	uint32_t fate;		/* 0: XDP_DROP */
-	int verdict;
+	enum verdict verdict;
 	bool untouched;		/* the output frame equals the input */
 	bool folds;		/* worker 0 counted once; else the slot is left as it was */
 	bool seen_may_change;	/* ... except, maybe, worker 0's seen bit */
@@ -628,82 +684,82 @@ static void b_req_newer(struct pkt *p)
 
 static const struct gather_case gather_cases[] = {
 	/* Well formed: worker 0 is counted once and its body folded. */
-	{ "1472-byte reply, fate discard", b_full, .verdict = XDP_DROP, .folds = true,
+	{ "1472-byte reply, fate discard", b_full, .verdict = V_DROP, .folds = true,
 	  .stats = { S(FOLDED) } },
-	{ "1472-byte reply, fate allow", b_full, .fate = XDP_PASS, .verdict = XDP_PASS,
+	{ "1472-byte reply, fate allow", b_full, .fate = XDP_PASS, .verdict = V_KEEP,
 	  .folds = true, .stats = { S(FOLDED) } },
-	{ "1472-byte reply with a short body_len", b_full_small_body, .verdict = XDP_DROP,
+	{ "1472-byte reply with a short body_len", b_full_small_body, .verdict = V_DROP,
 	  .folds = true, .stats = { S(FOLDED) } },
-	{ "short form (18 + body_len)", b_short, .verdict = XDP_DROP, .folds = true,
+	{ "short form (18 + body_len)", b_short, .verdict = V_DROP, .folds = true,
 	  .stats = { S(FOLDED) } },
-	{ "short form with an odd body_len", b_short_odd, .verdict = XDP_DROP, .folds = true,
+	{ "short form with an odd body_len", b_short_odd, .verdict = V_DROP, .folds = true,
 	  .stats = { S(FOLDED) } },
-	{ "short form, empty body", b_empty_body, .verdict = XDP_DROP, .folds = true,
+	{ "short form, empty body", b_empty_body, .verdict = V_DROP, .folds = true,
 	  .stats = { S(FOLDED) } },
-	{ "short form, 1450-byte body", b_largest_short, .verdict = XDP_DROP, .folds = true,
+	{ "short form, 1450-byte body", b_largest_short, .verdict = V_DROP, .folds = true,
 	  .stats = { S(FOLDED) } },
-	{ "UDP checksum 0", b_no_udp_csum, .verdict = XDP_DROP, .folds = true,
+	{ "UDP checksum 0", b_no_udp_csum, .verdict = V_DROP, .folds = true,
 	  .stats = { S(FOLDED) } },
-	{ "IPv4 header with options", b_ip_options, .verdict = XDP_DROP, .folds = true,
+	{ "IPv4 header with options", b_ip_options, .verdict = V_DROP, .folds = true,
 	  .stats = { S(FOLDED) } },
 
 	/* Malformed: dropped, counted, and the request does not see them. */
-	{ "10-byte payload", b_payload_10, .verdict = XDP_DROP, .stats = { S(MALFORMED) } },
-	{ "17-byte payload", b_payload_17, .verdict = XDP_DROP, .stats = { S(MALFORMED) } },
-	{ "empty UDP payload", b_udp_only, .verdict = XDP_DROP, .stats = { S(MALFORMED) } },
-	{ "body_len past the datagram's end", b_body_past_end, .verdict = XDP_DROP,
+	{ "10-byte payload", b_payload_10, .verdict = V_DROP, .stats = { S(MALFORMED) } },
+	{ "17-byte payload", b_payload_17, .verdict = V_DROP, .stats = { S(MALFORMED) } },
+	{ "empty UDP payload", b_udp_only, .verdict = V_DROP, .stats = { S(MALFORMED) } },
+	{ "body_len past the datagram's end", b_body_past_end, .verdict = V_DROP,
 	  .stats = { S(MALFORMED) } },
-	{ "one byte more than body_len", b_body_one_short, .verdict = XDP_DROP,
+	{ "one byte more than body_len", b_body_one_short, .verdict = V_DROP,
 	  .stats = { S(MALFORMED) } },
-	{ "1480-byte payload, body_len 100", b_overlong, .verdict = XDP_DROP,
+	{ "1480-byte payload, body_len 100", b_overlong, .verdict = V_DROP,
 	  .stats = { S(MALFORMED) } },
-	{ "short form with a 1456-byte body", b_overlong_exact, .verdict = XDP_DROP,
+	{ "short form with a 1456-byte body", b_overlong_exact, .verdict = V_DROP,
 	  .stats = { S(MALFORMED) } },
-	{ "1472-byte reply, body_len 1455", b_full_body_too_big, .verdict = XDP_DROP,
+	{ "1472-byte reply, body_len 1455", b_full_body_too_big, .verdict = V_DROP,
 	  .stats = { S(MALFORMED) } },
-	{ "msg_type scatter", b_type_scatter, .verdict = XDP_DROP, .stats = { S(MALFORMED) } },
-	{ "msg_type allgather", b_type_allgather, .verdict = XDP_DROP,
+	{ "msg_type scatter", b_type_scatter, .verdict = V_DROP, .stats = { S(MALFORMED) } },
+	{ "msg_type allgather", b_type_allgather, .verdict = V_DROP,
 	  .stats = { S(MALFORMED) } },
-	{ "num_pks 2", b_num_pks_2, .verdict = XDP_DROP, .stats = { S(MALFORMED) } },
-	{ "num_pks 0", b_num_pks_0, .verdict = XDP_DROP, .stats = { S(MALFORMED) } },
-	{ "seq_num 1", b_seq_1, .verdict = XDP_DROP, .stats = { S(MALFORMED) } },
-	{ "UDP length past the frame", b_udp_len_past_frame, .verdict = XDP_DROP,
+	{ "num_pks 2", b_num_pks_2, .verdict = V_DROP, .stats = { S(MALFORMED) } },
+	{ "num_pks 0", b_num_pks_0, .verdict = V_DROP, .stats = { S(MALFORMED) } },
+	{ "seq_num 1", b_seq_1, .verdict = V_DROP, .stats = { S(MALFORMED) } },
+	{ "UDP length past the frame", b_udp_len_past_frame, .verdict = V_DROP,
 	  .stats = { S(MALFORMED) } },
 
 	/* Spoofed: only registered (address, port) pairs count. */
-	{ "unknown source address", b_unknown_addr, .verdict = XDP_DROP,
+	{ "unknown source address", b_unknown_addr, .verdict = V_DROP,
 	  .stats = { S(UNKNOWN_SRC) } },
-	{ "unknown source port", b_unknown_port, .verdict = XDP_DROP,
+	{ "unknown source port", b_unknown_port, .verdict = V_DROP,
 	  .stats = { S(UNKNOWN_SRC) } },
-	{ "one worker's address, another's port", b_mixed_worker, .verdict = XDP_DROP,
+	{ "one worker's address, another's port", b_mixed_worker, .verdict = V_DROP,
 	  .stats = { S(UNKNOWN_SRC) } },
 
 	/* Not for the service: passed on byte for byte. */
-	{ "UDP to another port", b_other_port, .verdict = XDP_PASS, .untouched = true },
-	{ "TCP to the service port", b_tcp, .verdict = XDP_PASS, .untouched = true },
-	{ "ARP", b_arp, .verdict = XDP_PASS, .untouched = true },
-	{ "first IPv4 fragment", b_first_fragment, .verdict = XDP_PASS, .untouched = true },
-	{ "later IPv4 fragment", b_later_fragment, .verdict = XDP_PASS, .untouched = true },
+	{ "UDP to another port", b_other_port, .verdict = V_NEXT, .untouched = true },
+	{ "TCP to the service port", b_tcp, .verdict = V_NEXT, .untouched = true },
+	{ "ARP", b_arp, .verdict = V_NEXT, .untouched = true },
+	{ "first IPv4 fragment", b_first_fragment, .verdict = V_NEXT, .untouched = true },
+	{ "later IPv4 fragment", b_later_fragment, .verdict = V_NEXT, .untouched = true },
 
 	/* Late or misdirected: the slot, result included, is left as it was. */
-	{ "request complete", b_short, .prep = PREP_COMPLETE, .verdict = XDP_DROP,
+	{ "request complete", b_short, .prep = PREP_COMPLETE, .verdict = V_DROP,
 	  .stats = { S(STALE) } },
-	{ "request being merged", b_short, .prep = PREP_MERGING, .verdict = XDP_DROP,
+	{ "request being merged", b_short, .prep = PREP_MERGING, .verdict = V_DROP,
 	  .stats = { S(STALE) } },
-	{ "request expired by user space", b_short, .prep = PREP_EXPIRED, .verdict = XDP_DROP,
+	{ "request expired by user space", b_short, .prep = PREP_EXPIRED, .verdict = V_DROP,
 	  .stats = { S(STALE) } },
-	{ "slot reused by REQ + nslots", b_short, .prep = PREP_REUSED, .verdict = XDP_DROP,
+	{ "slot reused by REQ + nslots", b_short, .prep = PREP_REUSED, .verdict = V_DROP,
 	  .stats = { S(STALE) } },
-	{ "req_id newer than the slot's", b_req_newer, .prep = PREP_OLDER, .verdict = XDP_DROP,
+	{ "req_id newer than the slot's", b_req_newer, .prep = PREP_OLDER, .verdict = V_DROP,
 	  .stats = { S(STALE) } },
-	{ "slot never opened", b_short, .prep = PREP_NEVER, .verdict = XDP_DROP,
+	{ "slot never opened", b_short, .prep = PREP_NEVER, .verdict = V_DROP,
 	  .stats = { S(STALE) } },
 	/*
 	 * The worker's seen bit is taken before the ticket, so a surplus reply
 	 * may leave it set: harmless, the request needs no more replies.
 	 */
 	{ "policy met, last admitted reply still folding", b_short, .prep = PREP_ADMITTING,
-	  .verdict = XDP_DROP, .seen_may_change = true, .stats = { S(SURPLUS) } },
+	  .verdict = V_DROP, .seen_may_change = true, .stats = { S(SURPLUS) } },
 };
 
 /* A recognisable result: any write to it shows. */
@@ -782,8 +838,9 @@ START_TEST(test_gather_table)
 	c->build(&in);
 	stats_read(s0);
 
-	ret = xdp_run(&in, &out);
-	ck_assert_msg(ret == c->verdict, "%s: verdict %d, expected %d", c->desc, ret, c->verdict);
+	ret = gather_run(&in, &out);
+	ck_assert_msg(ret == hook_verdict(c->verdict), "%s: verdict %d, expected %d", c->desc, ret,
+		      hook_verdict(c->verdict));
 	stats_expect(s0, c->stats, c->desc);
 	if (c->untouched)
 		ck_assert_msg(out.len == in.len && memcmp(out.data, in.data, in.len) == 0,
@@ -859,7 +916,7 @@ START_TEST(test_full_request)
 	for (uint32_t k = 0; k < n; k++) {
 		run_on(k);
 		reply_pkt(&p, order[k], NULL, SGBPF_UDP_BODY_MAX, SGBPF_UDP_MSG_LEN);
-		deliver(&p, fate, "reply");
+		deliver(&p, fate_verdict(fate), "reply");
 		if (k + 1 < n)
 			ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_ACTIVE);
 	}
@@ -892,15 +949,15 @@ START_TEST(test_duplicate)
 	for (uint32_t w = 0; w < 38; w += 37) {
 		run_on(0);
 		reply_pkt(&first, w, NULL, BODY_LEN, 0);
-		deliver(&first, XDP_DROP, "first reply");
+		deliver(&first, V_DROP, "first reply");
 		/* From another CPU: the seen bits are shared, not per CPU. */
 		run_on(1);
 		stats_read(s0);
 		/* Same worker, another body: folding it would change the sum. */
 		reply_as(&again, w, w + 1, &h, BODY_LEN, 0, 0);
-		deliver(&again, XDP_DROP, "duplicate");
+		deliver(&again, V_DROP, "duplicate");
 		stats_expect(s0, dups, "duplicate");
-		deliver(&first, XDP_DROP, "identical duplicate");
+		deliver(&first, V_DROP, "identical duplicate");
 	}
 	expect_tickets(REQ, 2, 2, "after duplicates");
 	ck_assert_uint_eq(slot_of(REQ)->seen[1], SGBPF_TAG(REQ, 1u << 5));
@@ -909,7 +966,7 @@ START_TEST(test_duplicate)
 			continue;
 		run_on(w);
 		reply_pkt(&first, w, NULL, BODY_LEN, 0);
-		deliver(&first, XDP_DROP, "reply");
+		deliver(&first, V_DROP, "reply");
 	}
 	ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_COMPLETE);
 	ck_assert_uint_eq(slot_of(REQ)->responses, 40);
@@ -941,7 +998,7 @@ START_TEST(test_policy_any)
 	slot_open(REQ, 1);
 	stats_read(s0);
 	reply_pkt(&p, w2, NULL, BODY_LEN, 0);
-	deliver(&p, XDP_DROP, "first reply");
+	deliver(&p, V_DROP, "first reply");
 	stats_expect(s0, first, "first reply");
 	ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_COMPLETE);
 	ck_assert_uint_eq(slot_of(REQ)->responses, 1);
@@ -950,7 +1007,7 @@ START_TEST(test_policy_any)
 	done = *slot_of(REQ);
 	stats_read(s0);
 	reply_pkt(&p, 0, NULL, BODY_LEN, 0);
-	deliver(&p, XDP_DROP, "second worker");
+	deliver(&p, V_DROP, "second worker");
 	stats_expect(s0, late, "second worker");
 	ck_assert(memcmp(&done, slot_of(REQ), sizeof(done)) == 0);
 }
@@ -969,13 +1026,13 @@ START_TEST(test_policy_n_of_m)
 	slot_open(REQ, 3);
 	for (uint32_t k = 0; k < 3; k++) {
 		reply_pkt(&p, counted[k], NULL, BODY_LEN, 0);
-		deliver(&p, XDP_DROP, "counted reply");
+		deliver(&p, V_DROP, "counted reply");
 	}
 	ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_COMPLETE);
 	ck_assert_uint_eq(slot_of(REQ)->responses, 3);
 	expect_sum_u32(slot_of(REQ), counted, 3, BODY_LEN);
 	reply_pkt(&p, 0, NULL, BODY_LEN, 0);
-	deliver(&p, XDP_DROP, "fourth reply");
+	deliver(&p, V_DROP, "fourth reply");
 	expect_sum_u32(slot_of(REQ), counted, 3, BODY_LEN);
 }
 END_TEST
@@ -998,7 +1055,7 @@ START_TEST(test_reuse_after_expiry)
 	slot_open(REQ, 3);
 	run_on(1);
 	reply_pkt(&p, 0, NULL, BODY_LEN, 0);
-	deliver(&p, XDP_DROP, "reply before expiry");
+	deliver(&p, V_DROP, "reply before expiry");
 	run_on(_i);
 	__atomic_store_n(&slot_of(REQ)->state, SGBPF_TAG(REQ, SGBPF_SLOT_EXPIRED),
 			 __ATOMIC_RELEASE);
@@ -1006,11 +1063,11 @@ START_TEST(test_reuse_after_expiry)
 	slot_open(next, 2);
 	for (uint32_t k = 0; k < 2; k++) {
 		reply_for(&p, workers[k], next, BODY_LEN, 0);
-		deliver(&p, XDP_DROP, "reply to the next request");
+		deliver(&p, V_DROP, "reply to the next request");
 	}
 	/* A late reply to the expired request changes nothing. */
 	reply_for(&p, 2, REQ, BODY_LEN, 0);
-	deliver(&p, XDP_DROP, "late reply");
+	deliver(&p, V_DROP, "late reply");
 	ck_assert_uint_eq(slot_status(next), SGBPF_SLOT_COMPLETE);
 	ck_assert_uint_eq(slot_of(next)->responses, 2);
 	expect_sum_u32(slot_of(next), workers, 2, BODY_LEN);
@@ -1031,7 +1088,7 @@ START_TEST(test_reuse_after_complete)
 	for (uint32_t w = 0; w < 2; w++) {
 		run_on(w);
 		reply_for(&p, w, REQ, SGBPF_UDP_BODY_MAX, SGBPF_UDP_MSG_LEN);
-		deliver(&p, XDP_DROP, "first request");
+		deliver(&p, V_DROP, "first request");
 	}
 	/* The second request folds on one CPU; the other keeps the old partial. */
 	run_on(0);
@@ -1040,7 +1097,7 @@ START_TEST(test_reuse_after_complete)
 	slot_open(next, 2);
 	for (uint32_t w = 0; w < 2; w++) {
 		reply_for(&p, w, next, BODY_LEN, 0);
-		deliver(&p, XDP_DROP, "second request");
+		deliver(&p, V_DROP, "second request");
 	}
 	ck_assert_uint_eq(slot_status(next), SGBPF_SLOT_COMPLETE);
 	expect_sum_u32(slot_of(next), workers, 2, BODY_LEN);
@@ -1153,7 +1210,7 @@ START_TEST(test_reducers)
 		len = pkt_msg(msg, sizeof(msg), &h, body, blen, w == 0 ? SGBPF_UDP_MSG_LEN : 0);
 		ck_assert_int_gt(len, 0);
 		ck_assert_int_eq(pkt_udp(&p, &f, msg, len, 0), 0);
-		deliver(&p, XDP_DROP, c->prog);
+		deliver(&p, V_DROP, c->prog);
 	}
 	s = slot_of(REQ);
 	ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_COMPLETE);
@@ -1192,7 +1249,7 @@ START_TEST(test_count_only)
 	stats_read(s0);
 	for (uint32_t w = 0; w < 3; w++) {
 		reply_pkt(&p, w, NULL, SGBPF_UDP_BODY_MAX, SGBPF_UDP_MSG_LEN);
-		deliver(&p, XDP_DROP, "reply");
+		deliver(&p, V_DROP, "reply");
 	}
 	ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_COMPLETE);
 	ck_assert_uint_eq(slot_of(REQ)->responses, 3);
@@ -1235,17 +1292,17 @@ START_TEST(test_notify_ringbuf)
 	slot_open(REQ, 2);
 
 	reply_pkt(&p, 1, NULL, BODY_LEN, 0);
-	deliver(&p, XDP_DROP, "first reply");
+	deliver(&p, V_DROP, "first reply");
 	ck_assert_int_eq(ring_buffer__consume(rb), 0);
 	reply_pkt(&p, 0, NULL, BODY_LEN, 0);
-	deliver(&p, XDP_DROP, "completing reply");
+	deliver(&p, V_DROP, "completing reply");
 	ck_assert_int_eq(ring_buffer__consume(rb), 1);
 	ck_assert_int_eq(log.n, 1);
 	ck_assert_uint_eq(log.ev[0].req_id, REQ);
 	ck_assert_uint_eq(log.ev[0].slot, REQ & (NSLOTS - 1));
 	/* One event per request, however many replies follow. */
 	reply_pkt(&p, 2, NULL, BODY_LEN, 0);
-	deliver(&p, XDP_DROP, "late reply");
+	deliver(&p, V_DROP, "late reply");
 	ck_assert_int_eq(ring_buffer__consume(rb), 0);
 	ring_buffer__free(rb);
 }
@@ -1319,13 +1376,13 @@ START_TEST(test_notify_ctrl)
 	slot_open(REQ, 2);
 	reply_as(&in, 2, 2, NULL, ctrl_cases[_i].body_len, ctrl_cases[_i].total,
 		 ctrl_cases[_i].ip_flags);
-	ck_assert_int_eq(xdp_run(&in, &out), fate);
+	ck_assert_int_eq(gather_run(&in, &out), hook_verdict(fate_verdict(fate)));
 	/* Not the last one: it goes where the fate says, unchanged. */
 	ck_assert(out.len == in.len && memcmp(out.data, in.data, in.len) == 0);
 
 	reply_as(&in, 0, 0, NULL, ctrl_cases[_i].body_len, ctrl_cases[_i].total,
 		 ctrl_cases[_i].ip_flags);
-	ck_assert_int_eq(xdp_run(&in, &out), XDP_PASS);
+	ck_assert_int_eq(gather_run(&in, &out), hook_verdict(V_KEEP));
 	check_ctrl_frame(&in, &out, fate == XDP_PASS);
 	ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_COMPLETE);
 }
@@ -1333,37 +1390,43 @@ END_TEST
 
 /* ---- main -------------------------------------------------------------- */
 
+/* A test case of the given name running its tests against hook h. */
+static TCase *hook_tcase(Suite *s, const char *name, enum hook h)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, h == HOOK_TC ? on_tc : on_xdp, fx_close);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
 static Suite *gather_suite(void)
 {
 	Suite *s = suite_create("bpf_gather");
-	TCase *tc;
 
-	tc = tcase_create("packets");
-	tcase_add_checked_fixture(tc, NULL, fx_close);
-	tcase_add_loop_test(tc, test_gather_table, 0, ARRAY_SIZE(gather_cases));
-	suite_add_tcase(s, tc);
+	for (enum hook h = HOOK_XDP; h <= HOOK_TC; h++) {
+		bool x = h == HOOK_XDP;
+		TCase *tc;
 
-	tc = tcase_create("requests");
-	tcase_add_checked_fixture(tc, NULL, fx_close);
-	tcase_add_loop_test(tc, test_full_request, 0, ARRAY_SIZE(fanouts));
-	tcase_add_test(tc, test_duplicate);
-	tcase_add_test(tc, test_policy_any);
-	tcase_add_test(tc, test_policy_n_of_m);
-	tcase_add_loop_test(tc, test_reuse_after_expiry, 0, 2);
-	tcase_add_test(tc, test_reuse_after_complete);
-	suite_add_tcase(s, tc);
+		tc = hook_tcase(s, x ? "packets_xdp" : "packets_tc", h);
+		tcase_add_loop_test(tc, test_gather_table, 0, ARRAY_SIZE(gather_cases));
 
-	tc = tcase_create("reductions");
-	tcase_add_checked_fixture(tc, NULL, fx_close);
-	tcase_add_loop_test(tc, test_reducers, 0, ARRAY_SIZE(red_cases));
-	tcase_add_test(tc, test_count_only);
-	suite_add_tcase(s, tc);
+		tc = hook_tcase(s, x ? "requests_xdp" : "requests_tc", h);
+		tcase_add_loop_test(tc, test_full_request, 0, ARRAY_SIZE(fanouts));
+		tcase_add_test(tc, test_duplicate);
+		tcase_add_test(tc, test_policy_any);
+		tcase_add_test(tc, test_policy_n_of_m);
+		tcase_add_loop_test(tc, test_reuse_after_expiry, 0, 2);
+		tcase_add_test(tc, test_reuse_after_complete);
 
-	tc = tcase_create("notify");
-	tcase_add_checked_fixture(tc, NULL, fx_close);
-	tcase_add_test(tc, test_notify_ringbuf);
-	tcase_add_loop_test(tc, test_notify_ctrl, 0, ARRAY_SIZE(ctrl_cases));
-	suite_add_tcase(s, tc);
+		tc = hook_tcase(s, x ? "reductions_xdp" : "reductions_tc", h);
+		tcase_add_loop_test(tc, test_reducers, 0, ARRAY_SIZE(red_cases));
+		tcase_add_test(tc, test_count_only);
+
+		tc = hook_tcase(s, x ? "notify_xdp" : "notify_tc", h);
+		tcase_add_test(tc, test_notify_ringbuf);
+		tcase_add_loop_test(tc, test_notify_ctrl, 0, ARRAY_SIZE(ctrl_cases));
+	}
 	return s;
 }
 
