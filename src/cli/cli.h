@@ -17,5 +17,8 @@ struct cli_cmd {
 int cmd_worker(int argc, char **argv);
 int cmd_gather(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_setup(int argc, char **argv);
+int cmd_teardown(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif /* SGBPF_CLI_H */

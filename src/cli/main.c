@@ -11,6 +11,9 @@ static const struct cli_cmd commands[] = {
 	{ "run", cmd_run, "zero-configuration demo: local workers, checked results" },
 	{ "gather", cmd_gather, "scatter-gather against workers listed in a file" },
 	{ "worker", cmd_worker, "reference UDP worker serving many ports in one process" },
+	{ "setup", cmd_setup, "bring an interface up and check it and the kernel for sgbpf" },
+	{ "teardown", cmd_teardown, "remove sgbpf's programs and filters from an interface" },
+	{ "status", cmd_status, "list the services running here, with live counters" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -19,6 +19,7 @@
 #include "attach.h"
 #include "error.h"
 #include "netdev.h"
+#include "probe.h"
 #include "service.h"
 #include "sgbpf_udp.skel.h"
 #include "udp_backend.h"
@@ -452,7 +453,9 @@ static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 		svc->elem_size = sgbpf_reduce_elem_size(svc->reduce);
 	}
 
-	err = load_skeleton(svc, b);
+	err = sgbpf_probe_udp_backend();
+	if (!err)
+		err = load_skeleton(svc, b);
 	if (!err)
 		err = sgbpf_udp_io_open(svc, b, opts);
 	if (!err)
