@@ -804,7 +804,8 @@ int sgbpf_inspect_scan(int ifindex, struct sgbpf_inspect *out)
 	/* Every descriptor taken by id is closed by now: we are nobody's owner. */
 	owners_walk(&s);
 	free(s.maps);
-	qsort(s.out.svc, s.out.n, sizeof(*s.out.svc), service_cmp);
+	if (s.out.n > 1)
+		qsort(s.out.svc, s.out.n, sizeof(*s.out.svc), service_cmp);
 	*out = s.out;
 	return 0;
 err:
