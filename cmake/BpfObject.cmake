@@ -26,14 +26,25 @@ set(SGBPF_VMLINUX_DIR ${CMAKE_BINARY_DIR}/vmlinux)
 set(SGBPF_VMLINUX_H ${SGBPF_VMLINUX_DIR}/vmlinux.h)
 set(SGBPF_BTF_SOURCE /sys/kernel/btf/vmlinux CACHE FILEPATH
     "BTF of the kernel the BPF programs are built against")
-add_custom_command(
-  OUTPUT ${SGBPF_VMLINUX_H}
-  COMMAND ${CMAKE_COMMAND} -E make_directory ${SGBPF_VMLINUX_DIR}
-  COMMAND ${BPFTOOL} btf dump file ${SGBPF_BTF_SOURCE} format c > ${SGBPF_VMLINUX_H}.tmp
-  COMMAND ${CMAKE_COMMAND} -E rename ${SGBPF_VMLINUX_H}.tmp ${SGBPF_VMLINUX_H}
-  COMMENT "Generating vmlinux.h from ${SGBPF_BTF_SOURCE}"
-  VERBATIM)
-add_custom_target(sgbpf_vmlinux DEPENDS ${SGBPF_VMLINUX_H})
+# vmlinux.h is made once, at configure time, from the running kernel's BTF:
+# every generator then sees it as a plain source file, whatever directory the
+# BPF objects are built in.
+function(sgbpf_make_vmlinux_h)
+  if(EXISTS ${SGBPF_VMLINUX_H} OR NOT BPFTOOL OR NOT EXISTS ${SGBPF_BTF_SOURCE})
+    return()
+  endif()
+  file(MAKE_DIRECTORY ${SGBPF_VMLINUX_DIR})
+  execute_process(
+    COMMAND ${BPFTOOL} btf dump file ${SGBPF_BTF_SOURCE} format c
+    OUTPUT_FILE ${SGBPF_VMLINUX_H}.tmp
+    RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "bpftool could not dump ${SGBPF_BTF_SOURCE} (exit ${rc})")
+  endif()
+  file(RENAME ${SGBPF_VMLINUX_H}.tmp ${SGBPF_VMLINUX_H})
+  message(STATUS "Generated ${SGBPF_VMLINUX_H} from ${SGBPF_BTF_SOURCE}")
+endfunction()
+sgbpf_make_vmlinux_h()
 
 # Headers BPF code includes (<sgbpf/aggregation.bpf.h>, ...): the source tree
 # here, the installed include directory for users of the CMake package.
