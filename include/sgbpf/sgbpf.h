@@ -69,7 +69,7 @@ enum sgbpf_reduce {
 
 /* What happens to a reply once the kernel has counted and reduced it. */
 enum sgbpf_fate {
-	SGBPF_FATE_DISCARD = 0,	/* dropped at XDP, before any socket buffer */
+	SGBPF_FATE_DISCARD = 0,	/* dropped by the gather program (native XDP: before any socket buffer) */
 	SGBPF_FATE_ALLOW = 1,	/* also delivered to user space, readable per reply */
 };
 
@@ -165,8 +165,10 @@ struct sgbpf_service_opts {
 	enum sgbpf_delivery delivery;
 	/*
 	 * Requests in flight at once, rounded up to a power of two; 0: 8192.
-	 * With SGBPF_FATE_ALLOW, also at most 64 (fewer past 512 workers), as
-	 * every reply of every request in flight holds a receive buffer.
+	 * With SGBPF_FATE_ALLOW, every reply of every request in flight holds a
+	 * receive buffer of a ring of at most 32768: requests in flight are then
+	 * also limited to ring size / workers (64 or more up to 512 workers, 32
+	 * at 1024).  sgbpf_service_info() reports the limit in force.
 	 */
 	uint32_t max_inflight;
 	enum sgbpf_xdp_mode xdp_mode;
@@ -229,11 +231,19 @@ SGBPF_API int sgbpf_poll(struct sgbpf_service *svc);
 /*
  * A descriptor that polls readable when sgbpf_poll() has work: the control
  * socket in SGBPF_DELIVERY_CTRL_FD mode, the ring buffer's epoll descriptor
- * in SGBPF_DELIVERY_RINGBUF mode, -EINVAL otherwise.  Owned by the service.
+ * in SGBPF_DELIVERY_RINGBUF (and SGBPF_DELIVERY_BLOCK) mode, -EINVAL in
+ * SGBPF_DELIVERY_BUSY_WAIT mode.  Owned by the service.  With
+ * SGBPF_FATE_ALLOW a completion may wait for its replies without the
+ * descriptor becoming readable again: poll with sgbpf_next_timeout_ms(),
+ * which then says 0.
  */
 SGBPF_API int sgbpf_service_fd(const struct sgbpf_service *svc);
 
-/* Milliseconds until the next request expires, or -1 when none is pending. */
+/*
+ * Milliseconds until sgbpf_poll() has work without the descriptor saying so:
+ * the next request's deadline, 0 when a completed request waits for its
+ * replies (fate allow), -1 when there is nothing to wait for.
+ */
 SGBPF_API int sgbpf_next_timeout_ms(const struct sgbpf_service *svc);
 
 /* Requests scattered but not yet reported. */

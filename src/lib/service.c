@@ -138,7 +138,7 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 	if (err)
 		goto err_reqs;
 	svc->info.nworkers = svc->nworkers;
-	svc->info.max_inflight = svc->reqs.nslots;
+	svc->info.max_inflight = svc->reqs.limit;
 	svc->info.elem_size = svc->elem_size;
 	return svc;
 
@@ -334,8 +334,14 @@ static void scan_slots(struct sgbpf_service *svc)
 
 int sgbpf_next_timeout_ms(const struct sgbpf_service *svc)
 {
-	uint64_t d = sgbpf_reqtab_next_deadline(&svc->reqs), now;
+	uint64_t d, now;
 
+	if (!svc)
+		return -1;
+	/* A completion held for its replies: they are microseconds away. */
+	if (svc->pending)
+		return 0;
+	d = sgbpf_reqtab_next_deadline(&svc->reqs);
 	if (!d)
 		return -1;
 	now = sgbpf_now_ns();

@@ -122,9 +122,15 @@ static void select_builtin(struct sgbpf_udp *skel, enum sgbpf_reduce r)
 
 static int size_maps(struct sgbpf_udp *skel, uint32_t nslots, bool reduces)
 {
+	/* Room for an event of every slot: a lost event would cost a timeout. */
+	uint32_t ring = 1u << 16;
 	int err;
 
+	while (ring < nslots * 16u)	/* 8-byte header + 8-byte event */
+		ring <<= 1;
 	err = bpf_map__set_max_entries(skel->maps.sgbpf_slots, nslots);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.sgbpf_events, ring);
 	/* Count-only services never fold, so they need no partials. */
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.sgbpf_partials, reduces ? nslots : 1);
