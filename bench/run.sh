@@ -153,13 +153,21 @@ start_farm() {
 	local fanout=$1 last=$((BASE_PORT + $1 - 1)) log="$OUT/logs/farm-$1.log"
 	local cmd=${SGBPF_BENCH_FARM:-"$BUILD/sgbpf worker"}
 
-	# shellcheck disable=SC2086 # the farm command may carry its own arguments
-	$cmd --listen "127.0.0.1:$BASE_PORT-$last" --cpu "$FARM_CPU" 2>"$log" >/dev/null &
-	FARM_PID=$!
-	for _ in $(seq 100); do
-		grep -q "^worker: listening on $fanout ports" "$log" 2>/dev/null && return 0
-		kill -0 "$FARM_PID" 2>/dev/null || break
-		sleep 0.1
+	# The previous farm's sockets may take a moment to be released: retry a
+	# start that failed on a port still in use.
+	for _ in $(seq 20); do
+		# shellcheck disable=SC2086 # the farm command may carry its own arguments
+		$cmd --listen "127.0.0.1:$BASE_PORT-$last" --cpu "$FARM_CPU" 2>"$log" >/dev/null &
+		FARM_PID=$!
+		for _ in $(seq 100); do
+			grep -q "^worker: listening on $fanout ports" "$log" 2>/dev/null && return 0
+			kill -0 "$FARM_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		grep -q "Address already in use" "$log" 2>/dev/null || break
+		wait "$FARM_PID" 2>/dev/null
+		FARM_PID=""
+		sleep 0.5
 	done
 	echo "run.sh: the worker farm did not come up for fan-out $fanout:" >&2
 	cat "$log" >&2
