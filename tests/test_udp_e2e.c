@@ -25,6 +25,7 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netdev.h"
 #include "netns_util.h"
 #include "reply_gen.h"
 #include "service.h"
@@ -820,6 +821,47 @@ START_TEST(test_cli_gather_json)
 }
 END_TEST
 
+/*
+ * The netlink fallback (kernels without TCX) leaves filters behind a killed
+ * coordinator; the next service on the interface removes them.
+ */
+START_TEST(test_fallback_orphans_reaped)
+{
+	struct sgbpf_endpoint eps[4];
+	struct run r = { .fanout = 4, .needed = 4, .base = RANDOM_BASE };
+	struct sgbpf_service *svc;
+	int ifindex = if_nametoindex(T.ifname), p[2], status;
+	pid_t pid;
+	char c;
+
+	setenv("SGBPF_ATTACH_FORCE_NETLINK", "1", 1);
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		service_child(RANDOM_BASE, 1000000, p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	/* Its scatter filter (and the gather one, at TC when XDP is off) stayed. */
+	ck_assert_int_ge(sgbpf_netdev_clsact_filters(ifindex), 1);
+
+	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
+	/* Only the new service's own filter is left, and it works. */
+	ck_assert_int_eq(sgbpf_netdev_clsact_filters(ifindex), 1);
+	run_requests(svc, &r, SGBPF_POLICY_ALL, 0, 10);
+	ck_assert_msg(r.bad == 0 && r.complete == 10, "%s", r.why);
+	sgbpf_service_destroy(svc);
+	ck_assert_int_eq(sgbpf_netdev_clsact_filters(ifindex), 0);
+	unsetenv("SGBPF_ATTACH_FORCE_NETLINK");
+}
+END_TEST
+
 /* What a reduction over n identical vector replies (element i = i) gives. */
 static uint64_t vector_expect(enum sgbpf_reduce red, uint32_t n, uint32_t i)
 {
@@ -933,6 +975,7 @@ int main(void)
 	tcase_add_test(lo, test_two_services_one_interface);
 	tcase_add_test(lo, test_sigkill_leaves_nothing);
 	tcase_add_test(lo, test_custom_reduction);
+	tcase_add_test(lo, test_fallback_orphans_reaped);
 	tcase_add_test(lo, test_cli_gather_json);
 	tcase_add_test(veth, test_cli_gather_json);
 	suite_add_tcase(s, veth);

@@ -35,6 +35,7 @@
 #include <netlink/netlink.h>
 
 #include "attach.h"
+#include "inspect.h"
 #include "error.h"
 #include "netdev.h"
 
@@ -351,6 +352,12 @@ static int attach_tc_netlink(int prog_fd, const struct bpf_prog_info *info, int 
 	if (err)
 		goto err_close;
 
+	/*
+	 * Filters of a dead instance of ours would keep steering traffic:
+	 * remove them first.  Best effort: a scan that fails (no CAP_SYS_ADMIN
+	 * to read BPF objects by id) must not stop a working set-up.
+	 */
+	sgbpf_inspect_reap_orphans(ifindex, NULL);
 	err = cls_bpf_add_free_handle(a, prog_fd, name, label);
 	if (err)
 		goto err_release;

@@ -938,3 +938,40 @@ out:
 				 strerror(-err));
 	return 0;
 }
+
+/*
+ * The netlink fallback's filters outlive their process.  A service whose
+ * programs no process holds any more (a live service always keeps its
+ * program descriptors) is a dead instance of ours: its filters go.  Links
+ * are left alone: a link whose owner died is already gone.
+ */
+int sgbpf_inspect_reap_orphans(int ifindex, unsigned int *removed)
+{
+	struct sgbpf_inspect in = { 0 };
+	unsigned int n = 0;
+	int err;
+
+	err = sgbpf_inspect_scan(ifindex, &in);
+	if (err)
+		return err;
+	for (size_t i = 0; i < in.n; i++) {
+		struct sgbpf_inspect_service *svc = &in.svc[i];
+
+		if (svc->nowners || svc->more_owners)
+			continue;
+		for (unsigned int k = 0; k < svc->natt; k++) {
+			if (!svc->att[k].netlink)
+				continue;
+			err = sgbpf_inspect_remove(&svc->att[k]);
+			if (err)
+				break;
+			n++;
+		}
+		if (err)
+			break;
+	}
+	sgbpf_inspect_free(&in);
+	if (removed)
+		*removed = n;
+	return err;
+}

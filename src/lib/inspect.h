@@ -102,6 +102,14 @@ void sgbpf_inspect_free(struct sgbpf_inspect *in);
  */
 int sgbpf_inspect_remove(const struct sgbpf_inspect_attach *a);
 
+/*
+ * Deletes the netlink-fallback filters of sgbpf services on ifindex that no
+ * process holds any more (their owner died: a live service keeps its
+ * program descriptors open).  Stores how many it deleted in *removed when
+ * not NULL.  Returns 0 or a negative errno.
+ */
+int sgbpf_inspect_reap_orphans(int ifindex, unsigned int *removed);
+
 /* "xdp native", "xdp generic", "xdp offload", "tc ingress", "tc egress". */
 const char *sgbpf_inspect_hook_name(enum sgbpf_inspect_hook h);
 

@@ -380,8 +380,13 @@ int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms)
 		if (svc->delivery == SGBPF_DELIVERY_BUSY_WAIT) {
 			scan_slots(svc);
 		} else {
-			/* Replies of a completed request are microseconds away: spin. */
-			int t = svc->reported || svc->pending ? 0 : effective_timeout(svc, timeout_ms);
+			/*
+			 * Replies of a completed request are microseconds away: the
+			 * backend waits for them, not for kernel events, for at most
+			 * a millisecond at a time.
+			 */
+			int t = svc->reported ? 0 :
+				svc->pending ? 1 : effective_timeout(svc, timeout_ms);
 
 			if (t > 0 && until) {
 				uint64_t now = sgbpf_now_ns();

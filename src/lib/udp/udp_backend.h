@@ -74,6 +74,7 @@ struct sgbpf_udp_backend {
 
 	struct io_uring ring;
 	bool ring_ready;
+	bool ring_disabled;		/* created disabled: enabled by the first scatter */
 	uint32_t sq_pending;		/* sends submitted, completion not yet reaped */
 	struct udp_tx *tx;		/* one per slot */
 	struct udp_rx rx;

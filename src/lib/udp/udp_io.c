@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -272,6 +273,51 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/*
+ * With fate allow, a multishot receive posts a completion per reply.  By
+ * default each one is run as task work that interrupts the thread, which
+ * breaks every epoll_wait() of a ring-buffer wait with EINTR, a system call
+ * per reply.  Deferred task work (6.1) posts them only when the thread asks
+ * (io_uring_get_events(), which reap() calls when IORING_SQ_TASKRUN says
+ * there is work).  It requires a single issuer: the ring starts disabled and
+ * the first thread to scatter enables it and becomes that issuer.  Older
+ * kernels get the default behaviour.
+ */
+static int ring_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
+		      struct io_uring_params *p)
+{
+	unsigned int base = p->flags;
+	int err;
+
+	if (svc->fate == SGBPF_FATE_ALLOW) {
+		p->flags = base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+			   IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_R_DISABLED;
+		err = io_uring_queue_init_params(1024, &b->ring, p);
+		if (!err) {
+			b->ring_disabled = true;
+			return 0;
+		}
+		if (err != -EINVAL)
+			return err;
+	}
+	p->flags = base;
+	return io_uring_queue_init_params(1024, &b->ring, p);
+}
+
+/* First use: enable a ring created disabled, from the thread that will use it. */
+static int ring_enable(struct sgbpf_udp_backend *b)
+{
+	/* liburing 2.3 declares io_uring_enable_rings() but does not export it. */
+	int err = syscall(__NR_io_uring_register, b->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+			  NULL, 0);
+
+	if (err)
+		return sgbpf_err(-errno, "cannot enable io_uring: %s", strerror(errno));
+	b->ring_disabled = false;
+	err = rx_arm(b);
+	return err ? sgbpf_err(err, "cannot start receiving replies") : 0;
+}
+
 int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 		      const struct sgbpf_service_opts *opts)
 {
@@ -301,7 +347,7 @@ int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 		svc->notify_fd = b->ctrl_sock;
 	}
 
-	err = io_uring_queue_init_params(1024, &b->ring, &p);
+	err = ring_setup(svc, b, &p);
 	if (err)
 		return sgbpf_err(err, "cannot set up io_uring: %s", strerror(-err));
 	b->ring_ready = true;
@@ -337,7 +383,8 @@ int sgbpf_udp_io_start(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 					 strerror(errno));
 		svc->notify_fd = ring_buffer__epoll_fd(b->rb);
 	}
-	if (svc->fate == SGBPF_FATE_ALLOW) {
+	/* A disabled ring is armed by the first scatter (ring_enable()). */
+	if (svc->fate == SGBPF_FATE_ALLOW && !b->ring_disabled) {
 		int err = rx_arm(b);
 
 		if (!err)
@@ -396,6 +443,11 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 	memcpy(tx->buf + off, &t, sizeof(t));
 	tx->iov.iov_len = off + sizeof(t);
 
+	if (b->ring_disabled) {
+		ret = ring_enable(b);
+		if (ret)
+			return ret;
+	}
 	sqe = io_uring_get_sqe(&b->ring);
 	if (!sqe) {
 		sgbpf_udp_reap(svc);
@@ -416,6 +468,12 @@ int sgbpf_udp_reap(struct sgbpf_service *svc)
 	struct sgbpf_udp_backend *b = svc->backend;
 	struct io_uring_cqe *cqe;
 	unsigned int head, seen = 0;
+
+	if (b->ring_disabled)
+		return 0;	/* nothing was submitted yet */
+	/* Completions waiting for the thread to ask (deferred task work). */
+	if (IO_URING_READ_ONCE(*b->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
+		io_uring_get_events(&b->ring);
 
 	io_uring_for_each_cqe(&b->ring, head, cqe) {
 		seen++;
@@ -485,9 +543,31 @@ static int drain_ctrl(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	return n;
 }
 
+/*
+ * Fate allow, a completion held for its replies: sleep on the io_uring
+ * completion queue, where the replies land, rather than on the event source.
+ * Completion events that came meanwhile are read without a system call.
+ */
+static int wait_replies(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, int timeout_ms)
+{
+	struct __kernel_timespec ts = { .tv_nsec = (long long)timeout_ms * 1000000 };
+	struct io_uring_cqe *cqe;
+	int err;
+
+	if (b->rb)
+		ring_buffer__consume(b->rb);
+	if (timeout_ms <= 0 || io_uring_cq_ready(&b->ring) || b->ring_disabled)
+		return 0;
+	err = io_uring_wait_cqe_timeout(&b->ring, &cqe, &ts);
+	return err == -ETIME || err == -EINTR ? 0 : err;
+}
+
 int sgbpf_udp_wait_events(struct sgbpf_service *svc, int timeout_ms)
 {
 	struct sgbpf_udp_backend *b = svc->backend;
+
+	if (svc->pending)
+		return wait_replies(svc, b, timeout_ms);
 
 	switch (svc->delivery) {
 	case SGBPF_DELIVERY_RINGBUF:
