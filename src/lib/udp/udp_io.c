@@ -87,6 +87,13 @@ static int rx_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 		n <<= 1;
 	if (n / svc->nworkers < svc->reqs.limit)
 		svc->reqs.limit = n / svc->nworkers;
+	/*
+	 * Replies wait in the socket until the thread next collects completions
+	 * (deferred task work): let it hold all of them, at up to 4 KiB of
+	 * kernel memory each, rather than drop some.
+	 */
+	if ((size_t)n * 4096 > SOCK_BUF_BYTES)
+		set_buf(b->sock, SO_RCVBUFFORCE, SO_RCVBUF, n * 4096);
 	rx->nbufs = n;
 	rx->buf_size = RX_BUF_SIZE;
 	rx->ring_bytes = (n * sizeof(struct io_uring_buf) + page - 1) / page * page;
