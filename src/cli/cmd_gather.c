@@ -57,7 +57,7 @@ enum { OPT_REDUCE_OBJ = 256, OPT_REDUCE_PROG, OPT_ELEM_SIZE, OPT_XDP_MODE, OPT_M
 int cmd_gather(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "backend", required_argument, NULL, 'b' },
+		SVC_COMMON_LONGOPTS,
 		{ "dev", required_argument, NULL, 'd' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "reduce", required_argument, NULL, 'r' },
@@ -65,11 +65,6 @@ int cmd_gather(int argc, char **argv)
 		{ "reduce-prog", required_argument, NULL, OPT_REDUCE_PROG },
 		{ "elem-size", required_argument, NULL, OPT_ELEM_SIZE },
 		{ "policy", required_argument, NULL, 'p' },
-		{ "timeout-us", required_argument, NULL, 't' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "inflight", required_argument, NULL, 'i' },
-		{ "delivery", required_argument, NULL, 'D' },
-		{ "allow", no_argument, NULL, 'a' },
 		{ "message", required_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
@@ -82,18 +77,20 @@ int cmd_gather(int argc, char **argv)
 	struct gather_loop g = { .count = 1, .inflight = 1, .msg = "sgbpf", .msg_len = 5 };
 	const char *reduce_name = "sum-u32";
 	uint32_t u32;
-	uint64_t u64;
 	int c, err, ret;
 
 	g.sopts.sz = sizeof(g.sopts);
 	g.sopts.timeout_us = 1000000;
 	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":b:d:w:r:p:t:n:i:D:am:jhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" SVC_COMMON_SHORTOPTS "d:w:r:p:m:jhV", longopts,
+				NULL)) != -1) {
+		ret = svc_common_option(CMD, c, optarg, &so, &g.sopts, &g.count, &g.inflight);
+		if (ret >= 0) {
+			if (ret)
+				return ret;
+			continue;
+		}
 		switch (c) {
-		case 'b':
-			if (svc_parse_backend(optarg, &so.backend))
-				return cli_usage_error(CMD, "unknown backend '%s' (udp)", optarg);
-			break;
 		case 'd':
 			so.ifname = optarg;
 			break;
@@ -123,29 +120,6 @@ int cmd_gather(int argc, char **argv)
 		case 'p':
 			if (svc_parse_policy(optarg, &g.sopts))
 				return cli_usage_error(CMD, "bad policy '%s' (all, any or N >= 1)", optarg);
-			break;
-		case 't':
-			if (cli_parse_u64(optarg, 0, 3600ull * 1000000, &u64))
-				return cli_usage_error(CMD, "bad timeout '%s' (microseconds, at most an hour)",
-						       optarg);
-			g.sopts.timeout_us = u64;
-			break;
-		case 'n':
-			if (cli_parse_u64(optarg, 1, 1000000000ull, &g.count))
-				return cli_usage_error(CMD, "bad count '%s'", optarg);
-			break;
-		case 'i':
-			if (cli_parse_u32(optarg, 1, SGBPF_MAX_INFLIGHT, &g.inflight))
-				return cli_usage_error(CMD, "bad inflight '%s' (1..%u)", optarg,
-						       SGBPF_MAX_INFLIGHT);
-			break;
-		case 'D':
-			if (svc_parse_delivery(optarg, &so.delivery))
-				return cli_usage_error(CMD, "unknown delivery '%s' (ringbuf, ctrl-fd, "
-							    "block, busy-wait)", optarg);
-			break;
-		case 'a':
-			so.fate = SGBPF_FATE_ALLOW;
 			break;
 		case 'm':
 			g.msg = optarg;
@@ -180,10 +154,9 @@ int cmd_gather(int argc, char **argv)
 		return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
 	if (!so.workers_file)
 		return cli_usage_error(CMD, "--workers FILE is required");
-	if (g.inflight > 1 && so.delivery == SGBPF_DELIVERY_BLOCK)
-		return cli_usage_error(CMD, "--delivery block runs one request at a time");
-	if (so.max_inflight && g.inflight > so.max_inflight)
-		return cli_usage_error(CMD, "--inflight exceeds --max-inflight");
+	ret = svc_common_check(CMD, &so, g.inflight);
+	if (ret)
+		return ret;
 
 	g.is_signed = strstr(reduce_name, "-i") != NULL;
 	so.on_complete = gather_loop_on_complete;

@@ -163,13 +163,8 @@ static void stop_workers(pid_t pid)
 int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "backend", required_argument, NULL, 'b' },
+		SVC_COMMON_LONGOPTS,
 		{ "workers", required_argument, NULL, 'w' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "inflight", required_argument, NULL, 'i' },
-		{ "delivery", required_argument, NULL, 'D' },
-		{ "allow", no_argument, NULL, 'a' },
-		{ "timeout-us", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -182,43 +177,23 @@ int cmd_run(int argc, char **argv)
 	char reply[64];
 	uint16_t base = 0;
 	pid_t workers = -1;
-	uint64_t u64;
-	int c, err, ret = CLI_EXIT_FAIL;
+	int c, err, ret;
 
 	g.sopts.sz = sizeof(g.sopts);
 	g.sopts.timeout_us = 1000000;
 	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":b:w:n:i:D:at:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" SVC_COMMON_SHORTOPTS "w:hV", longopts, NULL)) != -1) {
+		ret = svc_common_option(CMD, c, optarg, &so, &g.sopts, &g.count, &g.inflight);
+		if (ret >= 0) {
+			if (ret)
+				return ret;
+			continue;
+		}
 		switch (c) {
-		case 'b':
-			if (svc_parse_backend(optarg, &so.backend))
-				return cli_usage_error(CMD, "unknown backend '%s' (udp)", optarg);
-			break;
 		case 'w':
 			if (cli_parse_u32(optarg, 1, SGBPF_MAX_WORKERS, &d.nworkers))
 				return cli_usage_error(CMD, "bad worker count '%s' (1..%u)", optarg,
 						       SGBPF_MAX_WORKERS);
-			break;
-		case 'n':
-			if (cli_parse_u64(optarg, 1, 100000000ull, &g.count))
-				return cli_usage_error(CMD, "bad count '%s'", optarg);
-			break;
-		case 'i':
-			if (cli_parse_u32(optarg, 1, SGBPF_DEFAULT_INFLIGHT, &g.inflight))
-				return cli_usage_error(CMD, "bad inflight '%s'", optarg);
-			break;
-		case 'D':
-			if (svc_parse_delivery(optarg, &so.delivery))
-				return cli_usage_error(CMD, "unknown delivery '%s' (ringbuf, ctrl-fd, "
-							    "block, busy-wait)", optarg);
-			break;
-		case 'a':
-			so.fate = SGBPF_FATE_ALLOW;
-			break;
-		case 't':
-			if (cli_parse_u64(optarg, 1, 3600ull * 1000000, &u64))
-				return cli_usage_error(CMD, "bad timeout '%s'", optarg);
-			g.sopts.timeout_us = u64;
 			break;
 		case 'h':
 			usage(stdout);
@@ -232,8 +207,10 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-	if (g.inflight > 1 && so.delivery == SGBPF_DELIVERY_BLOCK)
-		return cli_usage_error(CMD, "--delivery block runs one request at a time");
+	ret = svc_common_check(CMD, &so, g.inflight);
+	if (ret)
+		return ret;
+	ret = CLI_EXIT_FAIL;
 
 	/* Replies differ per request and per worker: a random-but-known body. */
 	snprintf(reply, sizeof(reply), "random:%lu", (unsigned long)time(NULL));

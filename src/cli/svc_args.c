@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <getopt.h>
+
 #include "cli_common.h"
 #include "svc_args.h"
 
@@ -84,4 +86,51 @@ const char *svc_gather_hook_name(enum sgbpf_gather_hook h)
 	default:
 		return "TC ingress";
 	}
+}
+
+int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_service_opts *so,
+		      struct sgbpf_scatter_opts *sc, uint64_t *count, uint32_t *inflight)
+{
+	uint64_t u64;
+
+	switch (c) {
+	case 'b':
+		if (svc_parse_backend(arg, &so->backend))
+			return cli_usage_error(cmd, "unknown backend '%s' (udp)", arg);
+		return 0;
+	case 't':
+		if (cli_parse_u64(arg, 0, 3600ull * 1000000, &u64))
+			return cli_usage_error(cmd, "bad timeout '%s' (microseconds, at most an hour)",
+					       arg);
+		sc->timeout_us = u64;
+		return 0;
+	case 'n':
+		if (cli_parse_u64(arg, 1, 1000000000ull, count))
+			return cli_usage_error(cmd, "bad count '%s'", arg);
+		return 0;
+	case 'i':
+		if (cli_parse_u32(arg, 1, SGBPF_MAX_INFLIGHT, inflight))
+			return cli_usage_error(cmd, "bad inflight '%s' (1..%u)", arg,
+					       SGBPF_MAX_INFLIGHT);
+		return 0;
+	case 'D':
+		if (svc_parse_delivery(arg, &so->delivery))
+			return cli_usage_error(cmd, "unknown delivery '%s' (ringbuf, ctrl-fd, block, "
+					       "busy-wait)", arg);
+		return 0;
+	case 'a':
+		so->fate = SGBPF_FATE_ALLOW;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int svc_common_check(const char *cmd, const struct sgbpf_service_opts *so, uint32_t inflight)
+{
+	if (inflight > 1 && so->delivery == SGBPF_DELIVERY_BLOCK)
+		return cli_usage_error(cmd, "--delivery block runs one request at a time");
+	if (so->max_inflight && inflight > so->max_inflight)
+		return cli_usage_error(cmd, "--inflight exceeds --max-inflight");
+	return 0;
 }

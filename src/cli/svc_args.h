@@ -17,4 +17,26 @@ const char *svc_gather_hook_name(enum sgbpf_gather_hook h);
 /* "udp" (or "tcp", refused later by the library with a clear message). */
 int svc_parse_backend(const char *s, enum sgbpf_backend *out);
 
+/*
+ * The options 'gather' and 'run' share, by short option letter: -b backend,
+ * -t timeout-us, -n count, -i inflight, -D delivery, -a allow.  Returns -1
+ * when c is not one of them, 0 when it was parsed, or CLI_EXIT_USAGE after
+ * printing the error.
+ */
+int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_service_opts *so,
+		      struct sgbpf_scatter_opts *sc, uint64_t *count, uint32_t *inflight);
+
+/* Checks between the shared options once all are parsed; 0 or CLI_EXIT_USAGE. */
+int svc_common_check(const char *cmd, const struct sgbpf_service_opts *so, uint32_t inflight);
+
+/* Their long forms, for getopt_long tables. */
+#define SVC_COMMON_LONGOPTS						\
+	{ "backend", required_argument, NULL, 'b' },			\
+	{ "timeout-us", required_argument, NULL, 't' },			\
+	{ "count", required_argument, NULL, 'n' },			\
+	{ "inflight", required_argument, NULL, 'i' },			\
+	{ "delivery", required_argument, NULL, 'D' },			\
+	{ "allow", no_argument, NULL, 'a' }
+#define SVC_COMMON_SHORTOPTS "b:t:n:i:D:a"
+
 #endif
