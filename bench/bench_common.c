@@ -866,3 +866,36 @@ void bench_report(const struct bench_opts *o, const struct bench_result *r)
 		r->c.timeouts, r->c.mismatches, r->c.bad_replies, r->c.send_errors, r->c.stale,
 		r->lat.mean_us, r->lat.p50_us, r->lat.p99_us, rps, self, machine);
 }
+
+#define OPT_SOCKETS 512
+
+static const struct option sockets_longopts[] = {
+	{ "sockets", required_argument, NULL, OPT_SOCKETS },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int sockets_handle(int val, const char *arg, void *ctx)
+{
+	uint32_t *nsockets = ctx;
+	char *end;
+	unsigned long v;
+
+	if (val != OPT_SOCKETS)
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno || *end || end == arg || v > BENCH_MAX_WORKERS)
+		return -EINVAL;
+	*nsockets = (uint32_t)v;
+	return 0;
+}
+
+struct bench_extra_opts bench_sockets_option(uint32_t *nsockets)
+{
+	return (struct bench_extra_opts){
+		.longopts = sockets_longopts,
+		.handle = sockets_handle,
+		.ctx = nsockets,
+		.usage = "  --sockets S        spread workers over S sockets (default 0: one per worker)\n",
+	};
+}

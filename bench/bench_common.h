@@ -131,6 +131,13 @@ int bench_parse_opts(int argc, char **argv, const char *name, struct bench_opts 
 void bench_opts_free(struct bench_opts *o);
 
 /*
+ * The --sockets S option of the contenders that can spread workers over
+ * fewer sockets than workers (0: one per worker): extras that store S in
+ * *nsockets.
+ */
+struct bench_extra_opts bench_sockets_option(uint32_t *nsockets);
+
+/*
  * Parses a worker list: "A.B.C.D:P", "A.B.C.D:P1-P2", several of those
  * separated by commas, or the path of a file with one such item per line
  * ('#' comments allowed).  Only loopback (127.0.0.0/8) addresses are

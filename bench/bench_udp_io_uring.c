@@ -366,38 +366,10 @@ static void ur_close(struct ur_ctx *c)
 	free(c->fds);
 }
 
-#define OPT_SOCKETS 512
-
-static const struct option ur_longopts[] = {
-	{ "sockets", required_argument, NULL, OPT_SOCKETS },
-	{ NULL, 0, NULL, 0 },
-};
-
-static int ur_handle(int val, const char *arg, void *ctx)
-{
-	uint32_t *nsockets = ctx;
-	char *end;
-	unsigned long v;
-
-	if (val != OPT_SOCKETS)
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (errno || *end || end == arg || v > BENCH_MAX_WORKERS)
-		return -EINVAL;
-	*nsockets = (uint32_t)v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	uint32_t nsockets = 0;
-	const struct bench_extra_opts extra = {
-		.longopts = ur_longopts,
-		.handle = ur_handle,
-		.ctx = &nsockets,
-		.usage = "  --sockets S        spread workers over S sockets (default 0: one per worker)\n",
-	};
+	const struct bench_extra_opts extra = bench_sockets_option(&nsockets);
 	struct bench_result res;
 	struct bench_table t;
 	struct bench_opts o;
