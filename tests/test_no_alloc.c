@@ -10,17 +10,15 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sgbpf/sgbpf.h>
 
 #include "netns_util.h"
+#include "worker_farm.h"
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t m);
@@ -55,37 +53,16 @@ static unsigned int completed;
 
 static void setup(void)
 {
-	const char *cli = getenv("SGBPF_CLI");
-	char line[256];
-	int p[2];
-	FILE *in;
-
-	ck_assert_ptr_nonnull(cli);
 	ck_assert_int_eq(netns_create(&ns, "noalloc"), 0);
 	ck_assert_int_eq(netns_link_up(&ns, "lo"), 0);
-	ck_assert_int_eq(pipe(p), 0);
-	farm = netns_fork(&ns);
-	ck_assert_int_ge(farm, 0);
-	if (farm == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(p[1], STDERR_FILENO);
-		execl(cli, "sgbpf", "worker", "--listen", "127.0.0.1:36000-36015", NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	in = fdopen(p[0], "r");
-	while (fgets(line, sizeof(line), in) && !strstr(line, "listening on"))
-		;
-	fclose(in);
+	farm = worker_farm_start(&ns, "127.0.0.1:36000-36015", NULL);
+	ck_assert_int_gt(farm, 0);
 	ck_assert_int_eq(netns_enter(&ns, NULL), 0);
 }
 
 static void teardown(void)
 {
-	if (farm > 0) {
-		kill(farm, SIGTERM);
-		waitpid(farm, NULL, 0);
-	}
+	worker_farm_stop(farm);
 	netns_delete(&ns);
 }
 

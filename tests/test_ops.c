@@ -29,6 +29,7 @@
 #include "inspect.h"
 #include "netdev.h"
 #include "netns_util.h"
+#include "worker_farm.h"
 #include "probe.h"
 
 #define BASE_PORT 35000
@@ -49,35 +50,12 @@ static uint32_t completed;
 /* Starts `sgbpf worker` inside n on 127.0.0.1:BASE_PORT..+3; waits until it listens. */
 static pid_t start_farm(const struct netns *n)
 {
-	const char *cli = getenv("SGBPF_CLI");
-	char listen[64], line[256] = "";
-	int pipefd[2];
-	FILE *in;
+	char listen[64];
 	pid_t pid;
 
-	ck_assert_msg(cli, "SGBPF_CLI is not set");
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u-%u", BASE_PORT, BASE_PORT + NWORKERS - 1);
-	ck_assert_int_eq(pipe(pipefd), 0);
-	fflush(NULL);
-	pid = netns_fork(n);
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		char *args[] = { "sgbpf", "worker", "--listen", listen, NULL };
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(pipefd[0]);
-		dup2(pipefd[1], STDERR_FILENO);
-		execv(cli, args);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	in = fdopen(pipefd[0], "r");
-	ck_assert_ptr_nonnull(in);
-	while (fgets(line, sizeof(line), in))
-		if (strstr(line, "listening on"))
-			break;
-	fclose(in);
-	ck_assert_msg(strstr(line, "listening on"), "worker did not start: %s", line);
+	pid = worker_farm_start(n, listen, NULL);
+	ck_assert_msg(pid > 0, "worker farm on %s did not start", listen);
 	return pid;
 }
 
@@ -216,8 +194,7 @@ static void setup(void)
 static void teardown(void)
 {
 	if (farm > 0) {
-		kill(farm, SIGTERM);
-		waitpid(farm, NULL, 0);
+		worker_farm_stop(farm);
 		farm = -1;
 	}
 	netns_delete(&ns);

@@ -27,6 +27,7 @@
 
 #include "netdev.h"
 #include "netns_util.h"
+#include "worker_farm.h"
 #include "reply_gen.h"
 #include "service.h"
 
@@ -54,58 +55,30 @@ static struct topo T;
 /* Gather hook for make_service(); tests of the TC path set SGBPF_XDP_OFF. */
 static enum sgbpf_xdp_mode xdp_mode = SGBPF_XDP_AUTO;
 
-/* Starts 'sgbpf worker' inside ns; returns its pid once it is listening. */
+/* Starts 'sgbpf worker' inside ns on base..base+n-1; extra: more arguments. */
 static pid_t start_farm(const struct netns *ns, uint32_t ip, uint16_t base, uint32_t n,
-			const char *reply, const char *extra)
+			const char *reply, const char *const *extra)
 {
-	const char *cli = getenv("SGBPF_CLI");
-	char listen[64], addr[16], line[256];
-	int pipefd[2];
-	FILE *in;
+	const char *args[12] = { "--reply", reply };
+	char listen[64], addr[16];
 	pid_t pid;
+	int k = 2;
 
-	ck_assert_msg(cli, "SGBPF_CLI is not set");
+	for (; extra && *extra && k < 11; extra++)
+		args[k++] = *extra;
+	args[k] = NULL;
 	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
 	snprintf(listen, sizeof(listen), "%s:%u-%u", addr, base, base + n - 1);
-	ck_assert_int_eq(pipe(pipefd), 0);
-	pid = netns_fork(ns);
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		char *args[12] = { "sgbpf", "worker", "--listen", listen, "--reply", (char *)reply };
-		int k = 6;
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (extra) {
-			char *copy = strdup(extra), *tok, *save;
-
-			for (tok = strtok_r(copy, " ", &save); tok && k < 11;
-			     tok = strtok_r(NULL, " ", &save))
-				args[k++] = tok;
-		}
-		args[k] = NULL;
-		close(pipefd[0]);
-		dup2(pipefd[1], STDERR_FILENO);
-		execv(cli, args);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	in = fdopen(pipefd[0], "r");
-	ck_assert_ptr_nonnull(in);
-	while (fgets(line, sizeof(line), in))
-		if (strstr(line, "listening on"))
-			break;
-	fclose(in);
-	ck_assert_msg(strstr(line, "listening on"), "worker did not start: %s", line);
+	pid = worker_farm_start(ns, listen, args);
+	ck_assert_msg(pid > 0, "worker farm on %s did not start", listen);
 	T.farms[T.nfarms++] = pid;
 	return pid;
 }
 
 static void stop_farms(void)
 {
-	for (int i = 0; i < T.nfarms; i++) {
-		kill(T.farms[i], SIGTERM);
-		waitpid(T.farms[i], NULL, 0);
-	}
+	for (int i = 0; i < T.nfarms; i++)
+		worker_farm_stop(T.farms[i]);
 	T.nfarms = 0;
 }
 
@@ -415,7 +388,8 @@ START_TEST(test_misbehaving_workers)
 	struct sgbpf_stats st;
 	struct sgbpf_service *svc;
 
-	start_farm(T.work, T.worker_ip, 32000, 16, "random:4242", "--duplicate --junk --stray");
+	start_farm(T.work, T.worker_ip, 32000, 16, "random:4242",
+		   (const char *const[]){ "--duplicate", "--junk", "--stray", NULL });
 	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
 	run_requests(svc, &r, SGBPF_POLICY_ALL, 0, 50);
 	ck_assert_msg(r.bad == 0 && r.complete == 50, "%u complete, %u bad: %s", r.complete, r.bad,
@@ -438,7 +412,8 @@ START_TEST(test_silent_worker_expires)
 	struct sgbpf_service *svc;
 	struct sgbpf_stats st;
 
-	start_farm(T.work, T.worker_ip, 33000, 4, "random:4242", "--silent-port 33002");
+	start_farm(T.work, T.worker_ip, 33000, 4, "random:4242",
+		   (const char *const[]){ "--silent-port", "33002", NULL });
 	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
 	for (int i = 0; i < 5; i++) {
 		ck_assert_int_eq(sgbpf_scatter(svc, "x", 1, &so, NULL), 0);
@@ -464,7 +439,8 @@ START_TEST(test_late_replies_are_stale)
 	struct sgbpf_stats st;
 
 	/* 40 ms late: every request with a 20 ms timeout expires... */
-	start_farm(T.work, T.worker_ip, 34000, 4, "random:4242", "--delay-us 40000");
+	start_farm(T.work, T.worker_ip, 34000, 4, "random:4242",
+		   (const char *const[]){ "--delay-us", "40000", NULL });
 	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
 	for (int i = 0; i < 10; i++) {
 		ck_assert_int_eq(sgbpf_scatter(svc, "x", 1, &quick, NULL), 0);

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "worker_farm.h"
+
+#define MAX_ARGS 16
+
+pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *const *extra)
+{
+	const char *cli = getenv("SGBPF_CLI");
+	char line[256] = "";
+	int pipefd[2];
+	FILE *in;
+	pid_t pid;
+
+	if (!cli) {
+		fprintf(stderr, "worker_farm: SGBPF_CLI is not set\n");
+		return -EINVAL;
+	}
+	if (pipe(pipefd))
+		return -errno;
+	fflush(NULL);
+	pid = netns_fork(ns);
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return pid;
+	}
+	if (pid == 0) {
+		char *args[MAX_ARGS] = { "sgbpf", "worker", "--listen", (char *)listen };
+		int k = 4;
+
+		/* The farm must not outlive the test, however the test ends. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (; extra && *extra && k < MAX_ARGS - 1; extra++)
+			args[k++] = (char *)*extra;
+		args[k] = NULL;
+		close(pipefd[0]);
+		dup2(pipefd[1], STDERR_FILENO);
+		execv(cli, args);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	in = fdopen(pipefd[0], "r");
+	if (!in) {
+		close(pipefd[0]);
+		worker_farm_stop(pid);
+		return -ENOMEM;
+	}
+	while (fgets(line, sizeof(line), in))
+		if (strstr(line, "listening on"))
+			break;
+	fclose(in);
+	if (!strstr(line, "listening on")) {
+		fprintf(stderr, "worker_farm: sgbpf worker did not start: %s\n", line);
+		worker_farm_stop(pid);
+		return -ECHILD;
+	}
+	return pid;
+}
+
+void worker_farm_stop(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Reference workers for tests: `$SGBPF_CLI worker` started inside a network
+ * namespace, killed with its parent whatever happens to the test.
+ */
+#ifndef SGBPF_TESTS_WORKER_FARM_H
+#define SGBPF_TESTS_WORKER_FARM_H
+
+#include <sys/types.h>
+
+#include "netns_util.h"
+
+/*
+ * Starts `sgbpf worker --listen LISTEN [EXTRA...]` inside ns (EXTRA a
+ * NULL-terminated list, or NULL) and returns its pid once it printed its
+ * ready line, or a negative errno after saying on stderr what went wrong.
+ */
+pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *const *extra);
+
+/* Stops a farm with SIGTERM and reaps it; pid <= 0 is a no-op. */
+void worker_farm_stop(pid_t pid);
+
+#endif
