@@ -37,6 +37,53 @@ static uint32_t round_up_pow2(uint32_t v)
 	return p;
 }
 
+static uint32_t endpoint_hash(uint32_t addr, uint16_t port)
+{
+	return (addr ^ ((uint32_t)port << 16 | port)) * 0x9e3779b1u;
+}
+
+int sgbpf_service_worker(const struct sgbpf_service *svc, uint32_t addr, uint16_t port)
+{
+	for (uint32_t h = endpoint_hash(addr, port);; h++) {
+		uint32_t e = svc->worker_hash[h & svc->worker_hash_mask];
+
+		if (e == 0)
+			return -1;
+		if (svc->workers[e - 1].addr == addr && svc->workers[e - 1].port == port)
+			return e - 1;
+	}
+}
+
+/*
+ * Builds the endpoint index (user space looks workers up per reply in fate
+ * allow mode) and, on the way, refuses a worker listed twice, which the
+ * kernel would otherwise count twice.
+ */
+static int index_workers(struct sgbpf_service *svc)
+{
+	uint32_t size = 2;
+
+	while (size < 2 * svc->nworkers)
+		size <<= 1;
+	svc->worker_hash = calloc(size, sizeof(*svc->worker_hash));
+	if (!svc->worker_hash)
+		return -ENOMEM;
+	svc->worker_hash_mask = size - 1;
+	for (uint32_t i = 0; i < svc->nworkers; i++) {
+		const struct sgbpf_endpoint *w = &svc->workers[i];
+		int dup = sgbpf_service_worker(svc, w->addr, w->port);
+		uint32_t h = endpoint_hash(w->addr, w->port);
+
+		if (dup >= 0)
+			return sgbpf_err(-EINVAL, "worker %d and worker %u are the same endpoint",
+					 dup, i);
+		while (svc->worker_hash[h & svc->worker_hash_mask])
+			h++;
+		svc->worker_hash[h & svc->worker_hash_mask] = i + 1;
+	}
+	return 0;
+}
+
 static int load_workers(struct sgbpf_service *svc, const struct sgbpf_service_opts *opts)
 {
 	const char *file = OPTS_GET(opts, workers_file, NULL);
@@ -62,15 +109,8 @@ static int load_workers(struct sgbpf_service *svc, const struct sgbpf_service_op
 			return -ENOMEM;
 		memcpy(svc->workers, arr, n * sizeof(*arr));
 	}
-	/* A worker listed twice would be counted twice: refuse it. */
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = i + 1; j < n; j++)
-			if (svc->workers[i].addr == svc->workers[j].addr &&
-			    svc->workers[i].port == svc->workers[j].port)
-				return sgbpf_err(-EINVAL, "worker %zu and worker %zu are the same endpoint",
-						 i, j);
 	svc->nworkers = n;
-	return 0;
+	return index_workers(svc);
 }
 
 struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts)
@@ -145,6 +185,7 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 err_reqs:
 	sgbpf_reqtab_free(&svc->reqs);
 err_free:
+	free(svc->worker_hash);
 	free(svc->workers);
 	free(svc);
 	errno = -err;
@@ -157,6 +198,7 @@ void sgbpf_service_destroy(struct sgbpf_service *svc)
 		return;
 	svc->ops->destroy(svc);
 	sgbpf_reqtab_free(&svc->reqs);
+	free(svc->worker_hash);
 	free(svc->workers);
 	free(svc);
 }
@@ -217,6 +259,16 @@ static uint64_t slot_state(const struct sgbpf_service *svc, const struct sgbpf_r
 {
 	return __atomic_load_n(&svc->slots[sgbpf_reqtab_slot(&svc->reqs, r->req_id)].state,
 			       __ATOMIC_ACQUIRE);
+}
+
+void sgbpf_service_send_failed(struct sgbpf_service *svc, uint32_t req_id)
+{
+	struct sgbpf_req *r = sgbpf_reqtab_find(&svc->reqs, req_id);
+
+	if (r) {
+		r->failed = true;
+		svc->send_failures++;
+	}
 }
 
 void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id)
@@ -399,8 +451,8 @@ int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms)
 			err = svc->ops->wait_events(svc, t);
 			if (err < 0 && err != -EINTR)
 				return err;
-			/* Failed sends have no kernel event. */
-			for (uint32_t i = 0; i < svc->reqs.inflight;) {
+			/* Failed sends have no kernel event: look for them when there are some. */
+			for (uint32_t i = 0; svc->send_failures && i < svc->reqs.inflight;) {
 				struct sgbpf_req *r =
 					&svc->reqs.reqs[sgbpf_reqtab_live(&svc->reqs, i)];
 
@@ -410,6 +462,7 @@ int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms)
 				}
 				i++;
 			}
+			svc->send_failures = 0;
 		}
 		expire_due(svc);
 		if (svc->reported || timeout_ms == 0)

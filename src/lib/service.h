@@ -50,6 +50,9 @@ struct sgbpf_service {
 	uint32_t elem_size;
 	uint32_t nworkers;
 	struct sgbpf_endpoint *workers;
+	/* Open-addressing index of workers by endpoint: slot -> worker + 1, 0 empty. */
+	uint32_t *worker_hash;
+	uint32_t worker_hash_mask;
 	sgbpf_complete_fn on_complete;
 	void *cb_ctx;
 
@@ -60,12 +63,19 @@ struct sgbpf_service {
 	int notify_fd;			/* ring buffer epoll fd or control socket; -1 */
 	uint64_t expired;		/* requests reported expired */
 	uint32_t pending;		/* completed in the kernel, replies still arriving */
+	uint32_t send_failures;		/* sends failed since the last scan for them */
 	int reported;			/* completions reported by the current wait */
 	uint32_t block_wait_id;		/* SGBPF_DELIVERY_BLOCK: request being waited for */
 	bool block_done;
 
 	struct sgbpf_service_info info;
 };
+
+/* Index of the worker at addr (network order):port (host order), or -1. */
+int sgbpf_service_worker(const struct sgbpf_service *svc, uint32_t addr, uint16_t port);
+
+/* Called by backends when the send of req_id failed: it is reported as failed. */
+void sgbpf_service_send_failed(struct sgbpf_service *svc, uint32_t req_id);
 
 /* Called by backends when the kernel says req_id completed (ring buffer, control socket). */
 void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id);

@@ -157,17 +157,9 @@ static int rx_arm(struct sgbpf_udp_backend *b)
 	return 0;
 }
 
-/*
- * Worker index of a reply's source.  Linear, but only over replies that XDP
- * let through, i.e. in fate-allow mode, where user space reads every reply.
- */
 static int worker_index(const struct sgbpf_service *svc, const struct sockaddr_in *src)
 {
-	for (uint32_t i = 0; i < svc->nworkers; i++)
-		if (svc->workers[i].addr == src->sin_addr.s_addr &&
-		    svc->workers[i].port == ntohs(src->sin_port))
-			return i;
-	return -1;
+	return sgbpf_service_worker(svc, src->sin_addr.s_addr, ntohs(src->sin_port));
 }
 
 /* Files one received reply under its request, or gives the buffer back. */
@@ -485,10 +477,8 @@ int sgbpf_udp_reap(struct sgbpf_service *svc)
 	io_uring_for_each_cqe(&b->ring, head, cqe) {
 		seen++;
 		if (UD_KIND(cqe->user_data) == UD_TX) {
-			struct sgbpf_req *r = sgbpf_reqtab_find(&svc->reqs, UD_REQ(cqe->user_data));
-
-			if (cqe->res < 0 && r)
-				r->failed = true;
+			if (cqe->res < 0)
+				sgbpf_service_send_failed(svc, UD_REQ(cqe->user_data));
 		} else if (UD_KIND(cqe->user_data) == UD_RX) {
 			rx_complete(svc, b, cqe);
 		}
