@@ -523,29 +523,39 @@ static int service_child(uint32_t base, int count, int ready_fd)
 	return 0;
 }
 
+/*
+ * Forks a process running service_child(base, count) and returns its pid once
+ * its service is attached.  The child dies with the test.
+ */
+static pid_t fork_service(uint32_t base, int count)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		_exit(service_child(base, count, p[1]));
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	return pid;
+}
+
 /* Two services, in two processes, on one interface at once: both exact. */
 START_TEST(test_two_services_one_interface)
 {
 	pid_t pids[2];
 	int status;
 
-	for (int k = 0; k < 2; k++) {
-		int p[2];
-		char c;
-
-		ck_assert_int_eq(pipe(p), 0);
-		pids[k] = fork();
-		ck_assert_int_ge(pids[k], 0);
-		if (pids[k] == 0) {
-			close(p[0]);
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			_exit(service_child(k ? VECTOR_BASE : RANDOM_BASE, 2000, p[1]));
-		}
-		close(p[1]);
-		/* Wait until the first holds the hooks, so the second must share them. */
-		ck_assert_int_eq(read(p[0], &c, 1), 1);
-		close(p[0]);
-	}
+	/* The first holds the hooks before the second starts: it must share them. */
+	for (int k = 0; k < 2; k++)
+		pids[k] = fork_service(k ? VECTOR_BASE : RANDOM_BASE, 2000);
 	for (int k = 0; k < 2; k++) {
 		ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -621,21 +631,9 @@ END_TEST
 /* A coordinator killed with SIGKILL leaves nothing attached. */
 START_TEST(test_sigkill_leaves_nothing)
 {
-	int p[2], status;
-	pid_t pid;
-	char c;
+	pid_t pid = fork_service(RANDOM_BASE, 1000000);
+	int status;
 
-	ck_assert_int_eq(pipe(p), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		close(p[0]);
-		service_child(RANDOM_BASE, 1000000, p[1]);
-		_exit(0);
-	}
-	close(p[1]);
-	ck_assert_int_eq(read(p[0], &c, 1), 1);
-	close(p[0]);
 	usleep(50000);	/* mid-traffic */
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -806,22 +804,11 @@ START_TEST(test_fallback_orphans_reaped)
 	struct sgbpf_endpoint eps[4];
 	struct run r = { .fanout = 4, .needed = 4, .base = RANDOM_BASE };
 	struct sgbpf_service *svc;
-	int ifindex = if_nametoindex(T.ifname), p[2], status;
+	int ifindex = if_nametoindex(T.ifname), status;
 	pid_t pid;
-	char c;
 
 	setenv("SGBPF_ATTACH_FORCE_NETLINK", "1", 1);
-	ck_assert_int_eq(pipe(p), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		close(p[0]);
-		service_child(RANDOM_BASE, 1000000, p[1]);
-		_exit(0);
-	}
-	close(p[1]);
-	ck_assert_int_eq(read(p[0], &c, 1), 1);
-	close(p[0]);
+	pid = fork_service(RANDOM_BASE, 1000000);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	/* Its scatter filter (and the gather one, at TC when XDP is off) stayed. */
