@@ -113,7 +113,12 @@ static __always_inline int strip_trailer(struct __sk_buff *skb, __u32 l3, __u32 
 	return 0;
 }
 
-/* Opens the request's slot before any copy can reach a worker. */
+/*
+ * Opens the request's slot before any copy can reach a worker.  A new
+ * generation, cleared seen words and fresh tickets make the opening
+ * independent of every earlier one, including one with the same request id
+ * (ids wrap): nothing a late reply or an idle CPU's partial holds can count.
+ */
 static __always_inline int open_request(const struct sgbpf_config *cfg, __u32 req, __u32 needed)
 {
 	__u32 slot = req & cfg->slot_mask;
@@ -123,9 +128,16 @@ static __always_inline int open_request(const struct sgbpf_config *cfg, __u32 re
 		return -1;
 	if (needed == 0 || needed > cfg->nworkers)
 		needed = cfg->nworkers;
+	s->gen++;
 	s->needed = needed;
 	s->responses = 0;
 	s->nelems = 0;
+	s->duplicates = 0;
+	for (__u32 i = 0; i < SGBPF_SEEN_WORDS; i++) {
+		if (i * 32 >= cfg->nworkers)
+			break;
+		s->seen[i] = 0;
+	}
 	s->tickets = SGBPF_TAG(req, 0);
 	/* Last: replies are admitted only once the slot says ACTIVE for req. */
 	__sync_lock_test_and_set(&s->state, SGBPF_TAG(req, SGBPF_SLOT_ACTIVE));

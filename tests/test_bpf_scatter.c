@@ -54,6 +54,7 @@ static const char *const stat_names[__SGBPF_STAT_MAX] = {
 	[SGBPF_STAT_STALE] = "stale",
 	[SGBPF_STAT_SURPLUS] = "surplus",
 	[SGBPF_STAT_SCATTER_ERRORS] = "scatter_errors",
+	[SGBPF_STAT_UNSOLICITED] = "unsolicited",
 };
 
 static uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
@@ -673,6 +674,43 @@ START_TEST(test_scatter_sequence)
 }
 END_TEST
 
+/*
+ * The same request id opens its slot again (ids wrap after 2^32 requests):
+ * the opening must owe nothing to the earlier one -- a new generation (which
+ * the per-CPU partials are tagged with), cleared seen words, fresh tickets
+ * and a zero duplicate count.
+ */
+START_TEST(test_scatter_reopen_same_id)
+{
+	struct __sk_buff ctx_out;
+	struct sgbpf_slot *s;
+	struct pkt in, out;
+	uint64_t gen;
+
+	sx_load(40);
+	s = slot_of(REQ);
+	scatter_pkt(&in, BODY_LEN, 0);
+	ck_assert_int_eq(tc_run(&in, &out, SGBPF_SCATTER_PRIORITY, &ctx_out), TC_ACT_OK);
+	gen = s->gen;
+	ck_assert_uint_eq(s->state, SGBPF_TAG(REQ, SGBPF_SLOT_ACTIVE));
+	/* As if every worker had replied, some twice, and the request completed. */
+	s->seen[0] = SGBPF_TAG(REQ, 0xffffffffu);
+	s->seen[1] = SGBPF_TAG(REQ, 0xffu);
+	s->tickets = SGBPF_TAG(REQ, 40u << 16 | 40u);
+	s->duplicates = 3;
+	s->state = SGBPF_TAG(REQ, SGBPF_SLOT_COMPLETE);
+
+	ck_assert_int_eq(tc_run(&in, &out, SGBPF_SCATTER_PRIORITY, &ctx_out), TC_ACT_OK);
+	ck_assert_uint_eq(s->gen, gen + 1);
+	ck_assert_uint_eq(s->state, SGBPF_TAG(REQ, SGBPF_SLOT_ACTIVE));
+	ck_assert_uint_eq(s->tickets, SGBPF_TAG(REQ, 0));
+	ck_assert_uint_eq(s->seen[0], 0);
+	ck_assert_uint_eq(s->seen[1], 0);
+	ck_assert_uint_eq(s->duplicates, 0);
+	ck_assert_uint_eq(s->needed, 40);
+}
+END_TEST
+
 static Suite *scatter_suite(void)
 {
 	Suite *s = suite_create("bpf_scatter");
@@ -681,6 +719,7 @@ static Suite *scatter_suite(void)
 	tcase_add_checked_fixture(tc, sx_setup, sx_teardown);
 	tcase_add_loop_test(tc, test_scatter_table, 0, ARRAY_SIZE(scatter_cases));
 	tcase_add_test(tc, test_scatter_sequence);
+	tcase_add_test(tc, test_scatter_reopen_same_id);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -35,8 +35,17 @@
 #include <bpf/bpf_endian.h>
 #include <sgbpf/udp_maps.bpf.h>
 
-/* Bounds for compare-and-swap retries; each failure means another CPU won. */
-#define SGBPF_CAS_TRIES 256
+/*
+ * Bound of every compare-and-swap loop on a slot's shared words.  It is never
+ * reached: an attempt fails only when another CPU changed the word in
+ * between, and while a word belongs to one request it changes a bounded
+ * number of times -- a seen word once per worker, the tickets once per
+ * admission, fold and give-back (each at most once per worker and reply
+ * that passed validation; a give-back happens only when a fold could not
+ * read its reply).  A reply for another request fails on the tag and stops.
+ * The loops run under bpf_loop(), so the bound costs nothing to verify.
+ */
+#define SGBPF_CAS_TRIES (4 * SGBPF_STATE_MAX_WORKERS + 1)
 
 /* One's-complement update of a 16-bit checksum for a 16-bit field change. */
 static __always_inline __u16 sgbpf_csum_replace16(__u16 check, __u16 old, __u16 new)
@@ -76,8 +85,9 @@ static __always_inline struct sgbpf_fold *sgbpf_agg_fold(void)
 
 /*
  * This CPU's partial result for the reply's request.  When the partial still
- * belongs to an older request of the same slot it is reset: init() receives
- * it and must store the identity in every element.
+ * belongs to an earlier opening of the slot (another request, or the same
+ * request id before it wrapped) it is reset: the caller must then store the
+ * identity in every element.
  */
 static __always_inline struct sgbpf_partial *
 sgbpf_agg_partial(const struct sgbpf_fold *f, bool *fresh)
@@ -88,9 +98,9 @@ sgbpf_agg_partial(const struct sgbpf_fold *f, bool *fresh)
 	p = bpf_map_lookup_elem(&sgbpf_partials, &slot);
 	if (!p)
 		return NULL;
-	*fresh = p->req_id != f->req_id;
+	*fresh = p->gen != f->gen;
 	if (*fresh) {
-		p->req_id = f->req_id;
+		p->gen = f->gen;
 		p->nelems = 0;
 	}
 	return p;
@@ -99,7 +109,9 @@ sgbpf_agg_partial(const struct sgbpf_fold *f, bool *fresh)
 /*
  * Copies the reply body into a per-CPU scratch buffer, so that reductions
  * index plain memory instead of proving packet bounds element by element.
- * Returns the buffer and stores the body length, or NULL.
+ * Returns the buffer and stores the body length (0 for an empty body), or
+ * NULL when the body cannot be read: the caller must then abandon the fold
+ * (sgbpf_agg_abandon), never count it.
  */
 static __always_inline const void *sgbpf_agg_body(void *ctx, const struct sgbpf_fold *f,
 						  __u32 *len, bool tc)
@@ -108,27 +120,111 @@ static __always_inline const void *sgbpf_agg_body(void *ctx, const struct sgbpf_
 	__u32 zero = 0, n = f->body_len;
 
 	buf = bpf_map_lookup_elem(&sgbpf_body_scratch, &zero);
-	if (!buf || n == 0 || n > SGBPF_UDP_BODY_MAX)
+	if (!buf || n > SGBPF_UDP_BODY_MAX)
 		return NULL;
+	*len = n;
+	if (n == 0)
+		return buf->data;
 	if (tc ? bpf_skb_load_bytes(ctx, f->body_off, buf->data, n) :
 		 bpf_xdp_load_bytes(ctx, f->body_off, buf->data, n))
 		return NULL;
-	*len = n;
 	return buf->data;
+}
+
+/* State of a compare-and-swap loop on a slot's tagged words, for bpf_loop(). */
+struct sgbpf_cas {
+	struct sgbpf_slot *s;
+	__u32 req;		/* the tag the word must carry */
+	__u32 word;		/* seen word index */
+	__u32 bit;		/* in that word */
+	int ret;
+};
+
+/* Folded count + 1, tagged with req; ret = the new folded count or -1. */
+static long sgbpf_cas_fold_done(__u32 i, void *arg)
+{
+	struct sgbpf_cas *c = arg;
+	__u64 old = *(volatile __u64 *)&c->s->tickets;
+
+	if (SGBPF_TAG_REQ(old) != c->req) {
+		c->ret = -1;
+		return 1;
+	}
+	if (__sync_val_compare_and_swap(&c->s->tickets, old, old + (1u << 16)) == old) {
+		c->ret = SGBPF_TICKET_FOLDED(old) + 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Admitted count - 1, tagged with req: an admission handed back. */
+static long sgbpf_cas_ticket_back(__u32 i, void *arg)
+{
+	struct sgbpf_cas *c = arg;
+	__u64 old = *(volatile __u64 *)&c->s->tickets;
+
+	if (SGBPF_TAG_REQ(old) != c->req || SGBPF_TICKET_ADMITTED(old) == 0)
+		return 1;
+	return __sync_val_compare_and_swap(&c->s->tickets, old, old - 1) == old;
+}
+
+/* Clears a worker's bit in a seen word tagged with req. */
+static long sgbpf_cas_unsee(__u32 i, void *arg)
+{
+	struct sgbpf_cas *c = arg;
+	__u32 word = c->word;
+	__u64 old, *p;
+
+	if (word >= SGBPF_SEEN_WORDS)
+		return 1;
+	p = &c->s->seen[word];
+	old = *(volatile __u64 *)p;
+	if (SGBPF_TAG_REQ(old) != c->req || !(SGBPF_TAG_LOW(old) & c->bit))
+		return 1;
+	return __sync_val_compare_and_swap(p, old, old & ~(__u64)c->bit) == old;
 }
 
 /* Adds one to the folded count of req; returns the new count, or -1 if the slot moved on. */
 static __always_inline int sgbpf_slot_fold_done(struct sgbpf_slot *s, __u32 req)
 {
-	for (int i = 0; i < SGBPF_CAS_TRIES; i++) {
-		__u64 old = s->tickets;
+	struct sgbpf_cas c = { .s = s, .req = req, .ret = -1 };
 
-		if (SGBPF_TAG_REQ(old) != req)
-			return -1;
-		if (__sync_val_compare_and_swap(&s->tickets, old, old + (1u << 16)) == old)
-			return SGBPF_TICKET_FOLDED(old) + 1;
-	}
-	return -1;
+	bpf_loop(SGBPF_CAS_TRIES, sgbpf_cas_fold_done, &c, 0);
+	return c.ret;
+}
+
+/*
+ * Hands back an admission whose reply could not be folded (its body could
+ * not be read, or the service's reduction is missing): the worker's seen bit
+ * and its ticket are released, so the request can still complete -- with
+ * another worker under policy N, or when the worker answers again.  Without
+ * this the ticket would be held by a fold that never happens.
+ */
+static __always_inline void sgbpf_slot_unsee(struct sgbpf_slot *s, __u32 req, __u32 worker)
+{
+	struct sgbpf_cas c = { .s = s, .req = req, .word = worker / 32, .bit = 1u << (worker % 32) };
+
+	bpf_loop(SGBPF_CAS_TRIES, sgbpf_cas_unsee, &c, 0);
+}
+
+static __always_inline void sgbpf_slot_unadmit(struct sgbpf_slot *s, __u32 req, __u32 worker)
+{
+	struct sgbpf_cas c = { .s = s, .req = req };
+
+	bpf_loop(SGBPF_CAS_TRIES, sgbpf_cas_ticket_back, &c, 0);
+	sgbpf_slot_unsee(s, req, worker);
+}
+
+/* The admitted reply f cannot be folded: release what it holds, drop it. */
+static __always_inline int sgbpf_agg_abandon(const struct sgbpf_fold *f, bool tc)
+{
+	__u32 slot = f->slot;
+	struct sgbpf_slot *s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
+
+	if (s)
+		sgbpf_slot_unadmit(s, f->req_id, f->worker);
+	sgbpf_stat_inc(SGBPF_STAT_MALFORMED);
+	return sgbpf_verdict(tc, false);
 }
 
 /*
@@ -215,8 +311,8 @@ static __always_inline int sgbpf_agg_to_ctrl_tc(struct __sk_buff *skb,
 }
 
 struct sgbpf_merge_args {
+	__u64 gen;
 	__u32 slot;
-	__u32 req_id;
 	__u32 nelems;
 	__u32 first;
 };
@@ -236,11 +332,11 @@ static __always_inline int sgbpf_agg_finish(void *ctx, const struct sgbpf_fold *
 	__u32 slot = f->slot, req = f->req_id;
 	int folded;
 
-	if (!cfg)
-		return sgbpf_verdict(tc, false);
 	s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
 	if (!s)
-		return sgbpf_verdict(tc, false);
+		return sgbpf_verdict(tc, false);	/* slot < max_entries: never */
+	if (!cfg)
+		return sgbpf_agg_abandon(f, tc);
 	folded = sgbpf_slot_fold_done(s, req);
 	if (folded < 0) {
 		sgbpf_stat_inc(SGBPF_STAT_STALE);
@@ -256,7 +352,7 @@ static __always_inline int sgbpf_agg_finish(void *ctx, const struct sgbpf_fold *
 	    SGBPF_TAG(req, SGBPF_SLOT_ACTIVE))
 		return sgbpf_fate_verdict(cfg, tc);
 	args.slot = slot;
-	args.req_id = req;
+	args.gen = f->gen;
 	args.first = 1;
 	if (merge_cpu) {
 		__u32 ncpus = cfg->ncpus;
@@ -286,13 +382,19 @@ static __always_inline int sgbpf_agg_finish(void *ctx, const struct sgbpf_fold *
  * SGBPF_ELEMENTWISE_REDUCER(NAME, TYPE, IDENTITY, COMBINE) defines the XDP
  * program NAME and the TC program NAME_tc that fold a reply body of TYPE
  * elements into the result with COMBINE(acc, value), a function or a
- * function-like macro.
+ * function-like macro, and the record NAME__sgbpf_abi that libsgbpf checks
+ * when it loads the object (the ABI version and sizeof(TYPE)).
  *
  * The loops are written for the verifier as much as for the CPU: a partial
  * is filled with IDENTITY over its whole width when a request first touches
  * it, so folding and merging never branch on lengths inside the loop.
  */
 #define SGBPF_ELEMENTWISE_REDUCER(NAME, TYPE, IDENTITY, COMBINE)			\
+const volatile struct sgbpf_reducer_abi NAME##__sgbpf_abi = {				\
+	.version = SGBPF_REDUCER_ABI,							\
+	.elem_size = sizeof(TYPE),							\
+};											\
+											\
 static long NAME##__merge_cpu(__u32 cpu, void *argp)					\
 {											\
 	struct sgbpf_merge_args *a = argp;						\
@@ -303,7 +405,7 @@ static long NAME##__merge_cpu(__u32 cpu, void *argp)					\
 	const TYPE *in;									\
 											\
 	p = bpf_map_lookup_percpu_elem(&sgbpf_partials, &slot, cpu);			\
-	if (!p || p->req_id != a->req_id || p->nelems == 0)				\
+	if (!p || p->gen != a->gen || p->nelems == 0)					\
 		return 0;								\
 	s = bpf_map_lookup_elem(&sgbpf_slots, &slot);					\
 	if (!s)										\
@@ -334,9 +436,10 @@ static __always_inline int NAME##__fold(void *ctx, bool tc)				\
 											\
 	if (!f)										\
 		return sgbpf_verdict(tc, false);					\
+	in = sgbpf_agg_body(ctx, f, &len, tc);						\
 	p = sgbpf_agg_partial(f, &fresh);						\
-	if (!p)										\
-		return sgbpf_verdict(tc, false);					\
+	if (!in || !p)									\
+		return sgbpf_agg_abandon(f, tc);					\
 	acc = (TYPE *)p->data;								\
 	if (fresh) {									\
 		for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++) {		\
@@ -345,8 +448,7 @@ static __always_inline int NAME##__fold(void *ctx, bool tc)				\
 			__asm__ __volatile__("" ::: "memory");				\
 		}									\
 	}										\
-	in = sgbpf_agg_body(ctx, f, &len, tc);						\
-	n = in ? len / sizeof(TYPE) : 0;						\
+	n = len / sizeof(TYPE);								\
 	if (n > SGBPF_RESULT_BYTES / sizeof(TYPE))					\
 		n = SGBPF_RESULT_BYTES / sizeof(TYPE);					\
 	/*										\

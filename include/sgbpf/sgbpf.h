@@ -145,6 +145,12 @@ struct sgbpf_result {
 	void *user_ctx;		/* sgbpf_scatter_opts.user_ctx */
 	const struct sgbpf_response *resp;	/* SGBPF_FATE_ALLOW: replies read */
 	uint32_t nresp;
+	/*
+	 * Second replies from workers already counted for this request.  They
+	 * are never folded, but a non-zero count says that someone else may
+	 * have answered in a worker's name first (docs/architecture.md, trust).
+	 */
+	uint32_t duplicates;
 };
 
 typedef void (*sgbpf_complete_fn)(const struct sgbpf_result *res, void *ctx);
@@ -160,11 +166,20 @@ struct sgbpf_service_opts {
 	enum sgbpf_reduce reduce;
 	const char *reduce_obj;		/* SGBPF_REDUCE_CUSTOM: path of a BPF object */
 	const char *reduce_prog;	/* its program name; NULL: its only XDP program */
-	uint32_t reduce_elem_size;	/* SGBPF_REDUCE_CUSTOM: 4 or 8 */
+	/*
+	 * SGBPF_REDUCE_CUSTOM: 0 takes the element size the object records;
+	 * otherwise it must match it (creation fails with -EINVAL).
+	 */
+	uint32_t reduce_elem_size;
 	enum sgbpf_fate fate;
 	enum sgbpf_delivery delivery;
 	/*
-	 * Requests in flight at once, rounded up to a power of two; 0: 8192.
+	 * Requests in flight at once, rounded up to a power of two.  0: 8192,
+	 * except that a reducing UDP service then keeps its per-CPU partial
+	 * results (slots x possible CPUs x 1472 bytes) within 32 MiB, halving
+	 * the default down to 64 on machines with many possible CPUs; an
+	 * explicit value is used as given.  sgbpf_service_info() reports the
+	 * kernel memory the service holds.
 	 * With SGBPF_FATE_ALLOW, every reply of every request in flight holds a
 	 * receive buffer of a ring of at most 32768: requests in flight are then
 	 * also limited to ring size / workers (64 or more up to 512 workers, 32
@@ -260,6 +275,7 @@ struct sgbpf_stats {
 	uint64_t malformed;	/* bad length, type or header */
 	uint64_t stale;		/* replies to finished, expired or reused requests */
 	uint64_t surplus;	/* replies after the policy was already met */
+	uint64_t unsolicited;	/* registered workers answering ids their slot does not hold */
 	uint64_t expired;	/* requests reported expired by the library */
 };
 
@@ -275,6 +291,8 @@ struct sgbpf_service_info {
 	uint32_t nworkers;
 	uint32_t max_inflight;
 	uint32_t elem_size;
+	/* Kernel memory of the service's BPF maps (their memlock), in bytes. */
+	uint64_t kernel_bytes;
 };
 SGBPF_API int sgbpf_service_info(const struct sgbpf_service *svc, struct sgbpf_service_info *out);
 

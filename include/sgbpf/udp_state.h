@@ -56,11 +56,23 @@ enum sgbpf_slot_status {
 struct sgbpf_slot {
 	__u64 state;			/* SGBPF_TAG(req_id, enum sgbpf_slot_status) */
 	__u64 tickets;			/* see SGBPF_TICKET_* */
+	/*
+	 * Times the slot was opened.  Request ids repeat after 2^32 requests
+	 * (sooner for one slot), so state that outlives a request -- the
+	 * per-CPU partials -- is tagged with this instead: it never repeats.
+	 */
+	__u64 gen;
 	__u32 needed;			/* workers that complete the request */
 	__u32 responses;		/* workers counted when it completed */
 	__u32 nelems;			/* elements in result */
 	__u32 elem_size;		/* bytes per element in result */
-	/* Worker i has replied: bit i%32 of word i/32, tagged with req_id. */
+	__u32 duplicates;		/* second replies of counted workers */
+	__u32 pad;
+	/*
+	 * Worker i has replied: bit i%32 of word i/32, tagged with req_id.
+	 * Opening the slot clears them, so bits of an earlier request with the
+	 * same id (after a wrap) never count.
+	 */
 	__u64 seen[SGBPF_SEEN_WORDS];
 	__u8 result[SGBPF_RESULT_BYTES];
 };
@@ -68,12 +80,14 @@ struct sgbpf_slot {
 /*
  * Per-CPU partial result of one slot (array 'partials', BPF_MAP_TYPE_PERCPU_ARRAY).
  * Each CPU folds the replies it receives into its own partial without atomics;
- * req_id says which request the partial belongs to, so a stale partial is
- * reset lazily by the next request that touches it on that CPU.
+ * gen says which opening of the slot the partial belongs to, so a stale
+ * partial is reset lazily by the next request that touches it on that CPU
+ * and skipped by the merge of any other request.
  */
 struct sgbpf_partial {
-	__u32 req_id;
+	__u64 gen;		/* sgbpf_slot.gen of the request it belongs to */
 	__u32 nelems;
+	__u32 pad;
 	__u8 data[SGBPF_RESULT_BYTES];
 };
 
@@ -82,6 +96,7 @@ struct sgbpf_partial {
  * per-CPU array 'fold_ctx' (same CPU, no preemption in between).
  */
 struct sgbpf_fold {
+	__u64 gen;		/* sgbpf_slot.gen when the reply was admitted */
 	__u32 req_id;
 	__u32 slot;
 	__u32 worker;
@@ -89,7 +104,6 @@ struct sgbpf_fold {
 	__u32 body_len;		/* bytes of body, <= SGBPF_UDP_BODY_MAX */
 	__u32 l4_off;		/* offset of the UDP header */
 	__u32 tail_len;		/* datagram bytes after the sgbpf header */
-	__u32 pad;
 };
 
 /* Appended by libsgbpf to a scatter datagram; stripped by the TC program. */
@@ -104,6 +118,21 @@ struct sgbpf_scatter_trailer {
  * the trigger apart from its own clones, which are sent with priority 0.
  */
 #define SGBPF_SCATTER_PRIORITY	0x5e5e0001u
+
+/*
+ * The reduction ABI: the layouts above, the map names and the fold hand-over
+ * as a reduction object sees them.  SGBPF_ELEMENTWISE_REDUCER records this
+ * version and the element size in every reduction object, as the read-only
+ * global NAME__sgbpf_abi; libsgbpf refuses an object whose record is missing
+ * or differs, and takes the element size from it.  Raise the version with
+ * every change of those layouts.
+ */
+#define SGBPF_REDUCER_ABI	2u
+
+struct sgbpf_reducer_abi {
+	__u32 version;		/* SGBPF_REDUCER_ABI when the object was built */
+	__u32 elem_size;	/* bytes per element the reduction folds */
+};
 
 /* Record written to the ring buffer when a request completes. */
 struct sgbpf_event {
@@ -136,6 +165,11 @@ enum sgbpf_stat {
 	SGBPF_STAT_STALE,
 	SGBPF_STAT_SURPLUS,
 	SGBPF_STAT_SCATTER_ERRORS,
+	/*
+	 * A registered worker answered a request id its slot does not hold:
+	 * an id that was never sent, or a reply so late that the slot moved on.
+	 */
+	SGBPF_STAT_UNSOLICITED,
 	__SGBPF_STAT_MAX,
 };
 

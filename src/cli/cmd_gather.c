@@ -32,7 +32,8 @@ static void usage(FILE *out)
 "      --reduce-obj PATH       custom reduction: a BPF object built against\n"
 "                              <sgbpf/aggregation.bpf.h>\n"
 "      --reduce-prog NAME      its XDP program, when it holds several\n"
-"      --elem-size 4|8         element size of the custom reduction (default 4)\n"
+"      --elem-size 1|2|4|8     element size the custom reduction must have\n"
+"                              (default: the one its object records)\n"
 "  -p, --policy all|any|N      completion policy (default all)\n"
 "  -t, --timeout-us T          per-request timeout in microseconds (default 1000000;\n"
 "                              0 waits for ever)\n"
@@ -113,8 +114,8 @@ int cmd_gather(int argc, char **argv)
 			so.reduce_prog = optarg;
 			break;
 		case OPT_ELEM_SIZE:
-			if (cli_parse_u32(optarg, 4, 8, &u32) || (u32 != 4 && u32 != 8))
-				return cli_usage_error(CMD, "--elem-size takes 4 or 8");
+			if (cli_parse_u32(optarg, 1, 8, &u32) || (u32 & (u32 - 1)))
+				return cli_usage_error(CMD, "--elem-size takes 1, 2, 4 or 8");
 			so.reduce_elem_size = u32;
 			break;
 		case 'p':

@@ -58,6 +58,7 @@ static const struct {
 	[SGBPF_STAT_STALE] = { "stale", "stale" },
 	[SGBPF_STAT_SURPLUS] = { "surplus", "surplus" },
 	[SGBPF_STAT_SCATTER_ERRORS] = { "scatter_errors", "scatter errors" },
+	[SGBPF_STAT_UNSOLICITED] = { "unsolicited", "unsolicited" },
 };
 
 static void json_str(FILE *out, const char *s)

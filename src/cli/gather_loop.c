@@ -33,27 +33,22 @@ static void print_json(const struct gather_loop *g, const struct sgbpf_result *r
 	       res->req_id, status_name(res->status), res->responses);
 	if (g->check && res->status == SGBPF_STATUS_COMPLETE)
 		printf(", \"correct\": %s", correct ? "true" : "false");
+	if (res->duplicates)
+		printf(", \"duplicates\": %" PRIu32, res->duplicates);
 	printf(", \"result\": [");
 	for (uint32_t i = 0; i < res->nelems && res->data; i++) {
-		const char *sep = i ? ", " : "";
+		const uint8_t *p = (const uint8_t *)res->data + (size_t)i * res->elem_size;
+		uint64_t v = 0;
+		int64_t sv;
 
-		if (res->elem_size == 8) {
-			uint64_t v;
-
-			memcpy(&v, (const uint8_t *)res->data + i * 8, 8);
-			if (g->is_signed)
-				printf("%s%" PRId64, sep, (int64_t)v);
-			else
-				printf("%s%" PRIu64, sep, v);
-		} else {
-			uint32_t v;
-
-			memcpy(&v, (const uint8_t *)res->data + i * 4, 4);
-			if (g->is_signed)
-				printf("%s%" PRId32, sep, (int32_t)v);
-			else
-				printf("%s%" PRIu32, sep, v);
-		}
+		memcpy(&v, p, res->elem_size <= 8 ? res->elem_size : 8);	/* little-endian */
+		/* Sign-extend from the element's width. */
+		sv = res->elem_size >= 8 ? (int64_t)v :
+		     (int64_t)(v << (64 - 8 * res->elem_size)) >> (64 - 8 * res->elem_size);
+		if (g->is_signed)
+			printf("%s%" PRId64, i ? ", " : "", sv);
+		else
+			printf("%s%" PRIu64, i ? ", " : "", v);
 	}
 	printf("]}\n");
 }
@@ -153,9 +148,9 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 			", \"folded\": %" PRIu64 ", \"completed\": %" PRIu64
 			", \"duplicates\": %" PRIu64 ", \"unknown_sources\": %" PRIu64
 			", \"malformed\": %" PRIu64 ", \"stale\": %" PRIu64
-			", \"surplus\": %" PRIu64 "}}}\n",
+			", \"surplus\": %" PRIu64 ", \"unsolicited\": %" PRIu64 "}}}\n",
 			p50, p99, rps, st.scatters, st.folded, st.completed, st.duplicates,
-			st.unknown_src, st.malformed, st.stale, st.surplus);
+			st.unknown_src, st.malformed, st.stale, st.surplus, st.unsolicited);
 		return;
 	}
 	fprintf(out, "requests: %" PRIu64 " complete, %" PRIu64 " expired, %" PRIu64 " failed",
@@ -167,8 +162,9 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 	fprintf(out,
 		"kernel:   %" PRIu64 " replies folded, %" PRIu64 " duplicates, %" PRIu64
 		" from unknown sources, %" PRIu64 " malformed, %" PRIu64 " stale, %" PRIu64
-		" surplus\n",
-		st.folded, st.duplicates, st.unknown_src, st.malformed, st.stale, st.surplus);
+		" surplus, %" PRIu64 " unsolicited\n",
+		st.folded, st.duplicates, st.unknown_src, st.malformed, st.stale, st.surplus,
+		st.unsolicited);
 }
 
 void gather_loop_free(struct gather_loop *g)

@@ -164,7 +164,8 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 
 	inflight = OPTS_GET(opts, max_inflight, 0);
 	if (inflight == 0)
-		inflight = SGBPF_DEFAULT_INFLIGHT;
+		inflight = svc->ops->default_inflight ? svc->ops->default_inflight(svc) :
+							 SGBPF_DEFAULT_INFLIGHT;
 	if (inflight > SGBPF_MAX_INFLIGHT) {
 		err = sgbpf_err(-EINVAL, "max_inflight %u is above the limit of %u", inflight,
 				SGBPF_MAX_INFLIGHT);
@@ -228,12 +229,16 @@ static void report(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_st
 		.status = status,
 		.latency_ns = sgbpf_now_ns() - r->start_ns,
 		.user_ctx = r->user_ctx,
+		.duplicates = ks->duplicates,
 	};
 
 	if (status == SGBPF_STATUS_COMPLETE) {
 		res.responses = ks->responses;
 		res.elem_size = ks->elem_size;
 		res.nelems = ks->nelems;
+		/* The kernel keeps within the result; never hand out more than it holds. */
+		if (res.elem_size && res.nelems > SGBPF_RESULT_BYTES / res.elem_size)
+			res.nelems = SGBPF_RESULT_BYTES / res.elem_size;
 		res.data = ks->result;
 	} else {
 		uint64_t t = __atomic_load_n(&ks->tickets, __ATOMIC_ACQUIRE);

@@ -38,6 +38,8 @@ struct sgbpf_backend_ops {
 	void (*release_responses)(struct sgbpf_service *svc, uint32_t slot);
 	uint32_t (*rx_count)(struct sgbpf_service *svc, uint32_t slot);
 	int (*stats)(const struct sgbpf_service *svc, struct sgbpf_stats *out);
+	/* Requests in flight when the caller leaves max_inflight at 0; optional. */
+	uint32_t (*default_inflight)(const struct sgbpf_service *svc);
 };
 
 struct sgbpf_service {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
@@ -166,13 +167,101 @@ static int load_skeleton(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	return 0;
 }
 
+/* The internal map holding an object's read-only globals, or NULL. */
+static const struct bpf_map *rodata_map(const struct bpf_object *obj)
+{
+	const struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+		size_t n = strlen(name);
+
+		if (bpf_map__is_internal(map) && n >= 7 && strcmp(name + n - 7, ".rodata") == 0)
+			return map;
+	}
+	return NULL;
+}
+
+/*
+ * Reads the reduction's ABI record, NAME__sgbpf_abi in .rodata (see
+ * SGBPF_REDUCER_ABI): its place comes from the object's BTF, its value from
+ * the map's initial contents.  Returns 0, or -ENOENT when there is none.
+ */
+static int read_reducer_abi(const struct bpf_object *obj, const char *prog,
+			    struct sgbpf_reducer_abi *abi)
+{
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct bpf_map *map = rodata_map(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	const uint8_t *data;
+	char var[160];
+	size_t size;
+	int var_id, sec_id;
+
+	if (!btf || !map)
+		return -ENOENT;
+	snprintf(var, sizeof(var), "%s__sgbpf_abi", prog);
+	var_id = btf__find_by_name_kind(btf, var, BTF_KIND_VAR);
+	sec_id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (var_id < 0 || sec_id < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, sec_id);
+	data = bpf_map__initial_value((struct bpf_map *)map, &size);
+	if (!sec || !data)
+		return -ENOENT;
+	vs = btf_var_secinfos(sec);
+	for (unsigned int i = 0; i < btf_vlen(sec); i++, vs++) {
+		if (vs->type != (uint32_t)var_id)
+			continue;
+		if (vs->size != sizeof(*abi) || vs->offset + sizeof(*abi) > size)
+			return -ENOENT;
+		memcpy(abi, data + vs->offset, sizeof(*abi));
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/*
+ * A reduction object must have been built against this version's layouts:
+ * a different one would read and write the shared maps at the wrong
+ * offsets, which the verifier cannot see.  Its element size is what the
+ * results are made of.
+ */
+static int check_reducer_abi(struct sgbpf_service *svc, const struct bpf_object *obj,
+			     const char *path, const char *prog, uint32_t asked_elem_size)
+{
+	struct sgbpf_reducer_abi abi;
+
+	if (read_reducer_abi(obj, prog, &abi))
+		return sgbpf_err(-EPROTO, "%s: reduction %s carries no ABI record (%s__sgbpf_abi); "
+					  "define it with SGBPF_ELEMENTWISE_REDUCER from this "
+					  "sgbpf's <sgbpf/aggregation.bpf.h> and rebuild it",
+				 path, prog, prog);
+	if (abi.version != SGBPF_REDUCER_ABI)
+		return sgbpf_err(-EPROTO, "%s: reduction %s was built for reduction ABI %u, this "
+					  "libsgbpf has ABI %u; rebuild it against this sgbpf's "
+					  "headers",
+				 path, prog, abi.version, SGBPF_REDUCER_ABI);
+	if (abi.elem_size != 1 && abi.elem_size != 2 && abi.elem_size != 4 && abi.elem_size != 8)
+		return sgbpf_err(-EPROTO, "%s: reduction %s records an element size of %u bytes; "
+					  "1, 2, 4 or 8 are supported",
+				 path, prog, abi.elem_size);
+	if (asked_elem_size && asked_elem_size != abi.elem_size)
+		return sgbpf_err(-EINVAL, "%s: reduction %s folds %u-byte elements, but "
+					  "reduce_elem_size says %u",
+				 path, prog, abi.elem_size, asked_elem_size);
+	svc->elem_size = abi.elem_size;
+	return 0;
+}
+
 /*
  * A custom reduction is a separate BPF object.  Its maps are the service's
  * maps under the same names (reused before load), so the kernel sees one
  * set of state whichever object a program came from.
  */
-static int load_custom(struct sgbpf_udp_backend *b, const char *path, const char *prog_name,
-		       int *xdp_fd, int *tc_fd)
+static int load_custom(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, const char *path,
+		       const char *prog_name, uint32_t asked_elem_size, int *xdp_fd, int *tc_fd)
 {
 	struct bpf_program *xdp = NULL, *tc = NULL, *p;
 	struct bpf_object *obj;
@@ -224,6 +313,9 @@ static int load_custom(struct sgbpf_udp_backend *b, const char *path, const char
 		return sgbpf_err(-ENOENT, "%s lacks the XDP and TC programs of a reduction%s%s "
 					  "(define it with SGBPF_ELEMENTWISE_REDUCER)",
 				 path, prog_name ? " named " : "", prog_name ? prog_name : "");
+	err = check_reducer_abi(svc, obj, path, bpf_program__name(xdp), asked_elem_size);
+	if (err)
+		return err;
 
 	load_log_len = 0;
 	load_log[0] = '\0';
@@ -253,7 +345,8 @@ static int install_reducer(struct sgbpf_service *svc, struct sgbpf_udp_backend *
 	if (svc->reduce == SGBPF_REDUCE_CUSTOM) {
 		if (!opts->reduce_obj)
 			return sgbpf_err(-EINVAL, "a custom reduction needs reduce_obj");
-		err = load_custom(b, opts->reduce_obj, opts->reduce_prog, &xdp_fd, &tc_fd);
+		err = load_custom(svc, b, opts->reduce_obj, opts->reduce_prog,
+				  opts->reduce_elem_size, &xdp_fd, &tc_fd);
 		if (err)
 			return err;
 	} else {
@@ -399,6 +492,62 @@ static int attach_programs(struct sgbpf_service *svc, struct sgbpf_udp_backend *
 			       SGBPF_TC_EGRESS, &b->scatter);
 }
 
+/*
+ * Per-CPU partial results cost slots x possible CPUs x sizeof(struct
+ * sgbpf_partial) bytes of kernel memory: 24 MiB for 8192 slots on two CPUs,
+ * 1.5 GiB on 128.  When the caller leaves the in-flight limit to us, a
+ * reducing service stays within this budget (but keeps at least 64 slots).
+ */
+#define PARTIALS_BUDGET (32ull << 20)
+#define MIN_DEFAULT_INFLIGHT 64u
+
+static uint32_t udp_default_inflight(const struct sgbpf_service *svc)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	uint64_t per_slot;
+	uint32_t n = SGBPF_DEFAULT_INFLIGHT;
+
+	if (svc->reduce == SGBPF_REDUCE_COUNT || ncpus <= 0)
+		return n;	/* count-only services have no partials */
+	per_slot = (uint64_t)ncpus * sizeof(struct sgbpf_partial);
+	while (n > MIN_DEFAULT_INFLIGHT && n * per_slot > PARTIALS_BUDGET)
+		n >>= 1;
+	return n;
+}
+
+/* The kernel's memlock figure for a map, from /proc/self/fdinfo; 0 if unknown. */
+static uint64_t map_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* Kernel memory held by the service's maps (a custom object's own ones too). */
+static uint64_t kernel_bytes(const struct sgbpf_udp_backend *b)
+{
+	const struct bpf_map *map;
+	uint64_t sum = 0;
+
+	bpf_object__for_each_map(map, b->skel->obj)
+		sum += map_memlock(bpf_map__fd(map));
+	if (b->custom_obj)
+		bpf_object__for_each_map(map, b->custom_obj)
+			if (strncmp(bpf_map__name(map), "sgbpf_", 6) != 0)
+				sum += map_memlock(bpf_map__fd(map));
+	return sum;
+}
+
 static void udp_destroy(struct sgbpf_service *svc)
 {
 	struct sgbpf_udp_backend *b = svc->backend;
@@ -449,27 +598,21 @@ static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	b->ifindex = dev.ifindex;
 	svc->info.ifindex = dev.ifindex;
 
-	if (svc->reduce == SGBPF_REDUCE_CUSTOM) {
-		svc->elem_size = opts->reduce_elem_size ? opts->reduce_elem_size : 4;
-		if (svc->elem_size != 4 && svc->elem_size != 8) {
-			err = sgbpf_err(-EINVAL, "reduce_elem_size must be 4 or 8");
-			goto err;
-		}
-	} else {
-		svc->elem_size = sgbpf_reduce_elem_size(svc->reduce);
-	}
+	/* A custom reduction's element size comes from its object (install_reducer). */
+	svc->elem_size = sgbpf_reduce_elem_size(svc->reduce);
 
 	err = sgbpf_probe_udp_backend();
 	if (!err)
 		err = load_skeleton(svc, b);
+	/* Before the configuration: it carries the reduction's element size. */
+	if (!err)
+		err = install_reducer(svc, b, opts);
 	if (!err)
 		err = sgbpf_udp_io_open(svc, b, opts);
 	if (!err)
 		err = write_config(svc, b);
 	if (!err)
 		err = fill_workers(svc, b);
-	if (!err)
-		err = install_reducer(svc, b, opts);
 	if (!err)
 		err = map_slots(svc, b);
 	if (!err)
@@ -479,6 +622,7 @@ static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	if (err)
 		goto err;
 	svc->info.port = b->port;
+	svc->info.kernel_bytes = kernel_bytes(b);
 	return 0;
 err:
 	udp_destroy(svc);
@@ -515,6 +659,7 @@ static int udp_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out)
 	out->malformed = sums[SGBPF_STAT_MALFORMED] + sums[SGBPF_STAT_SCATTER_ERRORS];
 	out->stale = sums[SGBPF_STAT_STALE];
 	out->surplus = sums[SGBPF_STAT_SURPLUS];
+	out->unsolicited = sums[SGBPF_STAT_UNSOLICITED];
 	return 0;
 }
 
@@ -529,4 +674,5 @@ const struct sgbpf_backend_ops sgbpf_udp_backend = {
 	.release_responses = sgbpf_udp_release_responses,
 	.rx_count = sgbpf_udp_rx_count,
 	.stats = udp_stats,
+	.default_inflight = udp_default_inflight,
 };
