@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -406,7 +407,8 @@ static int gather_run(const struct pkt *in, struct pkt *out)
 	int err;
 
 	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
-	ck_assert_msg(err == 0, "BPF_PROG_TEST_RUN: %s", strerror(-err));
+	ck_assert_msg(err == 0, "BPF_PROG_TEST_RUN of a %u-byte frame (%02x%02x %02x): %s", in->len,
+		      in->data[12], in->data[13], in->len > 14 ? in->data[14] : 0, strerror(-err));
 	out->len = o.data_size_out;
 	return o.retval;
 }
@@ -1478,6 +1480,179 @@ END_TEST
 /* ---- main -------------------------------------------------------------- */
 
 /* A test case of the given name running its tests against hook h. */
+/* ---- fuzzing: random and mutated frames --------------------------------- */
+
+static uint64_t fuzz_state;
+
+static uint32_t fuzz_rand(void)
+{
+	/* xorshift64*: reproducible from the seed printed on failure. */
+	fuzz_state ^= fuzz_state >> 12;
+	fuzz_state ^= fuzz_state << 25;
+	fuzz_state ^= fuzz_state >> 27;
+	return (uint32_t)((fuzz_state * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+/*
+ * Would the gather program accept this frame as a reply from a registered
+ * worker to REQ?  The rules of gather.bpf.c, written again from
+ * docs/protocol.md; the fuzzer feeds only frames for which this says no, so
+ * none of them may change REQ's slot or count as a reply.
+ */
+static bool fuzz_is_reply_to_req(const struct pkt *p, uint32_t nworkers)
+{
+	const uint8_t *d = p->data;
+	uint32_t ihl, l4, udp_len, payload, body_len;
+	struct sgbpf_hdr h;
+	uint16_t frag, sport, dport;
+	uint32_t saddr;
+
+	if (p->len < 14 + 20 || d[12] != 0x08 || d[13] != 0x00 || d[14 + 9] != IPPROTO_UDP)
+		return false;
+	memcpy(&frag, d + 14 + 6, 2);
+	if (ntohs(frag) & 0x3fff)
+		return false;
+	ihl = (d[14] & 0xf) * 4u;
+	l4 = 14 + ihl;
+	if (ihl < 20 || l4 + 8 + sizeof(h) > p->len)
+		return false;
+	memcpy(&dport, d + l4 + 2, 2);
+	memcpy(&sport, d + l4, 2);
+	memcpy(&saddr, d + 14 + 12, 4);
+	if (ntohs(dport) != SVC_PORT)
+		return false;
+	for (uint32_t w = 0;; w++) {
+		if (w == nworkers)
+			return false;
+		if (saddr == worker_addr(w) && ntohs(sport) == worker_port(w))
+			break;
+	}
+	udp_len = (uint32_t)d[l4 + 4] << 8 | d[l4 + 5];
+	if (udp_len < 8 + sizeof(h) || l4 + udp_len > p->len)
+		return false;
+	payload = udp_len - 8;
+	memcpy(&h, d + l4 + 8, sizeof(h));
+	body_len = sgbpf_le32(h.body_len);
+	if (h.msg_type != SGBPF_MSG_GATHER || sgbpf_le32(h.num_pks) > 1 ||
+	    sgbpf_le32(h.seq_num) != 0 || body_len > SGBPF_UDP_BODY_MAX)
+		return false;
+	if (payload != SGBPF_HDR_LEN + body_len && payload != SGBPF_UDP_MSG_LEN)
+		return false;
+	return sgbpf_le32(h.req_id) == REQ;
+}
+
+/* A frame to throw at the gather: mostly a real reply with a few bytes changed. */
+static void fuzz_frame(struct pkt *p, uint32_t nworkers)
+{
+	uint32_t kind = fuzz_rand() % 8, w = fuzz_rand() % (nworkers + 1);
+
+	if (kind == 0) {
+		/* Random bytes, sometimes under an IPv4 + UDP Ethernet header. */
+		p->len = 14 + fuzz_rand() % 1600;
+		for (uint32_t i = 0; i < p->len; i++)
+			p->data[i] = (uint8_t)fuzz_rand();
+		if (fuzz_rand() & 1) {
+			p->data[12] = 0x08;
+			p->data[13] = 0x00;
+			if (p->len > 24)
+				p->data[23] = IPPROTO_UDP;
+		}
+		return;
+	}
+	reply_for(p, w % nworkers, fuzz_rand() % 4 ? REQ : REQ + NSLOTS * (fuzz_rand() % 3),
+		  (fuzz_rand() % 2) ? BODY_LEN : fuzz_rand() % (SGBPF_UDP_BODY_MAX + 1),
+		  fuzz_rand() % 3 ? 0 : SGBPF_UDP_MSG_LEN);
+	/* Flip bytes: anywhere, or within the headers where decisions are made. */
+	for (uint32_t k = 1 + fuzz_rand() % 4; k > 0; k--) {
+		uint32_t span = fuzz_rand() % 3 ? 14 + 20 + 8 + SGBPF_HDR_LEN : p->len;
+		uint32_t at = fuzz_rand() % (span < p->len ? span : p->len);
+
+		p->data[at] = fuzz_rand() % 4 ? (uint8_t)fuzz_rand() : p->data[at] ^ 1;
+	}
+	if (kind == 1 && p->len > 15)
+		p->len = 14 + fuzz_rand() % (p->len - 14);	/* truncated */
+	else if (kind == 2 && p->len + 64 <= PKT_MAX)
+		p->len += fuzz_rand() % 64;			/* trailing junk */
+	if (fuzz_rand() & 1)
+		pkt_fix_ip_csum(p);
+}
+
+static uint32_t fuzz_iterations(void)
+{
+	const char *e = getenv("SGBPF_FUZZ_ITERS");
+
+	return e ? (uint32_t)strtoul(e, NULL, 0) : 20000;
+}
+
+/*
+ * Junk never changes a result or a counter it should not: between the
+ * first legitimate replies and the last, every fuzzed frame must leave
+ * REQ's slot byte for byte as it was, move no "folded", "completed",
+ * "duplicates" or "surplus" counter, and come out untouched when it is
+ * passed on; the request then completes with the exact sum.  The seed is
+ * printed so that a failure can be replayed (SGBPF_FUZZ_SEED).
+ */
+START_TEST(test_fuzz_junk)
+{
+	const uint32_t n = 8;
+	const struct fx_opts o = {
+		.reducer = "sgbpf_reduce_sum_u32", .nworkers = n, .elem_size = 4,
+	};
+	const char *seed_env = getenv("SGBPF_FUZZ_SEED");
+	uint32_t workers[8], iters = fuzz_iterations(), fed = 0;
+	struct pkt in, out;
+	stats_t s0, s1;
+
+	fuzz_state = seed_env ? strtoull(seed_env, NULL, 0) : (uint64_t)time(NULL) | 1;
+	fprintf(stderr, "fuzz seed %#llx, %u frames\n", (unsigned long long)fuzz_state, iters);
+	fx_open(&o);
+	slot_open(REQ, n);
+	for (uint32_t w = 0; w < n; w++)
+		workers[w] = w;
+	/* Half the workers first, so that junk meets a partly folded request. */
+	for (uint32_t w = 0; w < n / 2; w++) {
+		run_on(w);
+		reply_pkt(&in, w, NULL, BODY_LEN, 0);
+		deliver(&in, V_DROP, "reply");
+	}
+	stats_read(s0);
+	for (uint32_t k = 0; k < iters; k++) {
+		struct sgbpf_slot before = *slot_of(REQ);
+		int ret;
+
+		fuzz_frame(&in, n);
+		if (fuzz_is_reply_to_req(&in, n))
+			continue;	/* a real reply after all */
+		/* BPF_PROG_TEST_RUN refuses skbs with a truncated IPv4 header; XDP takes them. */
+		if (hook == HOOK_TC && in.len < 14 + 20 && in.data[12] == 0x08 && in.data[13] == 0)
+			continue;
+		fed++;
+		run_on(k);
+		ret = gather_run(&in, &out);
+		ck_assert_msg(memcmp(&before, slot_of(REQ), sizeof(before)) == 0,
+			      "frame %u (seed above) changed the slot", k);
+		if (ret == hook_verdict(V_NEXT))
+			ck_assert_msg(out.len == in.len && memcmp(out.data, in.data, in.len) == 0,
+				      "frame %u was passed on modified", k);
+		else
+			ck_assert_msg(ret == hook_verdict(V_DROP), "frame %u: verdict %d", k, ret);
+	}
+	stats_read(s1);
+	ck_assert_uint_eq(s1[SGBPF_STAT_FOLDED], s0[SGBPF_STAT_FOLDED]);
+	ck_assert_uint_eq(s1[SGBPF_STAT_COMPLETED], s0[SGBPF_STAT_COMPLETED]);
+	ck_assert_uint_eq(s1[SGBPF_STAT_DUPLICATES], s0[SGBPF_STAT_DUPLICATES]);
+	ck_assert_uint_eq(s1[SGBPF_STAT_SURPLUS], s0[SGBPF_STAT_SURPLUS]);
+	ck_assert_uint_gt(fed, iters / 2);
+	for (uint32_t w = n / 2; w < n; w++) {
+		run_on(w);
+		reply_pkt(&in, w, NULL, BODY_LEN, 0);
+		deliver(&in, V_DROP, "reply");
+	}
+	ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_COMPLETE);
+	expect_sum_u32(slot_of(REQ), workers, n, BODY_LEN);
+}
+END_TEST
+
 static TCase *hook_tcase(Suite *s, const char *name, enum hook h)
 {
 	TCase *tc = tcase_create(name);
@@ -1515,6 +1690,11 @@ static Suite *gather_suite(void)
 		tc = hook_tcase(s, x ? "notify_xdp" : "notify_tc", h);
 		tcase_add_test(tc, test_notify_ringbuf);
 		tcase_add_loop_test(tc, test_notify_ctrl, 0, ARRAY_SIZE(ctrl_cases));
+
+		tc = hook_tcase(s, x ? "fuzz_xdp" : "fuzz_tc", h);
+		/* SGBPF_FUZZ_ITERS=1000000: one to four minutes a hook on two CPUs. */
+		tcase_set_timeout(tc, 900);
+		tcase_add_test(tc, test_fuzz_junk);
 	}
 	return s;
 }
