@@ -239,8 +239,12 @@ broken:
 		stat_add(SGBPF_STAT_CLONE_FAILURES, fo.failed);
 bad:
 	/*
-	 * Before open_request() nothing was opened: the slot stays as it was,
-	 * and the library reports the request expired at its timeout.
+	 * Before open_request() this trigger opened nothing.  If no other
+	 * trigger of its request opens the slot either, the slot stays as it
+	 * was and the library reports the request expired at its timeout; if
+	 * another did, the workers of this batch miss the request, as above.
+	 * A delayed trigger of an older request (the tag is a newer request's)
+	 * touches nothing that is still live.
 	 */
 	sgbpf_stat_inc(SGBPF_STAT_SCATTER_ERRORS);
 	return TC_ACT_SHOT;
