@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * TC egress scatter: the service sends one datagram; this program opens the
- * request's slot from the trailer libsgbpf appended, strips the trailer, and
- * sends one copy to every worker.  The original datagram itself leaves as the
- * last worker's copy, so nothing extra goes out.
+ * TC egress scatter: the service sends one trigger datagram per batch of up
+ * to SGBPF_SCATTER_BATCH workers, addressed to the batch's first worker.  The
+ * first trigger of a request to arrive opens the request's slot with the
+ * completion policy libsgbpf left in it; each trigger then sends one copy to
+ * every worker of its batch.  The trigger itself leaves as the batch's last
+ * copy, so nothing extra goes out, and the datagram is never resized: the
+ * message is exactly what the workers get.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,10 +22,8 @@
 
 #define IP_CSUM_OFF(l3)		((l3) + offsetof(struct iphdr, check))
 #define IP_DADDR_OFF(l3)	((l3) + offsetof(struct iphdr, daddr))
-#define IP_LEN_OFF(l3)		((l3) + offsetof(struct iphdr, tot_len))
 #define UDP_CSUM_OFF(l4)	((l4) + offsetof(struct udphdr, check))
 #define UDP_DPORT_OFF(l4)	((l4) + offsetof(struct udphdr, dest))
-#define UDP_LEN_OFF(l4)		((l4) + offsetof(struct udphdr, len))
 
 /* Replacing a 4-byte pseudo-header field of UDP: mark a zero sum as mangled. */
 #define L4_PSEUDO	(BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0)
@@ -35,7 +36,10 @@ struct fanout {
 	__u32 daddr;		/* currently in the packet, network order */
 	__u16 dport;		/* currently in the packet, network order */
 	__u16 pad;
-	int err;
+	__u32 first;		/* first worker of this trigger's batch */
+	__u32 sent;		/* copies cloned so far */
+	__u32 failed;		/* copies the kernel refused */
+	int err;		/* the packet could not be rewritten: stop */
 };
 
 /* Points the packet at worker i, keeping the IP and UDP checksums right. */
@@ -64,68 +68,54 @@ static __always_inline int retarget(struct fanout *fo, __u32 i)
 	return 0;
 }
 
+/*
+ * One copy to worker first + i.  A copy the kernel refuses (a full backlog or
+ * veth ring: bpf_clone_redirect() returns the positive NET_XMIT_DROP, or an
+ * error) costs that worker only: it is counted and the batch goes on, since
+ * the other workers' replies may still meet the request's policy.  Only a
+ * packet that cannot be rewritten stops the batch.
+ */
 static long clone_to_worker(__u32 i, void *arg)
 {
 	struct fanout *fo = arg;
 
-	if (retarget(fo, i) || bpf_clone_redirect(fo->skb, fo->ifindex, 0)) {
+	if (retarget(fo, fo->first + i)) {
 		fo->err = 1;
 		return 1;
 	}
+	if (bpf_clone_redirect(fo->skb, fo->ifindex, 0))
+		fo->failed++;
+	else
+		fo->sent++;
 	return 0;
 }
 
 /*
- * Reads and removes the trailer.  libsgbpf puts one zero byte before it when
- * the message length is odd, so that the trailer starts at an even offset and
- * its one's-complement sum can be taken out of the checksum as it is.
- */
-static __always_inline int strip_trailer(struct __sk_buff *skb, __u32 l3, __u32 l4, __u32 udp_len,
-					 __u32 pad, struct sgbpf_scatter_trailer *t)
-{
-	__u32 off = l4 + udp_len - sizeof(*t), tlen = sizeof(*t) + pad;
-	__u16 old_udp_len, new_udp_len, old_ip_len, new_ip_len;
-	__s64 sum;
-
-	if (bpf_skb_load_bytes(skb, off, t, sizeof(*t)) || t->magic != SGBPF_TRAILER_MAGIC)
-		return -1;
-	if (bpf_skb_load_bytes(skb, IP_LEN_OFF(l3), &old_ip_len, 2))
-		return -1;
-	old_udp_len = bpf_htons(udp_len);
-	new_udp_len = bpf_htons(udp_len - tlen);
-	new_ip_len = bpf_htons(bpf_ntohs(old_ip_len) - tlen);
-
-	/* Payload bytes leave the sum; a no-op while the sum is still partial. */
-	sum = bpf_csum_diff((__be32 *)t, sizeof(*t), NULL, 0, 0);
-	if (sum < 0 || bpf_l4_csum_replace(skb, UDP_CSUM_OFF(l4), 0, sum, BPF_F_MARK_MANGLED_0))
-		return -1;
-	/* The UDP length sits in the pseudo-header and in the UDP header. */
-	if (bpf_l4_csum_replace(skb, UDP_CSUM_OFF(l4), old_udp_len, new_udp_len, L4_PSEUDO | 2) ||
-	    bpf_l4_csum_replace(skb, UDP_CSUM_OFF(l4), old_udp_len, new_udp_len,
-				BPF_F_MARK_MANGLED_0 | 2) ||
-	    bpf_skb_store_bytes(skb, UDP_LEN_OFF(l4), &new_udp_len, 2, 0))
-		return -1;
-	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF(l3), old_ip_len, new_ip_len, 2) ||
-	    bpf_skb_store_bytes(skb, IP_LEN_OFF(l3), &new_ip_len, 2, 0))
-		return -1;
-	if (bpf_skb_change_tail(skb, skb->len - tlen, 0))
-		return -1;
-	return 0;
-}
-
-/*
- * Opens the request's slot before any copy can reach a worker.  A new
- * generation, cleared seen words and fresh tickets make the opening
+ * Opens the request's slot before any copy can reach a worker, once per
+ * request: the trigger that flips SGBPF_SCATTER_OPENED in the tag user space
+ * left does it.  Returns 1 when this trigger opened the slot, 0 when another
+ * one of the same request already had, -1 when the tag is not this
+ * request's (a delayed trigger of an older request, or no scatter at all).
+ * A new generation, cleared seen words and fresh tickets make the opening
  * independent of every earlier one, including one with the same request id
  * (ids wrap): nothing a late reply or an idle CPU's partial holds can count.
  */
-static __always_inline int open_request(const struct sgbpf_config *cfg, __u32 req, __u32 needed)
+static __always_inline int open_request(const struct sgbpf_config *cfg, __u32 req)
 {
-	__u32 slot = req & cfg->slot_mask;
+	__u32 slot = req & cfg->slot_mask, needed;
 	struct sgbpf_slot *s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
+	__u64 tag;
 
 	if (!s)
 		return -1;
+	tag = *(volatile __u64 *)&s->scatter;
+	if (SGBPF_TAG_REQ(tag) != req)
+		return -1;
+	if (SGBPF_TAG_LOW(tag) & SGBPF_SCATTER_OPENED)
+		return 0;
+	if (__sync_val_compare_and_swap(&s->scatter, tag, tag | SGBPF_SCATTER_OPENED) != tag)
+		return 0;	/* another trigger of req won the race and opens it */
+	needed = SGBPF_SCATTER_NEEDED(tag);
 	if (needed == 0 || needed > cfg->nworkers)
 		needed = cfg->nworkers;
 	s->gen++;
@@ -141,7 +131,44 @@ static __always_inline int open_request(const struct sgbpf_config *cfg, __u32 re
 	s->tickets = SGBPF_TAG(req, 0);
 	/* Last: replies are admitted only once the slot says ACTIVE for req. */
 	__sync_lock_test_and_set(&s->state, SGBPF_TAG(req, SGBPF_SLOT_ACTIVE));
-	return 0;
+	return 1;
+}
+
+static __always_inline void stat_add(__u32 which, __u64 n)
+{
+	__u64 *c = bpf_map_lookup_elem(&sgbpf_stats, &which);
+
+	if (c)
+		*c += n;
+}
+
+/*
+ * A fragment of a scatter: TC egress sees fragments, not the datagram, when
+ * a trigger was larger than the route's MTU.  None of them can be fanned out
+ * (the header and the rest are in different packets), and letting them out
+ * would hand the first worker a partial request: drop them.  The first
+ * fragment carries the UDP header and is counted by the service it belongs
+ * to; later ones cannot be told apart and are dropped uncounted.  Returns a
+ * verdict, or 0 when the packet is not a fragment.
+ */
+static __always_inline int fragment_verdict(void *data, void *data_end,
+					    const struct sgbpf_config *cfg)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp;
+
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(SGBPF_ETH_P_IP) ||
+	    ip->protocol != IPPROTO_UDP ||
+	    !(ip->frag_off & bpf_htons(SGBPF_IP_MF | SGBPF_IP_OFFSET)))
+		return 0;
+	if (ip->frag_off & bpf_htons(SGBPF_IP_OFFSET))
+		return TC_ACT_SHOT;
+	udp = (void *)ip + ip->ihl * 4;
+	if (ip->ihl < 5 || (void *)(udp + 1) > data_end || udp->source != cfg->port)
+		return TC_ACT_NEXT;
+	sgbpf_stat_inc(SGBPF_STAT_SCATTER_FRAGMENTS);
+	return TC_ACT_SHOT;
 }
 
 SEC("tc")
@@ -149,11 +176,12 @@ int sgbpf_scatter(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
 	const struct sgbpf_config *cfg;
-	struct sgbpf_scatter_trailer t;
+	struct sgbpf_worker_key key = {};
 	struct sgbpf_hdr h;
 	struct sgbpf_l4 pkt;
 	struct fanout fo = {};
-	__u32 udp_len, n, pad;
+	__u32 udp_len, n, end, *first;
+	int opened, verdict;
 
 	/*
 	 * Only sgbpf service sockets send with this priority; clones have 0.
@@ -163,7 +191,12 @@ int sgbpf_scatter(struct __sk_buff *skb)
 	if (skb->priority != SGBPF_SCATTER_PRIORITY)
 		return TC_ACT_NEXT;
 	cfg = sgbpf_config_get();
-	if (!cfg || sgbpf_parse_udp(data, data_end, &pkt) || pkt.udp->source != cfg->port)
+	if (!cfg)
+		return TC_ACT_NEXT;
+	verdict = fragment_verdict(data, data_end, cfg);
+	if (verdict)
+		return verdict;
+	if (sgbpf_parse_udp(data, data_end, &pkt) || pkt.udp->source != cfg->port)
 		return TC_ACT_NEXT;
 	skb->priority = 0;
 
@@ -177,31 +210,52 @@ int sgbpf_scatter(struct __sk_buff *skb)
 	n = cfg->nworkers;
 	if (n == 0 || n > SGBPF_STATE_MAX_WORKERS ||
 	    bpf_skb_load_bytes(skb, pkt.l4_off + sizeof(struct udphdr), &h, sizeof(h)) ||
-	    h.msg_type != SGBPF_MSG_SCATTER)
+	    h.msg_type != SGBPF_MSG_SCATTER ||
+	    udp_len != sizeof(struct udphdr) + SGBPF_HDR_LEN + sgbpf_le32(h.body_len))
 		goto bad;
-	pad = sgbpf_le32(h.body_len) & 1;
-	if (udp_len != sizeof(struct udphdr) + SGBPF_HDR_LEN + sgbpf_le32(h.body_len) + pad + sizeof(t))
+	/* The trigger is addressed to the first worker of its batch. */
+	key.addr = fo.daddr;
+	key.port = fo.dport;
+	first = bpf_map_lookup_elem(&sgbpf_worker_index, &key);
+	if (!first || *first >= n)
 		goto bad;
-	if (strip_trailer(skb, pkt.l3_off, pkt.l4_off, udp_len, pad, &t))
-		goto bad;
-	if (open_request(cfg, sgbpf_le32(h.req_id), t.needed))
+	fo.first = *first;
+	end = fo.first + SGBPF_SCATTER_BATCH < n ? fo.first + SGBPF_SCATTER_BATCH : n;
+	opened = open_request(cfg, sgbpf_le32(h.req_id));
+	if (opened < 0)
 		goto bad;
 
-	if (n > 1 && (bpf_loop(n - 1, clone_to_worker, &fo, 0) < 0 || fo.err))
-		goto bad;
-	if (retarget(&fo, n - 1))
-		goto bad;
-	sgbpf_stat_inc(SGBPF_STAT_SCATTERS);
-	{
-		__u32 key = SGBPF_STAT_CLONES;
-		__u64 *c = bpf_map_lookup_elem(&sgbpf_stats, &key);
-
-		if (c)
-			*c += n;
-	}
+	if (end - fo.first > 1 &&
+	    (bpf_loop(end - fo.first - 1, clone_to_worker, &fo, 0) < 0 || fo.err))
+		goto broken;
+	if (retarget(&fo, end - 1))
+		goto broken;
+	if (opened)
+		sgbpf_stat_inc(SGBPF_STAT_SCATTERS);
+	/* The trigger itself leaves as the batch's last copy. */
+	stat_add(SGBPF_STAT_CLONES, fo.sent + 1);
+	if (fo.failed)
+		stat_add(SGBPF_STAT_CLONE_FAILURES, fo.failed);
 	return TC_ACT_OK;
+broken:
+	/*
+	 * The slot is open and the workers before the failure have the request:
+	 * their replies are folded, and the request completes if they meet its
+	 * policy; otherwise it expires at its timeout (or never reports, without
+	 * one), like a request whose copies were lost on the wire.
+	 */
+	stat_add(SGBPF_STAT_CLONES, fo.sent);
+	if (fo.failed)
+		stat_add(SGBPF_STAT_CLONE_FAILURES, fo.failed);
 bad:
-	/* The request stays closed; the library reports it as expired. */
+	/*
+	 * Before open_request() this trigger opened nothing.  If no other
+	 * trigger of its request opens the slot either, the slot stays as it
+	 * was and the library reports the request expired at its timeout; if
+	 * another did, the workers of this batch miss the request, as above.
+	 * A delayed trigger of an older request (the tag is a newer request's)
+	 * touches nothing that is still live.
+	 */
 	sgbpf_stat_inc(SGBPF_STAT_SCATTER_ERRORS);
 	return TC_ACT_SHOT;
 }

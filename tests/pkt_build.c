@@ -225,8 +225,7 @@ int pkt_msg(void *buf, uint32_t cap, const struct sgbpf_hdr *h, const void *body
 	return len;
 }
 
-int pkt_scatter_msg(void *buf, uint32_t cap, uint32_t req_id, const void *body, uint32_t body_len,
-		    uint32_t needed, uint32_t magic)
+int pkt_scatter_msg(void *buf, uint32_t cap, uint32_t req_id, const void *body, uint32_t body_len)
 {
 	struct sgbpf_hdr h = {
 		.req_id = req_id,
@@ -234,18 +233,8 @@ int pkt_scatter_msg(void *buf, uint32_t cap, uint32_t req_id, const void *body, 
 		.body_len = body_len,
 		.msg_type = SGBPF_MSG_SCATTER,
 	};
-	struct sgbpf_scatter_trailer t = { .needed = needed, .magic = magic };
-	uint32_t off = SGBPF_HDR_LEN + body_len + (body_len & 1);
-	int len;
 
-	if (off + sizeof(t) > cap)
-		return -EMSGSIZE;
-	len = pkt_msg(buf, cap, &h, body, body_len, off);
-	if (len < 0)
-		return len;
-	/* The pad byte (already zero) puts the trailer at an even offset. */
-	memcpy((uint8_t *)buf + off, &t, sizeof(t));
-	return off + sizeof(t);
+	return pkt_msg(buf, cap, &h, body, body_len, 0);
 }
 
 struct iphdr *pkt_iph(const struct pkt *p)

@@ -87,12 +87,11 @@ int pkt_msg(void *buf, uint32_t cap, const struct sgbpf_hdr *h, const void *body
 	    uint32_t body_bytes, uint32_t total);
 
 /*
- * Writes a scatter datagram as libsgbpf sends it to its TC program: header
- * (msg_type SCATTER), body, a zero pad byte when body_len is odd, then the
- * trailer { needed, magic }.  Returns the length.
+ * Writes a scatter message as libsgbpf sends it to its TC program: header
+ * (msg_type SCATTER, num_pks 1) and body, nothing appended (the completion
+ * policy is in the slot's 'scatter' word).  Returns the length.
  */
-int pkt_scatter_msg(void *buf, uint32_t cap, uint32_t req_id, const void *body, uint32_t body_len,
-		    uint32_t needed, uint32_t magic);
+int pkt_scatter_msg(void *buf, uint32_t cap, uint32_t req_id, const void *body, uint32_t body_len);
 
 /* Headers of a frame built here (or returned by a program); NULL when cut short. */
 struct iphdr *pkt_iph(const struct pkt *p);

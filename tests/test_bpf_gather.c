@@ -56,6 +56,8 @@ static const char *const stat_names[__SGBPF_STAT_MAX] = {
 	[SGBPF_STAT_SURPLUS] = "surplus",
 	[SGBPF_STAT_SCATTER_ERRORS] = "scatter_errors",
 	[SGBPF_STAT_UNSOLICITED] = "unsolicited",
+	[SGBPF_STAT_SCATTER_FRAGMENTS] = "scatter_fragments",
+	[SGBPF_STAT_CLONE_FAILURES] = "clone_failures",
 };
 
 /* ---- addresses ---------------------------------------------------------- */

@@ -55,6 +55,8 @@ static const char *const stat_names[__SGBPF_STAT_MAX] = {
 	[SGBPF_STAT_SURPLUS] = "surplus",
 	[SGBPF_STAT_SCATTER_ERRORS] = "scatter_errors",
 	[SGBPF_STAT_UNSOLICITED] = "unsolicited",
+	[SGBPF_STAT_SCATTER_FRAGMENTS] = "scatter_fragments",
+	[SGBPF_STAT_CLONE_FAILURES] = "clone_failures",
 };
 
 static uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
@@ -280,98 +282,83 @@ static void fill_body(uint8_t *body, uint32_t len)
 }
 
 /*
- * A scatter datagram from the service socket to the trigger address, with
- * body_len bytes of body and the trailer { needed, magic }; edit(msg, len)
- * may change the message before the UDP checksum is taken.
+ * A scatter datagram from the service socket to worker 0 (the first trigger
+ * of a request), with body_len bytes of body; edit(msg, len) may change the
+ * message before the UDP checksum is taken.
  */
-static void scatter_pkt_ex(struct pkt *p, uint32_t body_len, uint32_t needed, uint32_t magic,
-			   unsigned int flags, int (*edit)(uint8_t *msg, int len),
-			   const struct pkt_flow *flow)
+static void scatter_pkt_ex(struct pkt *p, uint32_t body_len, unsigned int flags,
+			   int (*edit)(uint8_t *msg, int len), const struct pkt_flow *flow)
 {
 	const struct pkt_flow def = {
-		.saddr = COORD_IP, .daddr = TRIGGER_IP,
-		.sport = SVC_PORT, .dport = TRIGGER_PORT,
+		.saddr = COORD_IP, .daddr = worker_addr(0),
+		.sport = SVC_PORT, .dport = worker_port(0),
 	};
 	uint8_t body[SGBPF_UDP_MSG_LEN], msg[SGBPF_UDP_MSG_LEN + 16];
 	int len;
 
 	fill_body(body, body_len);
-	len = pkt_scatter_msg(msg, sizeof(msg), REQ, body, body_len, needed, magic);
+	len = pkt_scatter_msg(msg, sizeof(msg), REQ, body, body_len);
 	ck_assert_int_gt(len, 0);
 	if (edit)
 		len = edit(msg, len);
 	ck_assert_int_eq(pkt_udp(p, flow ? flow : &def, msg, len, PKT_IP_DF | flags), 0);
 }
 
-static void scatter_pkt(struct pkt *p, uint32_t body_len, uint32_t needed)
+static void scatter_pkt(struct pkt *p, uint32_t body_len)
 {
-	scatter_pkt_ex(p, body_len, needed, SGBPF_TRAILER_MAGIC, 0, NULL, NULL);
+	scatter_pkt_ex(p, body_len, 0, NULL, NULL);
 }
 
 static void b_basic(struct pkt *p)
 {
-	scatter_pkt(p, BODY_LEN, 1);
+	scatter_pkt(p, BODY_LEN);
 }
 
 static void b_no_csum(struct pkt *p)
 {
-	scatter_pkt_ex(p, BODY_LEN, 1, SGBPF_TRAILER_MAGIC, PKT_NO_UDP_CSUM, NULL, NULL);
+	scatter_pkt_ex(p, BODY_LEN, PKT_NO_UDP_CSUM, NULL, NULL);
 }
 
 static void b_odd(struct pkt *p)
 {
-	scatter_pkt(p, 7, 1);
+	scatter_pkt(p, 7);
 }
 
 static void b_odd_no_csum(struct pkt *p)
 {
-	scatter_pkt_ex(p, 7, 1, SGBPF_TRAILER_MAGIC, PKT_NO_UDP_CSUM, NULL, NULL);
+	scatter_pkt_ex(p, 7, PKT_NO_UDP_CSUM, NULL, NULL);
 }
 
 static void b_empty(struct pkt *p)
 {
-	scatter_pkt(p, 0, 1);
+	scatter_pkt(p, 0);
 }
 
-static void b_large(struct pkt *p)
+/* The original 1472-byte message: what a 1500-byte MTU carries. */
+static void b_largest(struct pkt *p)
 {
-	scatter_pkt(p, 1401, 1);
+	scatter_pkt(p, SGBPF_UDP_BODY_MAX);
 }
 
-/* The library's own trigger: already addressed to worker 0. */
-static void b_to_worker0(struct pkt *p)
+static void b_largest_odd(struct pkt *p)
 {
-	const struct pkt_flow f = {
-		.saddr = COORD_IP, .daddr = worker_addr(0),
-		.sport = SVC_PORT, .dport = worker_port(0),
-	};
-
-	scatter_pkt_ex(p, BODY_LEN, 1, SGBPF_TRAILER_MAGIC, 0, NULL, &f);
+	scatter_pkt(p, SGBPF_UDP_BODY_MAX - 1);
 }
 
 static void b_ip_options(struct pkt *p)
 {
-	scatter_pkt_ex(p, BODY_LEN, 1, SGBPF_TRAILER_MAGIC, PKT_IP_OPTIONS, NULL, NULL);
+	scatter_pkt_ex(p, BODY_LEN, PKT_IP_OPTIONS, NULL, NULL);
 }
 
-static void b_needed_0(struct pkt *p)
+/* Addressed to nobody the service knows: not a trigger of this service. */
+static void b_to_stranger(struct pkt *p)
 {
-	scatter_pkt(p, BODY_LEN, 0);
-}
+	const struct pkt_flow f = {
+		.saddr = COORD_IP, .daddr = TRIGGER_IP,
+		.sport = SVC_PORT, .dport = TRIGGER_PORT,
+	};
 
-static void b_needed_2(struct pkt *p)
-{
-	scatter_pkt(p, BODY_LEN, 2);
-}
-
-static void b_needed_9(struct pkt *p)
-{
-	scatter_pkt(p, BODY_LEN, 9);
-}
-
-static void b_bad_magic(struct pkt *p)
-{
-	scatter_pkt_ex(p, BODY_LEN, 1, SGBPF_TRAILER_MAGIC ^ 0x100, 0, NULL, NULL);
+	scatter_pkt_ex(p, BODY_LEN, 0, NULL, &f);
 }
 
 static int set_type_gather(uint8_t *msg, int len)
@@ -382,24 +369,10 @@ static int set_type_gather(uint8_t *msg, int len)
 
 static void b_type_gather(struct pkt *p)
 {
-	scatter_pkt_ex(p, BODY_LEN, 1, SGBPF_TRAILER_MAGIC, 0, set_type_gather, NULL);
+	scatter_pkt_ex(p, BODY_LEN, 0, set_type_gather, NULL);
 }
 
-/* An odd body with the trailer right after it: misplaced by one byte. */
-static int drop_pad(uint8_t *msg, int len)
-{
-	uint32_t off = SGBPF_HDR_LEN + 7;
-
-	memmove(msg + off, msg + off + 1, sizeof(struct sgbpf_scatter_trailer));
-	return len - 1;
-}
-
-static void b_odd_no_pad(struct pkt *p)
-{
-	scatter_pkt_ex(p, 7, 1, SGBPF_TRAILER_MAGIC, 0, drop_pad, NULL);
-}
-
-/* body_len four bytes shorter than what precedes the trailer. */
+/* body_len four bytes shorter than the datagram. */
 static int shrink_body_len(uint8_t *msg, int len)
 {
 	uint32_t bl = sgbpf_le32(BODY_LEN - 4);
@@ -410,17 +383,19 @@ static int shrink_body_len(uint8_t *msg, int len)
 
 static void b_body_len_mismatch(struct pkt *p)
 {
-	scatter_pkt_ex(p, BODY_LEN, 1, SGBPF_TRAILER_MAGIC, 0, shrink_body_len, NULL);
+	scatter_pkt_ex(p, BODY_LEN, 0, shrink_body_len, NULL);
 }
 
-static int cut_trailer(uint8_t *msg, int len)
+/* What the trailer of older versions made of a message: 8 bytes more. */
+static int add_8(uint8_t *msg, int len)
 {
-	return len - (int)sizeof(struct sgbpf_scatter_trailer);
+	memset(msg + len, 0, 8);
+	return len + 8;
 }
 
-static void b_no_trailer(struct pkt *p)
+static void b_trailing_bytes(struct pkt *p)
 {
-	scatter_pkt_ex(p, BODY_LEN, 1, SGBPF_TRAILER_MAGIC, 0, cut_trailer, NULL);
+	scatter_pkt_ex(p, BODY_LEN, 0, add_8, NULL);
 }
 
 static int cut_to_10(uint8_t *msg, int len)
@@ -430,32 +405,49 @@ static int cut_to_10(uint8_t *msg, int len)
 
 static void b_short_payload(struct pkt *p)
 {
-	scatter_pkt_ex(p, BODY_LEN, 1, SGBPF_TRAILER_MAGIC, 0, cut_to_10, NULL);
+	scatter_pkt_ex(p, BODY_LEN, 0, cut_to_10, NULL);
+}
+
+static void b_other_sport_ex(struct pkt *p, unsigned int flags)
+{
+	const struct pkt_flow f = {
+		.saddr = COORD_IP, .daddr = worker_addr(0),
+		.sport = SVC_PORT + 1, .dport = worker_port(0),
+	};
+
+	scatter_pkt_ex(p, BODY_LEN, flags, NULL, &f);
 }
 
 static void b_other_sport(struct pkt *p)
 {
-	const struct pkt_flow f = {
-		.saddr = COORD_IP, .daddr = TRIGGER_IP,
-		.sport = SVC_PORT + 1, .dport = TRIGGER_PORT,
-	};
-
-	scatter_pkt_ex(p, BODY_LEN, 1, SGBPF_TRAILER_MAGIC, 0, NULL, &f);
+	b_other_sport_ex(p, 0);
 }
 
+/* First fragment of a scatter too large for the MTU: the UDP header is in it. */
 static void b_fragment(struct pkt *p)
 {
-	scatter_pkt_ex(p, BODY_LEN, 1, SGBPF_TRAILER_MAGIC, PKT_IP_MF, NULL, NULL);
+	scatter_pkt_ex(p, BODY_LEN, PKT_IP_MF, NULL, NULL);
+}
+
+/* A later fragment: no UDP header, only the scatter priority says whose. */
+static void b_fragment_later(struct pkt *p)
+{
+	scatter_pkt_ex(p, BODY_LEN, PKT_IP_FRAG_LATER, NULL, NULL);
+}
+
+static void b_fragment_other_sport(struct pkt *p)
+{
+	b_other_sport_ex(p, PKT_IP_MF);
 }
 
 static void b_tcp(struct pkt *p)
 {
 	const struct pkt_flow f = {
-		.saddr = COORD_IP, .daddr = TRIGGER_IP,
-		.sport = SVC_PORT, .dport = TRIGGER_PORT,
+		.saddr = COORD_IP, .daddr = worker_addr(0),
+		.sport = SVC_PORT, .dport = worker_port(0),
 	};
 	uint8_t msg[128];
-	int len = pkt_scatter_msg(msg, sizeof(msg), REQ, NULL, BODY_LEN, 1, SGBPF_TRAILER_MAGIC);
+	int len = pkt_scatter_msg(msg, sizeof(msg), REQ, NULL, BODY_LEN);
 
 	ck_assert_int_eq(pkt_tcp(p, &f, msg, len), 0);
 }
@@ -475,6 +467,15 @@ enum outcome {
 	PASS_UNTOUCHED,
 	SCATTERED,		/* TC_ACT_OK, retargeted, slot opened */
 	REFUSED,		/* TC_ACT_SHOT, scatter_errors, slot closed */
+	FRAGMENT,		/* TC_ACT_SHOT, scatter_fragments, slot closed */
+	FRAGMENT_LATER,		/* TC_ACT_SHOT, no counter, slot closed */
+};
+
+/* What user space left in the slot's scatter word before the trigger. */
+enum tag_kind {
+	TAG_THIS,		/* SGBPF_TAG(REQ, needed) */
+	TAG_OLDER,		/* an older request of the same slot */
+	TAG_NONE,		/* never written: 0 */
 };
 
 struct scatter_case {
@@ -483,45 +484,58 @@ struct scatter_case {
 	uint32_t nworkers;	/* 0: 1 */
 	bool no_priority;	/* sent without SGBPF_SCATTER_PRIORITY */
 	enum outcome outcome;
+	uint32_t tag_needed;	/* the needed user space wrote */
+	enum tag_kind tag;
 	uint32_t needed;	/* SCATTERED: the slot's needed */
 	bool config_nworkers_0;	/* sgbpf_cfg says 0 workers */
 };
 
 static const struct scatter_case scatter_cases[] = {
-	{ "one worker, UDP checksum", b_basic, .outcome = SCATTERED, .needed = 1 },
-	{ "one worker, UDP checksum 0", b_no_csum, .outcome = SCATTERED, .needed = 1 },
-	{ "odd body with its pad byte", b_odd, .outcome = SCATTERED, .needed = 1 },
-	{ "odd body, UDP checksum 0", b_odd_no_csum, .outcome = SCATTERED, .needed = 1 },
-	{ "empty body", b_empty, .outcome = SCATTERED, .needed = 1 },
-	{ "1401-byte body", b_large, .outcome = SCATTERED, .needed = 1 },
-	{ "already addressed to worker 0", b_to_worker0, .outcome = SCATTERED, .needed = 1 },
-	{ "IPv4 header with options", b_ip_options, .outcome = SCATTERED, .needed = 1 },
-	{ "three workers, needed 0 (all)", b_needed_0, .nworkers = 3, .outcome = SCATTERED,
+	{ "one worker, UDP checksum", b_basic, .outcome = SCATTERED, .tag_needed = 1, .needed = 1 },
+	{ "one worker, UDP checksum 0", b_no_csum, .outcome = SCATTERED, .tag_needed = 1,
+	  .needed = 1 },
+	{ "odd body", b_odd, .outcome = SCATTERED, .tag_needed = 1, .needed = 1 },
+	{ "odd body, UDP checksum 0", b_odd_no_csum, .outcome = SCATTERED, .tag_needed = 1,
+	  .needed = 1 },
+	{ "empty body", b_empty, .outcome = SCATTERED, .tag_needed = 1, .needed = 1 },
+	{ "1454-byte body (1500 MTU)", b_largest, .outcome = SCATTERED, .tag_needed = 1,
+	  .needed = 1 },
+	{ "1453-byte body", b_largest_odd, .nworkers = 3, .outcome = SCATTERED, .needed = 3 },
+	{ "IPv4 header with options", b_ip_options, .outcome = SCATTERED, .tag_needed = 1,
+	  .needed = 1 },
+	{ "three workers, needed 0 (all)", b_basic, .nworkers = 3, .outcome = SCATTERED,
 	  .needed = 3 },
-	{ "three workers, needed 2", b_needed_2, .nworkers = 3, .outcome = SCATTERED,
-	  .needed = 2 },
-	{ "three workers, needed 9 (capped)", b_needed_9, .nworkers = 3, .outcome = SCATTERED,
-	  .needed = 3 },
-	{ "eight workers", b_odd, .nworkers = 8, .outcome = SCATTERED, .needed = 1 },
+	{ "three workers, needed 2", b_basic, .nworkers = 3, .outcome = SCATTERED,
+	  .tag_needed = 2, .needed = 2 },
+	{ "three workers, needed 9 (capped)", b_basic, .nworkers = 3, .outcome = SCATTERED,
+	  .tag_needed = 9, .needed = 3 },
+	{ "eight workers", b_odd, .nworkers = 8, .outcome = SCATTERED, .tag_needed = 1,
+	  .needed = 1 },
 
 	{ "no scatter priority", b_basic, .no_priority = true, .outcome = PASS_UNTOUCHED },
-	{ "no priority, three workers", b_needed_0, .nworkers = 3, .no_priority = true,
+	{ "no priority, three workers", b_basic, .nworkers = 3, .no_priority = true,
 	  .outcome = PASS_UNTOUCHED },
 	{ "another source port", b_other_sport, .outcome = PASS_UNTOUCHED },
-	{ "IPv4 fragment", b_fragment, .outcome = PASS_UNTOUCHED },
+	{ "first fragment, another source port", b_fragment_other_sport,
+	  .outcome = PASS_UNTOUCHED },
 	{ "TCP", b_tcp, .outcome = PASS_UNTOUCHED },
 	{ "ARP", b_arp, .outcome = PASS_UNTOUCHED },
 
-	{ "wrong trailer magic", b_bad_magic, .outcome = REFUSED },
+	{ "first IPv4 fragment of a scatter", b_fragment, .nworkers = 3, .outcome = FRAGMENT },
+	{ "later IPv4 fragment of a scatter", b_fragment_later, .nworkers = 3,
+	  .outcome = FRAGMENT_LATER },
+
+	{ "slot tagged for an older request", b_basic, .tag = TAG_OLDER, .outcome = REFUSED },
+	{ "slot never tagged", b_basic, .tag = TAG_NONE, .outcome = REFUSED },
+	{ "addressed to no worker", b_to_stranger, .outcome = REFUSED },
 	{ "msg_type gather", b_type_gather, .outcome = REFUSED },
-	{ "odd body without the pad byte", b_odd_no_pad, .outcome = REFUSED },
 	{ "body_len disagrees with the datagram", b_body_len_mismatch, .outcome = REFUSED },
-	{ "no trailer", b_no_trailer, .outcome = REFUSED },
+	{ "bytes after the body", b_trailing_bytes, .outcome = REFUSED },
 	{ "10-byte payload", b_short_payload, .outcome = REFUSED },
 	{ "no workers configured", b_basic, .config_nworkers_0 = true, .outcome = REFUSED },
 };
 
-/* The scatter message of in, without pad and trailer: what workers must get. */
+/* The scatter message of in: what workers must get. */
 static const uint8_t *expected_msg(const struct pkt *in, uint32_t *len)
 {
 	uint32_t plen, body_len;
@@ -533,7 +547,7 @@ static const uint8_t *expected_msg(const struct pkt *in, uint32_t *len)
 	return pl;
 }
 
-/* out is in, minus pad and trailer, sent to worker w with correct checksums. */
+/* out is in, sent to worker w with correct checksums. */
 static void check_copy(const struct pkt *in, const struct pkt *out, uint32_t w, const char *desc)
 {
 	const struct iphdr *ip = pkt_iph(out), *ip_in = pkt_iph(in);
@@ -597,6 +611,8 @@ START_TEST(test_scatter_table)
 		ck_assert_int_eq(bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY), 0);
 	}
 	slot_leftover(REQ);
+	slot_of(REQ)->scatter = c->tag == TAG_THIS ? SGBPF_TAG(REQ, c->tag_needed) :
+				c->tag == TAG_OLDER ? SGBPF_TAG(REQ - NSLOTS, c->tag_needed) : 0;
 	before = *slot_of(REQ);
 	c->build(&in);
 	capture(clones, MAX_WORKERS, 0);	/* nothing else is on lo, but be sure */
@@ -612,16 +628,23 @@ START_TEST(test_scatter_table)
 			      "%s: the slot was modified", c->desc);
 		break;
 	case REFUSED:
+	case FRAGMENT:
+	case FRAGMENT_LATER:
 		ck_assert_msg(ret == TC_ACT_SHOT, "%s: verdict %d", c->desc, ret);
 		ck_assert_msg(memcmp(&before, slot_of(REQ), sizeof(before)) == 0,
 			      "%s: the slot was modified", c->desc);
-		delta[SGBPF_STAT_SCATTER_ERRORS] = 1;
+		if (c->outcome == REFUSED)
+			delta[SGBPF_STAT_SCATTER_ERRORS] = 1;
+		else if (c->outcome == FRAGMENT)
+			delta[SGBPF_STAT_SCATTER_FRAGMENTS] = 1;
 		break;
 	case SCATTERED:
 		ck_assert_msg(ret == TC_ACT_OK, "%s: verdict %d", c->desc, ret);
 		/* The datagram itself goes to the last worker. */
 		check_copy(&in, &out, n - 1, c->desc);
 		check_opened(c->needed, c->desc);
+		ck_assert_uint_eq(slot_of(REQ)->scatter,
+				  SGBPF_TAG(REQ, c->tag_needed | SGBPF_SCATTER_OPENED));
 		/* Clones are told apart from scatters by priority 0. */
 		ck_assert_uint_eq(ctx_out.priority, 0);
 		delta[SGBPF_STAT_SCATTERS] = 1;
@@ -639,36 +662,46 @@ START_TEST(test_scatter_table)
 }
 END_TEST
 
+/* Runs a trigger of req addressed to worker first, as libsgbpf sends it. */
+static int trigger(uint32_t req, uint32_t first, struct pkt *in, struct pkt *out)
+{
+	const struct pkt_flow f = {
+		.saddr = COORD_IP, .daddr = worker_addr(first),
+		.sport = SVC_PORT, .dport = worker_port(first),
+	};
+	struct __sk_buff ctx_out;
+	uint8_t msg[128];
+	int len = pkt_scatter_msg(msg, sizeof(msg), req, NULL, 5);
+
+	ck_assert_int_eq(pkt_udp(in, &f, msg, len, PKT_IP_DF), 0);
+	return tc_run(in, out, SGBPF_SCATTER_PRIORITY, &ctx_out);
+}
+
 /* Two scatters in a row open two slots; a reused slot is opened afresh. */
 START_TEST(test_scatter_sequence)
 {
-	struct __sk_buff ctx_out;
 	struct pkt in, out;
 	uint32_t req2 = REQ + 1, req3 = REQ + NSLOTS;
-	uint8_t msg[128];
-	const struct pkt_flow f = {
-		.saddr = COORD_IP, .daddr = TRIGGER_IP, .sport = SVC_PORT, .dport = TRIGGER_PORT,
-	};
-	int len;
 
 	sx_load(2);
-	scatter_pkt(&in, BODY_LEN, 1);
-	ck_assert_int_eq(tc_run(&in, &out, SGBPF_SCATTER_PRIORITY, &ctx_out), TC_ACT_OK);
-	len = pkt_scatter_msg(msg, sizeof(msg), req2, NULL, 5, 2, SGBPF_TRAILER_MAGIC);
-	ck_assert_int_eq(pkt_udp(&in, &f, msg, len, 0), 0);
-	ck_assert_int_eq(tc_run(&in, &out, SGBPF_SCATTER_PRIORITY, &ctx_out), TC_ACT_OK);
+	slot_of(REQ)->scatter = SGBPF_TAG(REQ, 1);
+	slot_of(req2)->scatter = SGBPF_TAG(req2, 2);
+	ck_assert_int_eq(trigger(REQ, 0, &in, &out), TC_ACT_OK);
+	ck_assert_int_eq(trigger(req2, 0, &in, &out), TC_ACT_OK);
 	check_opened(1, "first");
 	ck_assert_uint_eq(slot_of(req2)->state, SGBPF_TAG(req2, SGBPF_SLOT_ACTIVE));
 	ck_assert_uint_eq(slot_of(req2)->needed, 2);
 
 	/* The first request completes; a later one reuses its slot. */
 	slot_of(REQ)->state = SGBPF_TAG(REQ, SGBPF_SLOT_COMPLETE);
-	len = pkt_scatter_msg(msg, sizeof(msg), req3, NULL, 3, 0, SGBPF_TRAILER_MAGIC);
-	ck_assert_int_eq(pkt_udp(&in, &f, msg, len, 0), 0);
-	ck_assert_int_eq(tc_run(&in, &out, SGBPF_SCATTER_PRIORITY, &ctx_out), TC_ACT_OK);
+	slot_of(req3)->scatter = SGBPF_TAG(req3, 0);
+	ck_assert_int_eq(trigger(req3, 0, &in, &out), TC_ACT_OK);
 	ck_assert_uint_eq(slot_of(req3)->state, SGBPF_TAG(req3, SGBPF_SLOT_ACTIVE));
 	ck_assert_uint_eq(slot_of(req3)->tickets, SGBPF_TAG(req3, 0));
 	ck_assert_uint_eq(slot_of(req3)->needed, 2);
+	/* A delayed trigger of the first request finds req3's tag: dropped. */
+	ck_assert_int_eq(trigger(REQ, 0, &in, &out), TC_ACT_SHOT);
+	ck_assert_uint_eq(slot_of(req3)->state, SGBPF_TAG(req3, SGBPF_SLOT_ACTIVE));
 	/* req2's slot is another one and stays as it was. */
 	ck_assert_uint_eq(slot_of(req2)->state, SGBPF_TAG(req2, SGBPF_SLOT_ACTIVE));
 }
@@ -682,15 +715,14 @@ END_TEST
  */
 START_TEST(test_scatter_reopen_same_id)
 {
-	struct __sk_buff ctx_out;
 	struct sgbpf_slot *s;
 	struct pkt in, out;
 	uint64_t gen;
 
 	sx_load(40);
 	s = slot_of(REQ);
-	scatter_pkt(&in, BODY_LEN, 0);
-	ck_assert_int_eq(tc_run(&in, &out, SGBPF_SCATTER_PRIORITY, &ctx_out), TC_ACT_OK);
+	s->scatter = SGBPF_TAG(REQ, 0);
+	ck_assert_int_eq(trigger(REQ, 0, &in, &out), TC_ACT_OK);
 	gen = s->gen;
 	ck_assert_uint_eq(s->state, SGBPF_TAG(REQ, SGBPF_SLOT_ACTIVE));
 	/* As if every worker had replied, some twice, and the request completed. */
@@ -700,7 +732,8 @@ START_TEST(test_scatter_reopen_same_id)
 	s->duplicates = 3;
 	s->state = SGBPF_TAG(REQ, SGBPF_SLOT_COMPLETE);
 
-	ck_assert_int_eq(tc_run(&in, &out, SGBPF_SCATTER_PRIORITY, &ctx_out), TC_ACT_OK);
+	s->scatter = SGBPF_TAG(REQ, 0);	/* what sgbpf_scatter() writes before sending */
+	ck_assert_int_eq(trigger(REQ, 0, &in, &out), TC_ACT_OK);
 	ck_assert_uint_eq(s->gen, gen + 1);
 	ck_assert_uint_eq(s->state, SGBPF_TAG(REQ, SGBPF_SLOT_ACTIVE));
 	ck_assert_uint_eq(s->tickets, SGBPF_TAG(REQ, 0));
@@ -708,6 +741,94 @@ START_TEST(test_scatter_reopen_same_id)
 	ck_assert_uint_eq(s->seen[1], 0);
 	ck_assert_uint_eq(s->duplicates, 0);
 	ck_assert_uint_eq(s->needed, 40);
+}
+END_TEST
+
+#define RANGE_WORKERS 150u	/* three batches: 64 + 64 + 22 */
+static struct pkt range_frames[SGBPF_SCATTER_BATCH + 1];
+
+/* A trigger to worker first reaches exactly [first, first + batch) and no more. */
+static void expect_range(uint32_t first, const struct pkt *in, const struct pkt *out)
+{
+	uint32_t end = first + SGBPF_SCATTER_BATCH < RANGE_WORKERS ?
+		       first + SGBPF_SCATTER_BATCH : RANGE_WORKERS;
+	char desc[64];
+	int got;
+
+	snprintf(desc, sizeof(desc), "batch at worker %u", first);
+	check_copy(in, out, end - 1, desc);
+	got = capture(range_frames, SGBPF_SCATTER_BATCH + 1, end - first - 1);
+	ck_assert_msg(got == (int)(end - first - 1), "%s: %d clones, expected %u", desc, got,
+		      end - first - 1);
+	for (int k = 0; k < got; k++)
+		check_copy(in, &range_frames[k], first + k, desc);
+}
+
+/*
+ * A request to more workers than one batch is several triggers, each
+ * addressed to the first worker of its range.  Whichever comes first opens
+ * the slot, once; the others only fan out.
+ */
+START_TEST(test_scatter_ranges)
+{
+	struct pkt in, out;
+	stats_t s0, delta = { 0 };
+
+	sx_load(RANGE_WORKERS);
+	slot_leftover(REQ);
+	slot_of(REQ)->scatter = SGBPF_TAG(REQ, 100);
+	capture(range_frames, SGBPF_SCATTER_BATCH + 1, 0);
+	stats_read(s0);
+
+	/* The last batch arrives first (a resent trigger): it opens the slot. */
+	ck_assert_int_eq(trigger(REQ, 128, &in, &out), TC_ACT_OK);
+	check_opened(100, "last batch first");
+	expect_range(128, &in, &out);
+
+	/* Replies are being counted: the next triggers must not reset that. */
+	slot_of(REQ)->tickets = SGBPF_TAG(REQ, 3 << 16 | 3);
+	ck_assert_int_eq(trigger(REQ, 0, &in, &out), TC_ACT_OK);
+	expect_range(0, &in, &out);
+	ck_assert_int_eq(trigger(REQ, 64, &in, &out), TC_ACT_OK);
+	expect_range(64, &in, &out);
+	ck_assert_uint_eq(slot_of(REQ)->tickets, SGBPF_TAG(REQ, 3 << 16 | 3));
+	ck_assert_uint_eq(slot_of(REQ)->state, SGBPF_TAG(REQ, SGBPF_SLOT_ACTIVE));
+	ck_assert_uint_eq(slot_of(REQ)->needed, 100);
+
+	delta[SGBPF_STAT_SCATTERS] = 1;
+	delta[SGBPF_STAT_CLONES] = RANGE_WORKERS;
+	stats_expect(s0, delta, "three batches");
+}
+END_TEST
+
+/*
+ * Copies the kernel refuses cost their workers only: the rest still go out,
+ * the slot is open, and the failures are counted.  An ifindex that does not
+ * exist makes every bpf_clone_redirect() fail.
+ */
+START_TEST(test_clone_failures_skipped)
+{
+	struct sgbpf_config cfg;
+	struct pkt in, out;
+	stats_t s0, delta = { 0 };
+	uint32_t zero = 0;
+	int fd;
+
+	sx_load(8);
+	fd = bpf_map__fd(sx.skel->maps.sgbpf_cfg);
+	ck_assert_int_eq(bpf_map_lookup_elem(fd, &zero, &cfg), 0);
+	cfg.ifindex = 0x7ffffff0;
+	ck_assert_int_eq(bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY), 0);
+	slot_leftover(REQ);
+	slot_of(REQ)->scatter = SGBPF_TAG(REQ, 0);
+	stats_read(s0);
+	ck_assert_int_eq(trigger(REQ, 0, &in, &out), TC_ACT_OK);
+	check_copy(&in, &out, 7, "all clones refused");
+	check_opened(8, "all clones refused");
+	delta[SGBPF_STAT_SCATTERS] = 1;
+	delta[SGBPF_STAT_CLONES] = 1;
+	delta[SGBPF_STAT_CLONE_FAILURES] = 7;
+	stats_expect(s0, delta, "all clones refused");
 }
 END_TEST
 
@@ -720,6 +841,8 @@ static Suite *scatter_suite(void)
 	tcase_add_loop_test(tc, test_scatter_table, 0, ARRAY_SIZE(scatter_cases));
 	tcase_add_test(tc, test_scatter_sequence);
 	tcase_add_test(tc, test_scatter_reopen_same_id);
+	tcase_add_test(tc, test_scatter_ranges);
+	tcase_add_test(tc, test_clone_failures_skipped);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -277,6 +277,8 @@ struct sgbpf_stats {
 	uint64_t surplus;	/* replies after the policy was already met */
 	uint64_t unsolicited;	/* registered workers answering ids their slot does not hold */
 	uint64_t expired;	/* requests reported expired by the library */
+	uint64_t scatter_fragments;	/* scatters dropped at TC egress: IP-fragmented */
+	uint64_t clone_failures;	/* copies the kernel refused; those workers were skipped */
 };
 
 /* Sums the per-CPU counters of svc into *out.  Returns 0 or -errno. */

@@ -75,6 +75,16 @@ struct sgbpf_slot {
 	 */
 	__u64 seen[SGBPF_SEEN_WORDS];
 	__u8 result[SGBPF_RESULT_BYTES];
+	/*
+	 * The scatter of this slot's next request, written by user space before
+	 * it sends the triggers: SGBPF_TAG(req_id, needed), see SGBPF_SCATTER_*.
+	 * TC egress takes a trigger only when the tag is its req_id (a delayed
+	 * trigger of an older request finds a newer tag and is dropped), and the
+	 * first trigger to arrive sets SGBPF_SCATTER_OPENED with compare-and-swap
+	 * and opens the slot: exactly once per request, whatever the order in
+	 * which the triggers of one request run.
+	 */
+	__u64 scatter;
 };
 
 /*
@@ -106,12 +116,20 @@ struct sgbpf_fold {
 	__u32 tail_len;		/* datagram bytes after the sgbpf header */
 };
 
-/* Appended by libsgbpf to a scatter datagram; stripped by the TC program. */
-struct sgbpf_scatter_trailer {
-	__u32 needed;		/* workers that complete the request */
-	__u32 magic;		/* SGBPF_TRAILER_MAGIC */
-};
-#define SGBPF_TRAILER_MAGIC	0x53474250u	/* "SGBP" */
+/* sgbpf_slot.scatter, low 32 bits: needed (15..0) and the opened flag. */
+#define SGBPF_SCATTER_NEEDED(w)		((__u32)(w) & 0xffff)
+#define SGBPF_SCATTER_OPENED		0x80000000u
+
+/*
+ * Workers one trigger datagram covers.  A request to N workers is sent as
+ * ceil(N / SGBPF_SCATTER_BATCH) triggers, each addressed to the first worker
+ * of its range [first, min(first + SGBPF_SCATTER_BATCH, N)); TC egress finds
+ * 'first' from the destination.  Every trigger is its own dev_queue_xmit(),
+ * so the softirq drains the copies of one batch before the next is cloned:
+ * a batch must fit an empty queue with room to spare, the smallest being a
+ * veth peer's 256-frame NAPI ring (docs/architecture.md, "Fan-out").
+ */
+#define SGBPF_SCATTER_BATCH	64u
 /*
  * skb->priority of a scatter datagram (set with SO_PRIORITY on the service
  * socket): lets TC egress skip every other packet with one compare, and tells
@@ -170,6 +188,8 @@ enum sgbpf_stat {
 	 * an id that was never sent, or a reply so late that the slot moved on.
 	 */
 	SGBPF_STAT_UNSOLICITED,
+	SGBPF_STAT_SCATTER_FRAGMENTS,	/* IP-fragmented scatters, dropped */
+	SGBPF_STAT_CLONE_FAILURES,	/* copies the kernel refused; worker skipped */
 	__SGBPF_STAT_MAX,
 };
 

@@ -59,6 +59,8 @@ static const struct {
 	[SGBPF_STAT_SURPLUS] = { "surplus", "surplus" },
 	[SGBPF_STAT_SCATTER_ERRORS] = { "scatter_errors", "scatter errors" },
 	[SGBPF_STAT_UNSOLICITED] = { "unsolicited", "unsolicited" },
+	[SGBPF_STAT_SCATTER_FRAGMENTS] = { "scatter_fragments", "scatter fragments" },
+	[SGBPF_STAT_CLONE_FAILURES] = { "clone_failures", "clone failures" },
 };
 
 static void json_str(FILE *out, const char *s)

@@ -28,6 +28,12 @@ int sgbpf_reqtab_init(struct sgbpf_reqtab *t, uint32_t nslots)
 	return 0;
 }
 
+void sgbpf_reqtab_set_id_counter(struct sgbpf_reqtab *t, uint32_t counter)
+{
+	/* Ids are issued in sequence from next_id, 0 skipped. */
+	t->next_id = counter;
+}
+
 void sgbpf_reqtab_free(struct sgbpf_reqtab *t)
 {
 	free(t->reqs);

@@ -40,6 +40,13 @@ struct sgbpf_reqtab {
 	uint32_t limit;		/* most requests in flight, <= nslots */
 };
 
+/*
+ * Makes ids issued from now on behave as if 'counter' ids had already been
+ * issued, so that the id space wraps after (2^32 - counter) more.  For tests
+ * that force an id wrap.
+ */
+void sgbpf_reqtab_set_id_counter(struct sgbpf_reqtab *t, uint32_t counter);
+
 /* nslots must be a power of two.  Returns 0 or -ENOMEM. */
 int sgbpf_reqtab_init(struct sgbpf_reqtab *t, uint32_t nslots);
 void sgbpf_reqtab_free(struct sgbpf_reqtab *t);

@@ -493,9 +493,9 @@ int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
 
 	if (!svc || (!body && len))
 		return -EINVAL;
-	if (len > SGBPF_UDP_BODY_MAX)
-		return sgbpf_err(-EMSGSIZE, "a message body holds at most %u bytes, got %zu",
-				 SGBPF_UDP_BODY_MAX, len);
+	if (len > svc->body_max)
+		return sgbpf_err(-EMSGSIZE, "a message body holds at most %u bytes with this "
+				 "interface's MTU of %u, got %zu", svc->body_max, svc->mtu, len);
 	if (OPTS_GET(opts, policy, SGBPF_POLICY_ALL) > SGBPF_POLICY_N)
 		return sgbpf_err(-EINVAL, "unknown completion policy");
 	needed = needed_for(svc, opts);

@@ -51,6 +51,8 @@ struct sgbpf_service {
 	enum sgbpf_reduce reduce;
 	uint32_t elem_size;
 	uint32_t nworkers;
+	uint32_t body_max;		/* largest body sgbpf_scatter() takes (interface MTU) */
+	uint32_t mtu;			/* of the interface, for messages */
 	struct sgbpf_endpoint *workers;
 	/* Open-addressing index of workers by endpoint: slot -> worker + 1, 0 empty. */
 	uint32_t *worker_hash;

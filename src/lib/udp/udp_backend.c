@@ -25,6 +25,8 @@
 #include "sgbpf_udp.skel.h"
 #include "udp_backend.h"
 
+/* IPv4 header without options (the service socket sets none) + UDP header. */
+#define UDP_IP_OVERHEAD (20 + 8)
 #define XDP_DROP_VERDICT 1
 #define XDP_PASS_VERDICT 2
 
@@ -589,12 +591,22 @@ static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 				ifname, ifname);
 		goto err;
 	}
-	/* IPv4 + UDP headers plus the largest message must fit one frame. */
-	if (dev.mtu < 20 + 8 + SGBPF_UDP_MSG_LEN) {
+	/*
+	 * IPv4 + UDP headers plus the largest message must fit one frame: the
+	 * padded 1472-byte replies of the original workers need a 1500-byte MTU.
+	 * A scatter is the message alone (header and body, nothing appended), so
+	 * the largest body is what the MTU leaves after the headers; a larger
+	 * one would leave as IP fragments, which TC egress drops.
+	 */
+	if (dev.mtu < UDP_IP_OVERHEAD + SGBPF_UDP_MSG_LEN) {
 		err = sgbpf_err(-EMSGSIZE, "MTU of %s is %u; sgbpf's UDP messages need %u",
-				ifname, dev.mtu, 20 + 8 + SGBPF_UDP_MSG_LEN);
+				ifname, dev.mtu, UDP_IP_OVERHEAD + SGBPF_UDP_MSG_LEN);
 		goto err;
 	}
+	svc->mtu = dev.mtu;
+	svc->body_max = dev.mtu - UDP_IP_OVERHEAD - SGBPF_HDR_LEN;
+	if (svc->body_max > SGBPF_UDP_BODY_MAX)
+		svc->body_max = SGBPF_UDP_BODY_MAX;
 	b->ifindex = dev.ifindex;
 	svc->info.ifindex = dev.ifindex;
 
@@ -660,6 +672,8 @@ static int udp_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out)
 	out->stale = sums[SGBPF_STAT_STALE];
 	out->surplus = sums[SGBPF_STAT_SURPLUS];
 	out->unsolicited = sums[SGBPF_STAT_UNSOLICITED];
+	out->scatter_fragments = sums[SGBPF_STAT_SCATTER_FRAGMENTS];
+	out->clone_failures = sums[SGBPF_STAT_CLONE_FAILURES];
 	return 0;
 }
 

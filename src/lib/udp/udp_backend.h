@@ -19,11 +19,9 @@ struct sgbpf_service;
 struct sgbpf_attachment;
 struct ring_buffer;
 
-/* One scatter datagram being sent: lives until its send completes. */
+/* One scatter message being sent: lives until its sends complete. */
 struct udp_tx {
-	struct msghdr mh;
-	struct iovec iov;
-	uint8_t buf[SGBPF_HDR_LEN + SGBPF_UDP_BODY_MAX + 1 + sizeof(struct sgbpf_scatter_trailer)];
+	uint8_t buf[SGBPF_HDR_LEN + SGBPF_UDP_BODY_MAX];
 };
 
 /* Fate allow: one received reply, filed under its request's slot. */
@@ -65,7 +63,12 @@ struct sgbpf_udp_backend {
 
 	int sock;			/* service socket: scatters out, allowed replies in */
 	int ctrl_sock;			/* control socket, SGBPF_DELIVERY_CTRL_FD; -1 */
-	struct sockaddr_in trigger;	/* where scatters are addressed (worker 0) */
+	/*
+	 * Where a scatter's triggers go: batch k to worker k * SGBPF_SCATTER_BATCH,
+	 * the first of the workers its copies reach (TC egress looks it up).
+	 */
+	struct sockaddr_in *batch_addr;
+	uint32_t nbatch;
 	uint16_t port;			/* host order */
 
 	struct sgbpf_slot *slots;	/* mmap of the slots map */

@@ -334,9 +334,17 @@ int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 		return sgbpf_err(-errno, "cannot mark scatters (SO_PRIORITY needs CAP_NET_ADMIN): %s",
 				 strerror(errno));
 	set_buf(b->sock, SO_SNDBUFFORCE, SO_SNDBUF, SOCK_BUF_BYTES);
-	b->trigger.sin_family = AF_INET;
-	b->trigger.sin_addr.s_addr = svc->workers[0].addr;
-	b->trigger.sin_port = htons(svc->workers[0].port);
+	b->nbatch = (svc->nworkers + SGBPF_SCATTER_BATCH - 1) / SGBPF_SCATTER_BATCH;
+	b->batch_addr = calloc(b->nbatch, sizeof(*b->batch_addr));
+	if (!b->batch_addr)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < b->nbatch; k++) {
+		const struct sgbpf_endpoint *w = &svc->workers[k * SGBPF_SCATTER_BATCH];
+
+		b->batch_addr[k].sin_family = AF_INET;
+		b->batch_addr[k].sin_addr.s_addr = w->addr;
+		b->batch_addr[k].sin_port = htons(w->port);
+	}
 
 	if (svc->delivery == SGBPF_DELIVERY_CTRL_FD) {
 		b->ctrl_sock = udp_socket(ifname, 0, &ctrl_port);
@@ -354,15 +362,6 @@ int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 	b->tx = calloc(svc->reqs.nslots, sizeof(*b->tx));
 	if (!b->tx)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < svc->reqs.nslots; i++) {
-		struct udp_tx *tx = &b->tx[i];
-
-		tx->iov.iov_base = tx->buf;
-		tx->mh.msg_name = &b->trigger;
-		tx->mh.msg_namelen = sizeof(b->trigger);
-		tx->mh.msg_iov = &tx->iov;
-		tx->mh.msg_iovlen = 1;
-	}
 	if (svc->fate == SGBPF_FATE_ALLOW) {
 		err = rx_setup(svc, b);
 		if (err)
@@ -410,6 +409,7 @@ void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	free(b->rx.last_len);
 	free(b->rx.last_worker);
 	free(b->tx);
+	free(b->batch_addr);
 	if (b->ctrl_sock >= 0)
 		close(b->ctrl_sock);
 	if (b->sock >= 0)
@@ -417,15 +417,31 @@ void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	svc->notify_fd = -1;
 }
 
+/* An SQE, reaping completions to make room when the submission queue is full. */
+static struct io_uring_sqe *tx_sqe(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
+
+	if (!sqe) {
+		io_uring_submit(&b->ring);
+		sgbpf_udp_reap(svc);
+		sqe = io_uring_get_sqe(&b->ring);
+	}
+	return sqe;
+}
+
+/*
+ * Sends one trigger per batch of workers, all in one io_uring_enter().  The
+ * completion policy does not travel in the datagram: it is written to the
+ * slot first (tagged with req_id), so the message is exactly what workers
+ * get and a 1454-byte body fits a 1500-byte MTU.
+ */
 int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		      const void *body, size_t len)
 {
 	struct sgbpf_udp_backend *b = svc->backend;
 	struct udp_tx *tx = &b->tx[slot];
 	struct sgbpf_hdr *h = (struct sgbpf_hdr *)tx->buf;
-	struct sgbpf_scatter_trailer t = { .needed = needed, .magic = SGBPF_TRAILER_MAGIC };
-	struct io_uring_sqe *sqe;
-	size_t off = SGBPF_HDR_LEN + len;
 	int ret;
 
 	h->req_id = sgbpf_le32(req_id);
@@ -436,26 +452,24 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 	h->flags = 0;
 	if (len)
 		memcpy(h + 1, body, len);
-	/* The TC program needs the trailer at an even offset: pad an odd body. */
-	if (len & 1)
-		tx->buf[off++] = 0;
-	memcpy(tx->buf + off, &t, sizeof(t));
-	tx->iov.iov_len = off + sizeof(t);
+	/* Before any trigger can reach TC egress; the system call orders it. */
+	__atomic_store_n(&svc->slots[slot].scatter, SGBPF_TAG(req_id, needed), __ATOMIC_RELEASE);
 
 	if (b->ring_disabled) {
 		ret = ring_enable(b);
 		if (ret)
 			return ret;
 	}
-	sqe = io_uring_get_sqe(&b->ring);
-	if (!sqe) {
-		sgbpf_udp_reap(svc);
-		sqe = io_uring_get_sqe(&b->ring);
+	for (uint32_t k = 0; k < b->nbatch; k++) {
+		struct io_uring_sqe *sqe = tx_sqe(svc, b);
+
 		if (!sqe)
 			return sgbpf_err(-EBUSY, "io_uring submission queue full");
+		io_uring_prep_send(sqe, b->sock, tx->buf, SGBPF_HDR_LEN + len, 0);
+		io_uring_prep_send_set_addr(sqe, (const struct sockaddr *)&b->batch_addr[k],
+					    sizeof(b->batch_addr[k]));
+		sqe->user_data = UD(UD_TX, slot, req_id);
 	}
-	io_uring_prep_sendmsg(sqe, b->sock, &tx->mh, 0);
-	sqe->user_data = UD(UD_TX, slot, req_id);
 	ret = io_uring_submit(&b->ring);
 	if (ret < 0)
 		return sgbpf_err(ret, "cannot submit the scatter: %s", strerror(-ret));
