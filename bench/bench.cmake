@@ -20,3 +20,9 @@ sgbpf_bench(sgbpf "$<LINK_LIBRARY:WHOLE_ARCHIVE,sgbpf_static>")
 
 # GRO switch for the veth topology of bench/run.sh.
 add_executable(bench_gro ${CMAKE_CURRENT_SOURCE_DIR}/bench_gro.c)
+
+# The floor contender: an XDP program that counts and drops the replies.
+sgbpf_bpf_skeleton(bench_floor_bpf
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bench_floor.bpf.c
+  INCLUDES ${CMAKE_CURRENT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/bpf-udp)
+sgbpf_bench(floor bench_floor_bpf_skel PkgConfig::LIBBPF)
