@@ -3,15 +3,23 @@
 #
 # UDP scatter-gather benchmark runner.
 #
-# For each fan-out it starts one worker farm (`sgbpf worker`, many ports in
-# one process, pinned to one CPU), then runs every contender back to back on
-# another CPU: unloaded latency (1 request in flight) and throughput (16 in
-# flight), plus a short run under `strace -c -f` to count system calls per
-# request.  It writes results.csv, results.md (a table per fan-out with
-# ratios to the best baseline) and PNG charts into the output directory.
+# Two topologies, one after the other (docs/performance.md says which
+# question each answers):
+#   veth  coordinator-bound: the coordinator in a namespace of its own on one
+#         end of a veth pair, its receive work in a threaded NAPI pinned to
+#         the coordinator's CPU; the workers answered in the kernel by
+#         `sgbpf worker --xdp` on the other end;
+#   lo    one host: a user-space worker farm (`sgbpf worker`) on 127.0.0.1.
+# For each fan-out it starts the workers, then runs every contender back to
+# back on the coordinator's CPU: unloaded latency (1 request in flight) and
+# throughput (16 in flight), plus a short run under `strace -c -f` to count
+# system calls per request.  It writes results.csv, results.md (a table per
+# fan-out with ratios to the best baseline and to the floor) and PNG charts
+# into one directory per topology.
 #
-# Traffic goes only to 127.0.0.1.  Every contender run is bounded in count
-# and time; the farm is stopped on exit, whatever happens.
+# Traffic goes only to 127.0.0.1 or into the namespaces the runner creates.
+# Every contender run is bounded in count and time; the workers are stopped
+# and the namespaces deleted on exit, whatever happens.
 set -uo pipefail
 
 usage() {
@@ -24,6 +32,8 @@ usage: bench/run.sh [--quick | --smoke] [--fanouts "8 32 128 512"] [--out DIR]
   --fanouts LIST   fan-outs to measure (default "8 32 128 512", at most 1024)
   --out DIR        output directory (default bench/results/<date>)
   --only LIST      run only these contenders (names as in the table)
+  --report-only    measure nothing: rewrite the tables and charts of --out DIR
+                   from its CSV files (after an interrupted run)
   --topology LIST  veth (coordinator-bound: two namespaces, threaded NAPI on the
                    coordinator's CPU, in-kernel XDP workers), lo (one host:
                    user-space worker farm on lo), or both (default "veth lo")
@@ -53,6 +63,7 @@ OUT=""
 ONLY=""
 FANOUTS_SET=0
 TOPOLOGIES="veth lo"
+REPORT_ONLY=0
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -62,6 +73,7 @@ while [ $# -gt 0 ]; do
 	--out) [ $# -ge 2 ] || die "--out needs a value"; OUT=$2; shift ;;
 	--only) [ $# -ge 2 ] || die "--only needs a value"; ONLY=$2; shift ;;
 	--topology) [ $# -ge 2 ] || die "--topology needs a value"; TOPOLOGIES=$2; shift ;;
+	--report-only) REPORT_ONLY=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -216,15 +228,23 @@ topo_args() {
 	echo "$args"
 }
 
+# Waits (10 s at most) for a line matching PATTERN in LOG while PID lives.
+wait_line() {
+	local log=$1 pattern=$2 pid=$3
+	for _ in $(seq 100); do
+		grep -q "$pattern" "$log" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # The baselines' receive path on veth: an XDP program that passes frames on.
 start_pass() {
 	[ "$TOPO" = veth ] || return 0
 	ip netns exec "$NS_C" "$BENCH/bench_udp_floor" --pass-only "$VETH_C" 2>"$OUT/logs/pass.log" &
 	PASS_PID=$!
-	for _ in $(seq 50); do
-		grep -q "^floor: passing" "$OUT/logs/pass.log" 2>/dev/null && return 0
-		sleep 0.1
-	done
+	wait_line "$OUT/logs/pass.log" "^floor: passing" "$PASS_PID" && return 0
 	echo "run.sh: the pass program did not attach:" >&2
 	cat "$OUT/logs/pass.log" >&2
 	return 1
@@ -272,11 +292,7 @@ start_farm() {
 		ip netns exec "$NS_W" "$BUILD/sgbpf" worker --xdp --dev "$VETH_W" \
 			--listen "$VETH_NET.2:$BASE_PORT-$last" 2>"$log" >/dev/null &
 		FARM_PID=$!
-		for _ in $(seq 100); do
-			grep -q "^worker: listening on $fanout ports" "$log" 2>/dev/null && return 0
-			kill -0 "$FARM_PID" 2>/dev/null || break
-			sleep 0.1
-		done
+		wait_line "$log" "^worker: listening on $fanout ports" "$FARM_PID" && return 0
 		echo "run.sh: the XDP worker did not come up for fan-out $fanout:" >&2
 		cat "$log" >&2
 		stop_farm
@@ -289,11 +305,7 @@ start_farm() {
 		# shellcheck disable=SC2086 # the farm command may carry its own arguments
 		$cmd --listen "127.0.0.1:$BASE_PORT-$last" --cpu "$FARM_CPU" 2>"$log" >/dev/null &
 		FARM_PID=$!
-		for _ in $(seq 100); do
-			grep -q "^worker: listening on $fanout ports" "$log" 2>/dev/null && return 0
-			kill -0 "$FARM_PID" 2>/dev/null || break
-			sleep 0.1
-		done
+		wait_line "$log" "^worker: listening on $fanout ports" "$FARM_PID" && return 0
 		grep -q "Address already in use" "$log" 2>/dev/null || break
 		wait "$FARM_PID" 2>/dev/null
 		FARM_PID=""
@@ -458,6 +470,12 @@ for fanout in $FANOUTS; do
 	stop_farm
 done
 ELAPSED=$(($(date +%s) - START))
+write_report
+echo "run.sh: $TOPO done in ${ELAPSED} s: $OUT/results.md" >&2
+}
+
+# results.md and the charts of one topology from $CSV and $STATUS.
+write_report() {
 
 # ---- reports ---------------------------------------------------------------
 
@@ -495,7 +513,7 @@ CMDLINE="$CMDLINE --topology $TOPO"
 	FILENAME ~ /results.csv$/ {
 		k = $1 SUBSEP $2 SUBSEP $3
 		row[k] = $0
-		if (isbase[$1] && $13 == 0) {
+		if (isbase[$1] && $13 - $14 == 0 && $9 > 0) {
 			b = $2 SUBSEP $3
 			if (!(b in bp50) || $7 < bp50[b]) bp50[b] = $7
 			if (!(b in brps) || $9 > brps[b]) brps[b] = $9
@@ -555,11 +573,17 @@ else
 	echo "run.sh: no charts (gnuplot missing or nothing measured)" >&2
 fi
 
-echo "run.sh: $TOPO done in ${ELAPSED} s: $OUT/results.md" >&2
 }
 
 TOTAL_START=$(date +%s)
 for TOPO in $TOPOLOGIES; do
+	if [ "$REPORT_ONLY" = 1 ]; then
+		OUT="$TOP_OUT/$TOPO" CSV="$TOP_OUT/$TOPO/results.csv" STATUS="$TOP_OUT/$TOPO/status.csv"
+		[ -f "$CSV" ] || continue
+		ELAPSED="(interrupted run)"
+		write_report
+		continue
+	fi
 	if [ "$TOPO" = veth ]; then
 		[ -x "$BENCH/bench_gro" ] && [ -x "$BUILD/sgbpf" ] || { echo "run.sh: veth topology needs bench_gro and sgbpf" >&2; continue; }
 		if ! veth_up; then
