@@ -17,3 +17,12 @@ sgbpf_bench(io_uring PkgConfig::LIBURING)
 # weak (so it links while the library is incomplete), and weak references
 # alone would not pull any member out of a static library.
 sgbpf_bench(sgbpf "$<LINK_LIBRARY:WHOLE_ARCHIVE,sgbpf_static>")
+
+# GRO switch for the veth topology of bench/run.sh.
+add_executable(bench_gro ${CMAKE_CURRENT_SOURCE_DIR}/bench_gro.c)
+
+# The floor contender: an XDP program that counts and drops the replies.
+sgbpf_bpf_skeleton(bench_floor_bpf
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bench_floor.bpf.c
+  INCLUDES ${CMAKE_CURRENT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/bpf-udp)
+sgbpf_bench(floor bench_floor_bpf_skel PkgConfig::LIBBPF)

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,9 +67,15 @@ int bench_raise_nofile(void)
 
 int bench_udp_socket(const struct sockaddr_in *peer, int rcvbuf, bool nonblock)
 {
+	/*
+	 * Connected to a loopback worker: bound to 127.0.0.1.  Otherwise (a
+	 * shared socket, or workers across a veth) any address, so that the
+	 * route picks the source.
+	 */
 	struct sockaddr_in local = {
 		.sin_family = AF_INET,
-		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+		.sin_addr.s_addr = htonl(peer && (ntohl(peer->sin_addr.s_addr) >> 24) == 127 ?
+					 INADDR_LOOPBACK : INADDR_ANY),
 	};
 	int fd, err;
 
@@ -139,12 +147,29 @@ void bench_lat_stats(struct bench_lat *l, struct bench_lat_stats *out)
 	out->p99_us = percentile_us(l->ns, l->n, 99);
 }
 
-/* Busy jiffies of all CPUs from the first line of /proc/stat, in µs. */
-static int machine_busy_us(uint64_t *out)
+/* Busy µs (user + nice + system + irq + softirq) of one /proc/stat line. */
+static int stat_line_busy_us(const char *line, const char *prefix, uint64_t *out)
 {
 	unsigned long long user, nice, sys, idle, iowait, irq, softirq;
-	char buf[512];
 	long tck = sysconf(_SC_CLK_TCK);
+	char fmt[64];
+
+	snprintf(fmt, sizeof(fmt), "%s %%llu %%llu %%llu %%llu %%llu %%llu %%llu", prefix);
+	if (sscanf(line, fmt, &user, &nice, &sys, &idle, &iowait, &irq, &softirq) != 7 ||
+	    tck <= 0)
+		return -EPROTO;
+	*out = (user + nice + sys + irq + softirq) * 1000000ull / (uint64_t)tck;
+	return 0;
+}
+
+/*
+ * Busy µs of all CPUs (the first line of /proc/stat) and, when cpu >= 0, of
+ * that CPU alone: the coordinator's CPU, where its receive work (threaded
+ * NAPI pinned there) and its process run.
+ */
+static int machine_busy_us(uint64_t *out, int cpu, uint64_t *cpu_out)
+{
+	char buf[16384], prefix[16], *line;
 	ssize_t len;
 	int fd, err = 0;
 
@@ -158,14 +183,19 @@ static int machine_busy_us(uint64_t *out)
 	if (err)
 		return err;
 	buf[len] = '\0';
-	if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle,
-		   &iowait, &irq, &softirq) != 7 || tck <= 0)
-		return -EPROTO;
-	*out = (user + nice + sys + irq + softirq) * 1000000ull / (uint64_t)tck;
-	return 0;
+	err = stat_line_busy_us(buf, "cpu", out);
+	*cpu_out = 0;
+	if (err || cpu < 0)
+		return err;
+	snprintf(prefix, sizeof(prefix), "\ncpu%d ", cpu);
+	line = strstr(buf, prefix);
+	if (!line)
+		return -ENOENT;
+	snprintf(prefix, sizeof(prefix), "cpu%d", cpu);
+	return stat_line_busy_us(line + 1, prefix, cpu_out);
 }
 
-int bench_cpu_sample(struct bench_cpu *c)
+int bench_cpu_sample(struct bench_cpu *c, int cpu)
 {
 	struct rusage ru;
 
@@ -173,7 +203,7 @@ int bench_cpu_sample(struct bench_cpu *c)
 		return -errno;
 	c->self_us = (uint64_t)ru.ru_utime.tv_sec * 1000000ull + ru.ru_utime.tv_usec +
 		     (uint64_t)ru.ru_stime.tv_sec * 1000000ull + ru.ru_stime.tv_usec;
-	return machine_busy_us(&c->machine_us);
+	return machine_busy_us(&c->machine_us, cpu, &c->coord_cpu_us);
 }
 
 /* ---- worker lists ------------------------------------------------------ */
@@ -192,6 +222,34 @@ static int parse_port(const char *s, char **end, uint16_t *port)
 	return 0;
 }
 
+/*
+ * True when this process runs in a named network namespace (one under
+ * /run/netns, as `ip netns add` makes), not in the host's: the host's is
+ * never named, and PID 1's namespace cannot always be looked at.
+ */
+static bool in_own_netns(void)
+{
+	struct stat self, st;
+	struct dirent *e;
+	char path[300];
+	bool found = false;
+	DIR *d;
+
+	if (stat("/proc/self/ns/net", &self))
+		return false;
+	d = opendir("/run/netns");
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/run/netns/%s", e->d_name);
+		found = !stat(path, &st) && st.st_ino == self.st_ino && st.st_dev == self.st_dev;
+	}
+	closedir(d);
+	return found;
+}
+
 /* Appends the workers of one "A.B.C.D:P[-P2]" item (no surrounding blanks). */
 static int parse_item(const char *item, struct sockaddr_in *w, uint32_t *n)
 {
@@ -208,8 +266,13 @@ static int parse_item(const char *item, struct sockaddr_in *w, uint32_t *n)
 	addr[colon - item] = '\0';
 	if (inet_pton(AF_INET, addr, &in) != 1)
 		return -EINVAL;
-	/* Benchmark traffic stays on this machine. */
-	if ((ntohl(in.s_addr) >> 24) != 127)
+	/*
+	 * Benchmark traffic stays on this machine: loopback, or any address
+	 * when this process runs in a network namespace other than the
+	 * host's (bench/run.sh's veth topology), where only that namespace's
+	 * routes are reachable.
+	 */
+	if ((ntohl(in.s_addr) >> 24) != 127 && !in_own_netns())
 		return -EADDRNOTAVAIL;
 	if (parse_port(colon + 1, &end, &lo))
 		return -EINVAL;
@@ -339,7 +402,8 @@ static void usage(FILE *f, const char *name, const struct bench_extra_opts *extr
 {
 	fprintf(f,
 		"usage: bench_udp_%s --workers LIST [options]\n"
-		"  --workers LIST     A.B.C.D:PORT[-PORT][,...] or a file of such lines (127/8 only)\n"
+		"  --workers LIST     A.B.C.D:PORT[-PORT][,...] or a file of such lines (127/8 only,\n"
+		"                     unless run in a network namespace of its own)\n"
 		"  --count K          measured requests (default 1000; 0: set up and exit)\n"
 		"  --inflight M       requests kept outstanding (default 1)\n"
 		"  --cpu N            pin to CPU N (default: no pinning)\n"
@@ -814,19 +878,20 @@ int bench_drive(struct bench_table *t, const struct bench_opts *o, const struct 
 	memset(&t->c, 0, sizeof(t->c));
 	t->lat.n = 0;
 
-	err = bench_cpu_sample(&c0);
+	err = bench_cpu_sample(&c0, o->cpu);
 	if (err)
 		return err;
 	t0 = bench_now_ns();
 	err = run_phase(t, o, ops, ctx, o->count, deadline);
 	res->elapsed_ns = bench_now_ns() - t0;
 	if (!err)
-		err = bench_cpu_sample(&c1);
+		err = bench_cpu_sample(&c1, o->cpu);
 	if (err)
 		return err;
 	res->c = t->c;
 	res->cpu.self_us = c1.self_us - c0.self_us;
 	res->cpu.machine_us = c1.machine_us - c0.machine_us;
+	res->cpu.coord_cpu_us = c1.coord_cpu_us - c0.coord_cpu_us;
 	bench_lat_stats(&t->lat, &res->lat);
 	return 0;
 }
@@ -839,7 +904,8 @@ uint64_t bench_errors(const struct bench_result *r)
 void bench_print_csv_header(void)
 {
 	puts("contender,fanout,mode,requests,inflight,mean_us,p50_us,p99_us,rps,"
-	     "coord_cpu_us_per_req,machine_cpu_us_per_req,syscalls_per_req,errors");
+	     "coord_cpu_us_per_req,machine_cpu_us_per_req,syscalls_per_req,errors,lost,"
+	     "coord_cpu_ns_per_reply");
 }
 
 void bench_report(const struct bench_opts *o, const struct bench_result *r)
@@ -848,23 +914,29 @@ void bench_report(const struct bench_opts *o, const struct bench_result *r)
 	double rps = secs > 0 ? r->c.ok / secs : 0;
 	double per = r->c.issued ? (double)r->c.issued : 1;
 	double self = r->cpu.self_us / per, machine = r->cpu.machine_us / per;
+	/* The coordinator's CPU (process and receive work) per reply received. */
+	double replies = (double)r->c.ok * o->nworkers;
+	double per_reply = replies > 0 ? r->cpu.coord_cpu_us * 1000.0 / replies : 0;
 
 	if (o->csv_header)
 		bench_print_csv_header();
 	if (o->csv) {
-		printf("%s,%u,%s,%" PRIu64 ",%u,%.2f,%.2f,%.2f,%.0f,%.2f,%.2f,,%" PRIu64 "\n",
+		printf("%s,%u,%s,%" PRIu64 ",%u,%.2f,%.2f,%.2f,%.0f,%.2f,%.2f,,%" PRIu64 ",%" PRIu64
+		       ",%.1f\n",
 		       o->label, o->nworkers, o->mode, r->requests, o->inflight, r->lat.mean_us,
-		       r->lat.p50_us, r->lat.p99_us, rps, self, machine, bench_errors(r));
+		       r->lat.p50_us, r->lat.p99_us, rps, self, machine, bench_errors(r),
+		       r->c.timeouts, o->cpu >= 0 ? per_reply : 0);
 		fflush(stdout);
 	}
 	fprintf(stderr,
 		"%s: fanout %u, %u in flight: %" PRIu64 " requests in %.3f s, %" PRIu64
 		" errors (timeouts %" PRIu64 ", mismatches %" PRIu64 ", bad replies %" PRIu64
 		", send errors %" PRIu64 ", late replies %" PRIu64 "); latency mean %.1f p50 %.1f"
-		" p99 %.1f us; %.0f req/s; CPU %.1f us/req own, %.1f us/req machine\n",
+		" p99 %.1f us; %.0f req/s; CPU %.1f us/req own, %.1f us/req machine,"
+		" %.0f ns/reply coordinator CPU\n",
 		o->label, o->nworkers, o->inflight, r->requests, secs, bench_errors(r),
 		r->c.timeouts, r->c.mismatches, r->c.bad_replies, r->c.send_errors, r->c.stale,
-		r->lat.mean_us, r->lat.p50_us, r->lat.p99_us, rps, self, machine);
+		r->lat.mean_us, r->lat.p50_us, r->lat.p99_us, rps, self, machine, per_reply);
 }
 
 #define OPT_SOCKETS 512

@@ -87,9 +87,10 @@ void bench_lat_stats(struct bench_lat *l, struct bench_lat_stats *out);
 struct bench_cpu {
 	uint64_t self_us;
 	uint64_t machine_us;
+	uint64_t coord_cpu_us;		/* busy time of CPU `cpu` (0 when cpu < 0) */
 };
 
-int bench_cpu_sample(struct bench_cpu *c);
+int bench_cpu_sample(struct bench_cpu *c, int cpu);
 
 /* Options common to every contender. */
 struct bench_opts {
@@ -141,7 +142,8 @@ struct bench_extra_opts bench_sockets_option(uint32_t *nsockets);
  * Parses a worker list: "A.B.C.D:P", "A.B.C.D:P1-P2", several of those
  * separated by commas, or the path of a file with one such item per line
  * ('#' comments allowed).  Only loopback (127.0.0.0/8) addresses are
- * accepted: benchmarks never send anywhere else.
+ * accepted, unless the process runs in a network namespace of its own:
+ * benchmarks never send anywhere else.
  */
 int bench_parse_workers(const char *spec, struct sockaddr_in **out, uint32_t *n);
 
@@ -287,7 +289,9 @@ void bench_print_csv_header(void);
 
 /*
  * Prints the result: a CSV row on stdout with --csv (syscalls_per_req left
- * empty; the runner measures it), a summary on stderr always.
+ * empty; the runner measures it; lost = requests that timed out; coordinator
+ * CPU per reply = busy time of the pinned CPU over replies received), a
+ * summary on stderr always.
  */
 void bench_report(const struct bench_opts *o, const struct bench_result *r);
 

@@ -3,26 +3,40 @@
 #
 # UDP scatter-gather benchmark runner.
 #
-# For each fan-out it starts one worker farm (`sgbpf worker`, many ports in
-# one process, pinned to one CPU), then runs every contender back to back on
-# another CPU: unloaded latency (1 request in flight) and throughput (16 in
-# flight), plus a short run under `strace -c -f` to count system calls per
-# request.  It writes results.csv, results.md (a table per fan-out with
-# ratios to the best baseline) and PNG charts into the output directory.
+# Two topologies, one after the other (docs/performance.md says which
+# question each answers):
+#   veth  coordinator-bound: the coordinator in a namespace of its own on one
+#         end of a veth pair, its receive work in a threaded NAPI pinned to
+#         the coordinator's CPU; the workers answered in the kernel by
+#         `sgbpf worker --xdp` on the other end;
+#   lo    one host: a user-space worker farm (`sgbpf worker`) on 127.0.0.1.
+# For each fan-out it starts the workers, then runs every contender back to
+# back on the coordinator's CPU: unloaded latency (1 request in flight) and
+# throughput (16 in flight), plus a short run under `strace -c -f` to count
+# system calls per request.  It writes results.csv, results.md (a table per
+# fan-out with ratios to the best baseline and to the floor) and PNG charts
+# into one directory per topology.
 #
-# Traffic goes only to 127.0.0.1.  Every contender run is bounded in count
-# and time; the farm is stopped on exit, whatever happens.
+# Traffic goes only to 127.0.0.1 or into the namespaces the runner creates.
+# Every contender run is bounded in count and time; the workers are stopped
+# and the namespaces deleted on exit, whatever happens.
 set -uo pipefail
 
 usage() {
 	cat <<'EOF'
 usage: bench/run.sh [--quick | --smoke] [--fanouts "8 32 128 512"] [--out DIR]
+                    [--topology "veth lo"]
 
   --quick          fewer requests (whole run under 5 minutes on 2 cores)
   --smoke          a few seconds: fan-out 8, tiny counts (for CI)
   --fanouts LIST   fan-outs to measure (default "8 32 128 512", at most 1024)
   --out DIR        output directory (default bench/results/<date>)
   --only LIST      run only these contenders (names as in the table)
+  --report-only    measure nothing: rewrite the tables and charts of --out DIR
+                   from its CSV files (after an interrupted run)
+  --topology LIST  veth (coordinator-bound: two namespaces, threaded NAPI on the
+                   coordinator's CPU, in-kernel XDP workers), lo (one host:
+                   user-space worker farm on lo), or both (default "veth lo")
 
 Environment:
   SGBPF_BUILD_DIR       an existing build directory to use (default: configure
@@ -33,6 +47,7 @@ Environment:
   SGBPF_BENCH_CPU       CPU of the contenders (default 0)
   SGBPF_BENCH_FARM_CPU  CPU of the farm (default 1)
   SGBPF_BENCH_PORT      first farm port (default 9000)
+  SGBPF_BENCH_VETH_QUEUES  queues of each veth end (default 1)
 EOF
 }
 
@@ -47,6 +62,8 @@ FANOUTS="8 32 128 512"
 OUT=""
 ONLY=""
 FANOUTS_SET=0
+TOPOLOGIES="veth lo"
+REPORT_ONLY=0
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -55,6 +72,8 @@ while [ $# -gt 0 ]; do
 	--fanouts) [ $# -ge 2 ] || die "--fanouts needs a value"; FANOUTS=$2; FANOUTS_SET=1; shift ;;
 	--out) [ $# -ge 2 ] || die "--out needs a value"; OUT=$2; shift ;;
 	--only) [ $# -ge 2 ] || die "--only needs a value"; ONLY=$2; shift ;;
+	--topology) [ $# -ge 2 ] || die "--topology needs a value"; TOPOLOGIES=$2; shift ;;
+	--report-only) REPORT_ONLY=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -73,6 +92,9 @@ smoke) LAT_COUNT=100; TPUT_COUNT=200; WARMUP=10; STRACE_COUNT=20; MAX_SECONDS=20
 	[ "$FANOUTS_SET" = 1 ] || FANOUTS=8 ;;
 esac
 
+for t in $TOPOLOGIES; do
+	case "$t" in veth | lo) ;; *) die "unknown topology '$t' (veth or lo)" ;; esac
+done
 for f in $FANOUTS; do
 	case "$f" in '' | *[!0-9]*) die "bad fan-out '$f'" ;; esac
 	if [ "$f" -lt 1 ] || [ "$f" -gt 1024 ]; then die "fan-out $f out of range 1..1024"; fi
@@ -84,12 +106,13 @@ FARM_CPU=${SGBPF_BENCH_FARM_CPU:-1}
 [ "$NCPU" -gt 1 ] || FARM_CPU=0
 BASE_PORT=${SGBPF_BENCH_PORT:-9000}
 [ -n "$OUT" ] || OUT="$ROOT/bench/results/$(date +%Y-%m-%d-%H%M%S)"
-mkdir -p "$OUT/logs" "$OUT/strace" "$OUT/plot" || die "cannot create $OUT"
+mkdir -p "$OUT/logs" || die "cannot create $OUT"
 OUT=$(cd "$OUT" && pwd)
+TOP_OUT=$OUT
 
 # ---- build ---------------------------------------------------------------
 
-TARGETS="bench_udp_naive bench_udp_epoll bench_udp_io_uring bench_udp_sgbpf sgbpf_cli"
+TARGETS="bench_udp_naive bench_udp_epoll bench_udp_io_uring bench_udp_sgbpf bench_udp_floor bench_gro sgbpf_cli"
 if [ -n "${SGBPF_BUILD_DIR:-}" ]; then
 	BUILD=$SGBPF_BUILD_DIR
 	[ -f "$BUILD/CMakeCache.txt" ] || die "SGBPF_BUILD_DIR=$BUILD is not a CMake build directory"
@@ -110,19 +133,129 @@ BENCH="$BUILD/bench"
 
 # ---- contenders ------------------------------------------------------------
 
-# name|binary|extra arguments|modes
+# name|binary|extra arguments|modes.  In the veth topology the runner adds
+# the interface (@IF) and full-size requests (see veth_args).
 CONTENDERS=(
 	"naive|bench_udp_naive||latency throughput"
 	"epoll|bench_udp_epoll||latency throughput"
 	"io_uring|bench_udp_io_uring||latency throughput"
-	"sgbpf-ringbuf|bench_udp_sgbpf|--delivery ringbuf|latency throughput"
-	"sgbpf-ctrl-fd|bench_udp_sgbpf|--delivery ctrl-fd|latency throughput"
-	"sgbpf-busy-wait|bench_udp_sgbpf|--delivery busy-wait|latency throughput"
-	"sgbpf-block|bench_udp_sgbpf|--delivery block|latency"
-	"sgbpf-allow|bench_udp_sgbpf|--delivery ringbuf --allow|latency throughput"
-	"sgbpf-count|bench_udp_sgbpf|--delivery ringbuf --reduce count|latency throughput"
+	"floor|bench_udp_floor|--ifname @IF|latency throughput"
+	"sgbpf-ringbuf|bench_udp_sgbpf|--delivery ringbuf --ifname @IF|latency throughput"
+	"sgbpf-ctrl-fd|bench_udp_sgbpf|--delivery ctrl-fd --ifname @IF|latency throughput"
+	"sgbpf-busy-wait|bench_udp_sgbpf|--delivery busy-wait --ifname @IF|latency throughput"
+	"sgbpf-block|bench_udp_sgbpf|--delivery block --ifname @IF|latency"
+	"sgbpf-allow|bench_udp_sgbpf|--delivery ringbuf --allow --ifname @IF|latency throughput"
+	"sgbpf-count|bench_udp_sgbpf|--delivery ringbuf --reduce count --ifname @IF|latency throughput"
 )
 BASELINES="naive epoll io_uring"
+FLOOR=floor
+
+# ---- topologies ----------------------------------------------------------
+
+# veth: the coordinator in namespace NS_C on VETH_C, the workers in NS_W on
+# VETH_W, answered by `sgbpf worker --xdp`.  Both ends have GRO on (a NAPI
+# context) and threaded NAPI, the coordinator's NAPI threads pinned to the
+# coordinator's CPU, the workers' to the farm's: the coordinator pays its
+# receive work itself, as behind a NIC.
+NS_C="sgbpf-bench-c-$$"
+NS_W="sgbpf-bench-w-$$"
+VETH_C=sgbc0
+VETH_W=sgbw0
+VETH_QUEUES=${SGBPF_BENCH_VETH_QUEUES:-1}
+VETH_NET=10.212.0
+TOPO=""
+NS_UP=0
+PASS_PID=""
+
+veth_down() {
+	[ "$NS_UP" = 1 ] || return 0
+	ip netns del "$NS_C" 2>/dev/null
+	ip netns del "$NS_W" 2>/dev/null
+	NS_UP=0
+}
+
+# Pins every napi/DEV-* kernel thread to a CPU.
+pin_napi() {
+	local dev=$1 cpu=$2 pid found=0
+	for pid in $(ps -eo pid=,comm= | awk -v d="napi/$dev-" 'index($2, d) == 1 { print $1 }'); do
+		taskset -p -c "$cpu" "$pid" >/dev/null 2>&1 && found=1
+	done
+	[ "$found" = 1 ] || echo "run.sh: no napi/$dev-* thread to pin" >&2
+}
+
+veth_up() {
+	local q=$VETH_QUEUES
+	ip netns add "$NS_C" && ip netns add "$NS_W" || return 1
+	NS_UP=1
+	ip link add "$VETH_C" netns "$NS_C" numtxqueues "$q" numrxqueues "$q" type veth \
+		peer name "$VETH_W" netns "$NS_W" numtxqueues "$q" numrxqueues "$q" || return 1
+	ip -n "$NS_C" addr add "$VETH_NET.1/24" dev "$VETH_C" &&
+		ip -n "$NS_W" addr add "$VETH_NET.2/24" dev "$VETH_W" &&
+		ip -n "$NS_C" link set lo up && ip -n "$NS_W" link set lo up &&
+		ip -n "$NS_C" link set "$VETH_C" up && ip -n "$NS_W" link set "$VETH_W" up || return 1
+	ip netns exec "$NS_C" "$BENCH/bench_gro" "$VETH_C" on &&
+		ip netns exec "$NS_W" "$BENCH/bench_gro" "$VETH_W" on || return 1
+	ip netns exec "$NS_C" sh -c "echo 1 > /sys/class/net/$VETH_C/threaded" &&
+		ip netns exec "$NS_W" sh -c "echo 1 > /sys/class/net/$VETH_W/threaded" || return 1
+	pin_napi "$VETH_C" "$COORD_CPU"
+	pin_napi "$VETH_W" "$FARM_CPU"
+	# Static neighbours: no ARP in the measurements.
+	local mac_c mac_w
+	mac_c=$(ip -n "$NS_C" -o link show "$VETH_C" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+	mac_w=$(ip -n "$NS_W" -o link show "$VETH_W" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+	ip -n "$NS_C" neigh replace "$VETH_NET.2" lladdr "$mac_w" dev "$VETH_C" nud permanent &&
+		ip -n "$NS_W" neigh replace "$VETH_NET.1" lladdr "$mac_c" dev "$VETH_W" nud permanent
+}
+
+# Prefix of a command that runs where the coordinator lives (set per topology).
+IN_COORD=""
+
+# Arguments of one contender in the current topology.
+topo_args() {
+	local args=$1
+	if [ "$TOPO" = veth ]; then
+		# veth copies each received request into a buffer sized to it, so
+		# the XDP worker can only answer a request as large as its reply:
+		# 1472-byte datagrams (sgbpf adds an 8-byte trailer to its body).
+		case "$args" in
+		*"@IF"*) args="${args//@IF/$VETH_C}"; case "$2" in bench_udp_sgbpf) args="$args --body-len 1446" ;; *) args="$args --body-len 1454" ;; esac ;;
+		*) args="$args --body-len 1454" ;;
+		esac
+		args="$args --timeout-ms $VETH_TIMEOUT_MS"
+	else
+		args="${args//@IF/lo}"
+	fi
+	echo "$args"
+}
+
+# Waits (10 s at most) for a line matching PATTERN in LOG while PID lives.
+wait_line() {
+	local log=$1 pattern=$2 pid=$3
+	for _ in $(seq 100); do
+		grep -q "$pattern" "$log" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# The baselines' receive path on veth: an XDP program that passes frames on.
+start_pass() {
+	[ "$TOPO" = veth ] || return 0
+	ip netns exec "$NS_C" "$BENCH/bench_udp_floor" --pass-only "$VETH_C" 2>"$OUT/logs/pass.log" &
+	PASS_PID=$!
+	wait_line "$OUT/logs/pass.log" "^floor: passing" "$PASS_PID" && return 0
+	echo "run.sh: the pass program did not attach:" >&2
+	cat "$OUT/logs/pass.log" >&2
+	return 1
+}
+
+stop_pass() {
+	[ -n "$PASS_PID" ] || return 0
+	kill "$PASS_PID" 2>/dev/null
+	wait "$PASS_PID" 2>/dev/null
+	PASS_PID=""
+}
 
 selected() {
 	[ -z "$ONLY" ] && return 0
@@ -146,12 +279,25 @@ stop_farm() {
 		FARM_PID=""
 	fi
 }
-trap stop_farm EXIT
+trap 'stop_pass; stop_farm; veth_down' EXIT
 trap 'exit 130' INT TERM
 
 start_farm() {
 	local fanout=$1 last=$((BASE_PORT + $1 - 1)) log="$OUT/logs/farm-$1.log"
 	local cmd=${SGBPF_BENCH_FARM:-"$BUILD/sgbpf worker"}
+
+	if [ "$TOPO" = veth ]; then
+		# In the kernel: its cost lands on the workers' NAPI thread (CPU
+		# $FARM_CPU); the process only holds the attachment.
+		ip netns exec "$NS_W" "$BUILD/sgbpf" worker --xdp --dev "$VETH_W" \
+			--listen "$VETH_NET.2:$BASE_PORT-$last" 2>"$log" >/dev/null &
+		FARM_PID=$!
+		wait_line "$log" "^worker: listening on $fanout ports" "$FARM_PID" && return 0
+		echo "run.sh: the XDP worker did not come up for fan-out $fanout:" >&2
+		cat "$log" >&2
+		stop_farm
+		return 1
+	fi
 
 	# The previous farm's sockets may take a moment to be released: retry a
 	# start that failed on a port still in use.
@@ -159,11 +305,7 @@ start_farm() {
 		# shellcheck disable=SC2086 # the farm command may carry its own arguments
 		$cmd --listen "127.0.0.1:$BASE_PORT-$last" --cpu "$FARM_CPU" 2>"$log" >/dev/null &
 		FARM_PID=$!
-		for _ in $(seq 100); do
-			grep -q "^worker: listening on $fanout ports" "$log" 2>/dev/null && return 0
-			kill -0 "$FARM_PID" 2>/dev/null || break
-			sleep 0.1
-		done
+		wait_line "$log" "^worker: listening on $fanout ports" "$FARM_PID" && return 0
 		grep -q "Address already in use" "$log" 2>/dev/null || break
 		wait "$FARM_PID" 2>/dev/null
 		FARM_PID=""
@@ -203,10 +345,26 @@ HAVE_STRACE=1
 command -v strace >/dev/null 2>&1 || HAVE_STRACE=0
 [ "$HAVE_STRACE" = 1 ] || echo "run.sh: strace not found: syscalls per request left empty" >&2
 
-CSV="$OUT/results.csv"
-STATUS="$OUT/status.csv"
-echo "contender,fanout,mode,requests,inflight,mean_us,p50_us,p99_us,rps,coord_cpu_us_per_req,machine_cpu_us_per_req,syscalls_per_req,errors" >"$CSV"
-echo "contender,fanout,mode,status,busy_before_pct" >"$STATUS"
+# Per-request timeout on veth: a request whose reply the receive ring dropped
+# is counted as lost after this long instead of holding its slot for a second.
+VETH_TIMEOUT_MS=${SGBPF_BENCH_VETH_TIMEOUT_MS:-100}
+
+# Starts the output of one topology: $TOP_OUT/<topology>/.
+topology_begin() {
+	OUT="$TOP_OUT/$TOPO"
+	mkdir -p "$OUT/logs" "$OUT/strace" "$OUT/plot" || die "cannot create $OUT"
+	CSV="$OUT/results.csv"
+	STATUS="$OUT/status.csv"
+	echo "contender,fanout,mode,requests,inflight,mean_us,p50_us,p99_us,rps,coord_cpu_us_per_req,machine_cpu_us_per_req,syscalls_per_req,errors,lost,coord_cpu_ns_per_reply" >"$CSV"
+	echo "contender,fanout,mode,status,busy_before_pct" >"$STATUS"
+	if [ "$TOPO" = veth ]; then
+		WADDR="$VETH_NET.2"
+		IN_COORD="ip netns exec $NS_C"
+	else
+		WADDR=127.0.0.1
+		IN_COORD=""
+	fi
+}
 
 describe_rc() {
 	case "$1" in
@@ -226,14 +384,14 @@ strace_total() {
 run_one() {
 	local name=$1 bin=$2 args=$3 fanout=$4 mode=$5 setup_calls=$6 busy=$7
 	local count inflight row rc sc="" tag="$1-$4-$5" calls
-	local workers="127.0.0.1:$BASE_PORT-$((BASE_PORT + fanout - 1))"
+	local workers="$WADDR:$BASE_PORT-$((BASE_PORT + fanout - 1))"
 
 	if [ "$mode" = latency ]; then count=$LAT_COUNT; inflight=1; else count=$TPUT_COUNT; inflight=$INFLIGHT; fi
 	# shellcheck disable=SC2086 # args is a list of options
 	set -- --workers "$workers" --inflight "$inflight" --cpu "$COORD_CPU" \
 		--label "$name" --mode "$mode" --max-seconds "$MAX_SECONDS" $args
 
-	timeout $((MAX_SECONDS + 30)) "$BENCH/$bin" "$@" --count "$count" --warmup "$WARMUP" \
+	timeout $((MAX_SECONDS + 30)) $IN_COORD "$BENCH/$bin" "$@" --count "$count" --warmup "$WARMUP" \
 		--csv >"$OUT/logs/$tag.csv" 2>"$OUT/logs/$tag.log"
 	rc=$?
 	row=$(grep -m1 "^$name,$fanout," "$OUT/logs/$tag.csv")
@@ -245,7 +403,7 @@ run_one() {
 	fi
 
 	if [ "$HAVE_STRACE" = 1 ] && [ -n "$setup_calls" ]; then
-		timeout $((MAX_SECONDS + 30)) strace -c -f -o "$OUT/strace/$tag.txt" \
+		timeout $((MAX_SECONDS + 30)) $IN_COORD strace -c -f -o "$OUT/strace/$tag.txt" \
 			"$BENCH/$bin" "$@" --count "$STRACE_COUNT" --warmup 0 \
 			>/dev/null 2>"$OUT/logs/$tag.strace.log"
 		calls=$(strace_total "$OUT/strace/$tag.txt")
@@ -256,7 +414,7 @@ run_one() {
 	fi
 	echo "$row" | awk -F, -v OFS=, -v sc="$sc" '{ $12 = sc; print }' >>"$CSV"
 	printf '  %-16s %-10s %s\n' "$name" "$mode" \
-		"$(echo "$row" | awk -F, '{ printf "p50 %s us, p99 %s us, %s req/s, machine CPU %s us/req, errors %s", $7, $8, $9, $11, $13 }')" >&2
+		"$(echo "$row" | awk -F, '{ printf "p50 %s us, p99 %s us, %s req/s, machine CPU %s us/req, coordinator %s ns/reply, errors %s (lost %s)", $7, $8, $9, $11, $15, $13, $14 }')" >&2
 }
 
 # System calls of setting up and tearing down, with no request at all.
@@ -265,15 +423,16 @@ setup_calls() {
 
 	[ "$HAVE_STRACE" = 1 ] || return 0
 	# shellcheck disable=SC2086
-	timeout 60 strace -c -f -o "$f" "$BENCH/$bin" --workers "127.0.0.1:$BASE_PORT-$((BASE_PORT + fanout - 1))" \
+	timeout 60 $IN_COORD strace -c -f -o "$f" "$BENCH/$bin" --workers "$WADDR:$BASE_PORT-$((BASE_PORT + fanout - 1))" \
 		--cpu "$COORD_CPU" --count 0 --warmup 0 $args >/dev/null 2>&1 || return 0
 	strace_total "$f"
 }
 
 # ---- main loop -------------------------------------------------------------
 
+run_topology() {
 START=$(date +%s)
-echo "run.sh: $PROFILE run, fan-outs: $FANOUTS; contenders on CPU $COORD_CPU, farm on CPU $FARM_CPU; output in $OUT" >&2
+echo "run.sh: $TOPO topology, $PROFILE run, fan-outs: $FANOUTS; contenders on CPU $COORD_CPU, farm on CPU $FARM_CPU; output in $OUT" >&2
 for fanout in $FANOUTS; do
 	echo "fan-out $fanout:" >&2
 	if ! start_farm "$fanout"; then
@@ -292,6 +451,13 @@ for fanout in $FANOUTS; do
 			printf '  %-16s not built\n' "$name" >&2
 			continue
 		fi
+		args=$(topo_args "$args" "$bin")
+		pass=0
+		case " $BASELINES " in *" $name "*) pass=1 ;; esac
+		if [ "$pass" = 1 ] && ! start_pass; then
+			for mode in $modes; do echo "$name,$fanout,$mode,no receive path," >>"$STATUS"; done
+			continue
+		fi
 		sc=$(setup_calls "$name" "$bin" "$args" "$fanout")
 		for mode in $modes; do
 			busy=$(wait_quiet)
@@ -299,10 +465,17 @@ for fanout in $FANOUTS; do
 				echo "  (machine still ${busy}% busy with something else)" >&2
 			run_one "$name" "$bin" "$args" "$fanout" "$mode" "$sc" "$busy"
 		done
+		stop_pass
 	done
 	stop_farm
 done
 ELAPSED=$(($(date +%s) - START))
+write_report
+echo "run.sh: $TOPO done in ${ELAPSED} s: $OUT/results.md" >&2
+}
+
+# results.md and the charts of one topology from $CSV and $STATUS.
+write_report() {
 
 # ---- reports ---------------------------------------------------------------
 
@@ -310,6 +483,7 @@ CMDLINE="bench/run.sh"
 [ "$PROFILE" = full ] || CMDLINE="$CMDLINE --$PROFILE"
 CMDLINE="$CMDLINE --fanouts \"$FANOUTS\""
 [ -z "$ONLY" ] || CMDLINE="$CMDLINE --only \"$ONLY\""
+CMDLINE="$CMDLINE --topology $TOPO"
 {
 	echo "# UDP scatter-gather benchmark"
 	echo
@@ -317,15 +491,21 @@ CMDLINE="$CMDLINE --fanouts \"$FANOUTS\""
 	echo "- command: \`$CMDLINE\`"
 	echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
 	echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-	echo "- contenders on CPU $COORD_CPU, one worker farm on CPU $FARM_CPU; latency: $LAT_COUNT requests, 1 in flight;" \
+	if [ "$TOPO" = veth ]; then
+		echo "- topology veth (coordinator-bound): coordinator in a namespace on $VETH_C ($VETH_QUEUES queue(s), GRO on, threaded NAPI pinned to CPU $COORD_CPU), workers answered in the kernel by \`sgbpf worker --xdp\` on the peer (NAPI on CPU $FARM_CPU); 1472-byte requests; per-request timeout $VETH_TIMEOUT_MS ms; baselines receive through an XDP program that passes every frame; floor = XDP counts and drops the replies"
+	else
+		echo "- topology lo (one host): user-space worker farm on 127.0.0.1; replies received in softirq on the farm's CPU"
+	fi
+	echo "- contenders on CPU $COORD_CPU, worker farm on CPU $FARM_CPU; latency: $LAT_COUNT requests, 1 in flight;" \
 		"throughput: $TPUT_COUNT requests, $INFLIGHT in flight; $WARMUP warm-up requests; syscalls from $STRACE_COUNT requests under strace"
 	echo "- before each run the machine was sampled for other activity (\"busy %\" column; the runner takes up to $QUIET_TRIES samples of 0.5 s waiting for it to fall to ${QUIET_PCT}%)"
 	echo
 	echo "Ratios compare each row with the best baseline ($BASELINES) of the same fan-out and mode:"
 	echo "p50 and CPU below 1 and req/s above 1 are better.  CPU is microseconds per request:"
-	echo "\"own\" is the coordinator process (getrusage), \"machine\" all CPUs (/proc/stat, softirq included)."
+	echo "\"own\" is the coordinator process (getrusage), \"machine\" all CPUs (/proc/stat, softirq included);"
+	echo "coordinator CPU per reply is the busy time of CPU $COORD_CPU over the replies received; \"lost\" counts requests that timed out."
 	echo
-	awk -F, -v baselines="$BASELINES" -v fanouts="$FANOUTS" '
+	awk -F, -v baselines="$BASELINES" -v fanouts="$FANOUTS" -v floor="$FLOOR" '
 	function fmt(v) { return v == "" ? "–" : v }
 	function ratio(a, b) { return (a == "" || b == "" || b + 0 == 0) ? "–" : sprintf("%.2f", a / b) }
 	BEGIN { nb = split(baselines, bl, " "); for (i = 1; i <= nb; i++) isbase[bl[i]] = 1 }
@@ -333,12 +513,13 @@ CMDLINE="$CMDLINE --fanouts \"$FANOUTS\""
 	FILENAME ~ /results.csv$/ {
 		k = $1 SUBSEP $2 SUBSEP $3
 		row[k] = $0
-		if (isbase[$1] && $13 == 0) {
+		if (isbase[$1] && $13 - $14 == 0 && $9 > 0) {
 			b = $2 SUBSEP $3
 			if (!(b in bp50) || $7 < bp50[b]) bp50[b] = $7
 			if (!(b in brps) || $9 > brps[b]) brps[b] = $9
 			if (!(b in bcpu) || $11 < bcpu[b]) bcpu[b] = $11
 		}
+		if ($1 == floor) fl[$2 SUBSEP $3] = $15
 		next
 	}
 	{ order[++n] = $0 }
@@ -346,20 +527,21 @@ CMDLINE="$CMDLINE --fanouts \"$FANOUTS\""
 		nf = split(fanouts, fo, " ")
 		for (f = 1; f <= nf; f++) {
 			printf "## Fan-out %s\n\n", fo[f]
-			print "| contender | mode | p50 µs | p99 µs | mean µs | req/s | CPU own µs/req | CPU machine µs/req | syscalls/req | errors | p50 ÷ best | req/s ÷ best | machine CPU ÷ best | busy % |"
-			print "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+			print "| contender | mode | p50 µs | p99 µs | mean µs | req/s | CPU own µs/req | CPU machine µs/req | coordinator CPU ns/reply | syscalls/req | errors | lost | p50 ÷ best | req/s ÷ best | machine CPU ÷ best | ns/reply ÷ floor | busy % |"
+			print "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 			for (i = 1; i <= n; i++) {
 				split(order[i], s, ",")
 				if (s[2] != fo[f]) continue
 				k = s[1] SUBSEP s[2] SUBSEP s[3]; b = s[2] SUBSEP s[3]
 				if (s[4] != "ok" || !(k in row)) {
-					printf "| %s | %s | %s | | | | | | | | | | | %s |\n", s[1], s[3], s[4], s[5]
+					printf "| %s | %s | %s | | | | | | | | | | | | | | %s |\n", s[1], s[3], s[4], s[5]
 					continue
 				}
 				split(row[k], r, ",")
-				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-					r[1], r[3], r[7], r[8], r[6], r[9], r[10], r[11], fmt(r[12]), r[13],
-					ratio(r[7], bp50[b]), ratio(r[9], brps[b]), ratio(r[11], bcpu[b]), s[5]
+				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+					r[1], r[3], r[7], r[8], r[6], r[9], r[10], r[11], fmt(r[15]), fmt(r[12]), r[13],
+					fmt(r[14]), ratio(r[7], bp50[b]), ratio(r[9], brps[b]), ratio(r[11], bcpu[b]),
+					ratio(r[15], fl[b]), s[5]
 			}
 			print ""
 		}
@@ -391,16 +573,53 @@ else
 	echo "run.sh: no charts (gnuplot missing or nothing measured)" >&2
 fi
 
-echo "run.sh: done in ${ELAPSED} s: $OUT/results.md" >&2
-# A baseline that counted errors means the farm or the machine misbehaved.
+}
+
+TOTAL_START=$(date +%s)
+for TOPO in $TOPOLOGIES; do
+	if [ "$REPORT_ONLY" = 1 ]; then
+		OUT="$TOP_OUT/$TOPO" CSV="$TOP_OUT/$TOPO/results.csv" STATUS="$TOP_OUT/$TOPO/status.csv"
+		[ -f "$CSV" ] || continue
+		ELAPSED="(interrupted run)"
+		write_report
+		continue
+	fi
+	if [ "$TOPO" = veth ]; then
+		[ -x "$BENCH/bench_gro" ] && [ -x "$BUILD/sgbpf" ] || { echo "run.sh: veth topology needs bench_gro and sgbpf" >&2; continue; }
+		if ! veth_up; then
+			echo "run.sh: cannot set up the veth topology (root needed)" >&2
+			veth_down
+			continue
+		fi
+	fi
+	topology_begin
+	run_topology
+	veth_down
+done
+TOTAL=$(($(date +%s) - TOTAL_START))
+{
+	echo "# UDP scatter-gather benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), ${TOTAL} s in all"
+	echo
+	for TOPO in $TOPOLOGIES; do
+		[ -f "$TOP_OUT/$TOPO/results.md" ] || continue
+		echo "# Topology: $TOPO"
+		echo
+		sed 's/^# /## /; s/^## Fan-out/### Fan-out/' "$TOP_OUT/$TOPO/results.md"
+		echo
+	done
+} >"$TOP_OUT/results.md"
+echo "run.sh: done in ${TOTAL} s: $TOP_OUT/results.md" >&2
+
+# A baseline that counted errors other than lost requests means the farm or
+# the machine misbehaved.
 if awk -F, -v baselines="$BASELINES" 'BEGIN { split(baselines, b, " "); for (i in b) base[b[i]] = 1 }
-	FNR > 1 && base[$1] && $13 > 0 { bad = 1 } END { exit !bad }' "$CSV"; then
+	FNR > 1 && base[$1] && $13 - $14 > 0 { bad = 1 } END { exit !bad }' "$TOP_OUT"/*/results.csv; then
 	echo "run.sh: a baseline reported errors (see results.md)" >&2
 	[ "$PROFILE" = smoke ] && exit 1
 fi
 # Exit non-zero when no baseline produced a row: the run measured nothing.
 if ! awk -F, -v baselines="$BASELINES" 'BEGIN { split(baselines, b, " "); for (i in b) base[b[i]] = 1 }
-	FNR > 1 && base[$1] { found = 1 } END { exit !found }' "$CSV"; then
+	FNR > 1 && base[$1] { found = 1 } END { exit !found }' "$TOP_OUT"/*/results.csv; then
 	echo "run.sh: no baseline completed" >&2
 	exit 1
 fi

@@ -9,3 +9,10 @@ target_link_libraries(sgbpf_netns_util PUBLIC PkgConfig::LIBNL PkgConfig::LIBNL_
 
 sgbpf_test(test_netdev SOURCES test_netdev.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)
 sgbpf_test(test_attach SOURCES test_attach.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)
+
+# The in-kernel reference worker (sgbpf worker --xdp): its program on crafted
+# frames, then `sgbpf gather` against it across a veth pair.
+sgbpf_test(test_xdp_worker SOURCES test_xdp_worker.c LIBS sgbpf_netns_util sgbpf_pkt_build
+  xdp_worker_bpf_skel TIMEOUT 120 LABELS root)
+target_include_directories(test_xdp_worker PRIVATE ${PROJECT_SOURCE_DIR}/src/worker)
+add_dependencies(test_xdp_worker sgbpf_cli)

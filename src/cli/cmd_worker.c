@@ -975,6 +975,7 @@ static void worker_usage(void)
 {
 	printf(
 "Usage: sgbpf worker --listen ADDR:PORT[-PORT] [--listen ...] [OPTIONS]\n"
+"       sgbpf worker --xdp --dev IF --listen ADDR:PORT[-PORT] [--reply KIND] [--no-pad]\n"
 "\n"
 "A reference UDP worker: every listened port answers each scatter message\n"
 "(msg_type 0) with a reply echoing its req_id, from the port it reached,\n"
@@ -991,6 +992,13 @@ static void worker_usage(void)
 "  -c, --cpu N                    pin the worker to CPU N\n"
 "  -q, --quiet                    print neither the ready line nor the summary\n"
 "\n"
+"In the kernel:\n"
+"      --xdp                      answer in an XDP program on --dev instead of\n"
+"                                 sockets (XDP_TX; vector, scalar or zeros;\n"
+"                                 one datagram per reply; no misbehaviour);\n"
+"                                 ADDR 0.0.0.0 matches any destination\n"
+"  -d, --dev IF                   the interface the scatters arrive on\n"
+"\n"
 "Misbehaviour, for robustness tests:\n"
 "      --duplicate                send every reply twice\n"
 "      --junk                     follow each reply with a 5-byte garbage datagram\n"
@@ -1002,7 +1010,8 @@ static void worker_usage(void)
 "  -V, --version                  show the version and exit\n"
 "\n"
 "Prints 'worker: listening on N ports' on stderr once ready.  SIGINT or\n"
-"SIGTERM stops it with a summary line; the exit code is then 0.\n",
+"SIGTERM stops it with a summary line; the exit code is then 0.  With --xdp\n"
+"the program detaches when the process ends, however it ends.\n",
 	WORKER_MAX_PACKETS);
 }
 
@@ -1013,6 +1022,7 @@ enum {
 	OPT_STRAY,
 	OPT_SILENT_PORT,
 	OPT_DELAY_US,
+	OPT_XDP,
 };
 
 /* Returns -1 when options parsed and the worker should run, else an exit code. */
@@ -1031,6 +1041,8 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 		{ "stray", no_argument, NULL, OPT_STRAY },
 		{ "silent-port", required_argument, NULL, OPT_SILENT_PORT },
 		{ "delay-us", required_argument, NULL, OPT_DELAY_US },
+		{ "xdp", no_argument, NULL, OPT_XDP },
+		{ "dev", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -1042,7 +1054,7 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 	int c, err;
 
 	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":l:r:k:n:c:qhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":l:r:k:n:c:d:qhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			err = cli_parse_port_range(optarg, &r);
@@ -1103,6 +1115,12 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 				return cli_usage_error(CMD, "--delay-us %s: expected 0..%llu", optarg,
 						       (unsigned long long)WORKER_MAX_DELAY_US);
 			break;
+		case OPT_XDP:
+			o->xdp = true;
+			break;
+		case 'd':
+			o->dev = optarg;
+			break;
 		case 'h':
 			worker_usage();
 			return CLI_EXIT_OK;
@@ -1120,6 +1138,10 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 	if (total > 65535)
 		return cli_usage_error(CMD, "%llu ports to listen on; at most 65535",
 				       (unsigned long long)total);
+	if (o->xdp)
+		return xdp_worker_check_opts(o);
+	if (o->dev)
+		return cli_usage_error(CMD, "--dev is for --xdp");
 	return -1;
 }
 
@@ -1135,7 +1157,7 @@ int cmd_worker(int argc, char **argv)
 	worker_opts_init(o);
 	ret = parse_worker_args(argc, argv, o);
 	if (ret < 0)
-		ret = worker_run(o);
+		ret = o->xdp ? xdp_worker_run(o) : worker_run(o);
 	worker_opts_free(o);
 	free(o);
 	return ret;

@@ -31,6 +31,9 @@ struct worker_opts {
 	uint64_t delay_us;		/* delay of every reply */
 	uint64_t count_limit;		/* stop after answering this many messages; 0: never */
 	int cpu;			/* CPU to pin to; -1: none */
+	bool xdp;			/* answer in the kernel (src/worker/xdp_worker.c) */
+	const char *dev;		/* --xdp: the interface the requests arrive on */
+	bool has_silent;		/* some --silent-port was given */
 	/*
 	 * When >= 0, "ready\n" is written to this descriptor (which is then
 	 * closed) once every port listens; for parents that fork a worker.
@@ -48,6 +51,7 @@ void worker_opts_free(struct worker_opts *o);
 static inline void worker_opts_set_silent(struct worker_opts *o, uint16_t port)
 {
 	o->silent[port / 8] |= (uint8_t)(1u << (port % 8));
+	o->has_silent = true;
 }
 
 static inline bool worker_opts_is_silent(const struct worker_opts *o, uint16_t port)
@@ -61,5 +65,14 @@ static inline bool worker_opts_is_silent(const struct worker_opts *o, uint16_t p
  * thread.  Returns a CLI exit code.
  */
 int worker_run(const struct worker_opts *o);
+
+/*
+ * The in-kernel worker (--xdp), in src/worker/: xdp_worker_check_opts()
+ * returns -1 when the options suit it, else a CLI exit code after saying why;
+ * xdp_worker_run() attaches the program to o->dev and runs until SIGINT or
+ * SIGTERM, then prints its counters (unless quiet).  Returns a CLI exit code.
+ */
+int xdp_worker_check_opts(const struct worker_opts *o);
+int xdp_worker_run(const struct worker_opts *o);
 
 #endif /* SGBPF_CLI_WORKER_H */
