@@ -201,12 +201,14 @@ int cmd_gather(int argc, char **argv)
 		goto out_eps;
 	}
 
+	gather_loop_catch_signals();
 	err = gather_loop_run(&g);
 	if (err) {
 		ret = cli_fail(CMD, "%s", sgbpf_last_error());
 	} else {
 		gather_loop_summary(&g, g.json ? stdout : stderr);
-		ret = g.complete == g.count ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+		ret = g.stopped_by ? gather_loop_signal_exit(&g) :
+		      g.complete == g.count ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	}
 	sgbpf_service_destroy(g.svc);
 	gather_loop_free(&g);
