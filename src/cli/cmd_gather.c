@@ -195,7 +195,7 @@ int cmd_gather(int argc, char **argv)
 		ret = cli_fail(CMD, "%s", sgbpf_last_error());
 		goto out_eps;
 	}
-	ret = svc_inflight_check(CMD, g.svc, g.inflight);
+	ret = gather_loop_check_inflight(CMD, &g);
 	if (ret) {
 		sgbpf_service_destroy(g.svc);
 		goto out_eps;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_common.h"
 #include "gather_loop.h"
 
 /* The signal that asked the loop to stop; written by the handler only. */
@@ -78,6 +79,17 @@ static void print_json(const struct gather_loop *g, const struct sgbpf_result *r
 		}
 	}
 	printf("]}\n");
+}
+
+int gather_loop_check_inflight(const char *cmd, const struct gather_loop *g)
+{
+	struct sgbpf_service_info info;
+
+	if (sgbpf_service_info(g->svc, &info) == 0 && g->inflight > info.max_inflight)
+		return cli_usage_error(cmd, "--inflight %u exceeds the %u requests this service "
+				       "holds in flight (with --allow: receive ring / workers)",
+				       g->inflight, info.max_inflight);
+	return 0;
 }
 
 void gather_loop_on_complete(const struct sgbpf_result *res, void *ctx)

@@ -56,6 +56,12 @@ static inline int gather_loop_signal_exit(const struct gather_loop *g)
 	return g->stopped_by ? 128 + g->stopped_by : 0;
 }
 
+/*
+ * Once the service exists: g->inflight may not exceed the in-flight limit it
+ * reports (lower with fate allow).  0, or CLI_EXIT_USAGE after a message.
+ */
+int gather_loop_check_inflight(const char *cmd, const struct gather_loop *g);
+
 /* The completion callback to put in sgbpf_service_opts (cb_ctx = the loop). */
 void gather_loop_on_complete(const struct sgbpf_result *res, void *ctx);
 

@@ -138,17 +138,6 @@ int svc_common_check(const char *cmd, const struct sgbpf_service_opts *so, uint3
 	return 0;
 }
 
-int svc_inflight_check(const char *cmd, struct sgbpf_service *svc, uint32_t inflight)
-{
-	struct sgbpf_service_info info;
-
-	if (sgbpf_service_info(svc, &info) == 0 && inflight > info.max_inflight)
-		return cli_usage_error(cmd, "--inflight %u exceeds the %u requests this service "
-				       "holds in flight (with --allow: receive ring / workers)",
-				       inflight, info.max_inflight);
-	return 0;
-}
-
 int svc_policy_check(const char *cmd, const struct sgbpf_scatter_opts *sc, uint32_t nworkers)
 {
 	if (sc->policy == SGBPF_POLICY_N && sc->n > nworkers)

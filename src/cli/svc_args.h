@@ -35,12 +35,6 @@ int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_serv
  */
 int svc_common_check(const char *cmd, const struct sgbpf_service_opts *so, uint32_t inflight);
 
-/*
- * Once the service exists: --inflight may not exceed the in-flight limit it
- * reports (lower with fate allow).  0 or CLI_EXIT_USAGE.
- */
-int svc_inflight_check(const char *cmd, struct sgbpf_service *svc, uint32_t inflight);
-
 /* --policy N with more than nworkers: a usage error, never "all". */
 int svc_policy_check(const char *cmd, const struct sgbpf_scatter_opts *sc, uint32_t nworkers);
 
