@@ -250,6 +250,12 @@ int cmd_run(int argc, char **argv)
 		cli_fail(CMD, "%s", sgbpf_last_error());
 		goto out;
 	}
+	err = gather_loop_check_inflight(CMD, &g);
+	if (err) {
+		ret = err;
+		sgbpf_service_destroy(g.svc);
+		goto out;
+	}
 	sgbpf_service_info(g.svc, &info);
 	printf("sgbpf run: %u workers on 127.0.0.1:%u-%u, %llu requests, %u in flight, "
 	       "delivery %s%s, reduction sum-u32 in the kernel, gather at %s on lo\n",
