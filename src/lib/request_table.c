@@ -49,31 +49,27 @@ static uint64_t siphash13_u64(const uint64_t key[2], uint64_t m)
 }
 
 /*
- * The keyed permutation of [0, 2^id_bits): a balanced Feistel network over
- * the width rounded up to even, with cycle walking (re-encrypt until the
- * value fits) when id_bits is odd; both keep it a bijection.  The slot is
- * part of the round function's input, so every slot has its own permutation
- * and ids seen on one slot say nothing about another's.
+ * The keyed permutation of [0, 2^id_bits): a Feistel network whose halves
+ * may differ by one bit (id_bits is odd for an odd number of slot bits).
+ * Rounds alternate direction — the high half is XORed with F of the low one,
+ * then the low half with F of the high one — so every round is invertible
+ * whatever the widths, and the whole is a bijection with no cycle walking.
+ * The slot is part of the round function's input: every slot has its own
+ * permutation, and ids seen on one slot say nothing about another's.
  */
 static uint32_t permute(const struct sgbpf_reqtab *t, uint32_t slot, uint32_t x)
 {
-	uint32_t half = (t->id_bits + 1) / 2;
-	uint64_t hmask = (1ull << half) - 1, limit = 1ull << t->id_bits;
-	uint64_t v = x;
+	uint32_t lo_bits = t->id_bits / 2, hi_bits = t->id_bits - lo_bits;
+	uint64_t lo_mask = (1ull << lo_bits) - 1, hi_mask = (1ull << hi_bits) - 1;
+	uint64_t hi = x >> lo_bits, lo = x & lo_mask;
 
-	do {
-		uint64_t l = v >> half, r = v & hmask;
-
-		for (uint64_t i = 0; i < ID_ROUNDS; i++) {
-			uint64_t f = siphash13_u64(t->key, i << 56 | (uint64_t)slot << 24 | r);
-			uint64_t nl = r;
-
-			r = (l ^ f) & hmask;
-			l = nl;
-		}
-		v = l << half | r;
-	} while (v >= limit);
-	return (uint32_t)v;
+	for (uint64_t i = 0; i < ID_ROUNDS; i++) {
+		if (i % 2 == 0)
+			hi ^= siphash13_u64(t->key, i << 56 | (uint64_t)slot << 24 | lo) & hi_mask;
+		else
+			lo ^= siphash13_u64(t->key, i << 56 | (uint64_t)slot << 24 | hi) & lo_mask;
+	}
+	return (uint32_t)(hi << lo_bits | lo);
 }
 
 static uint32_t counter_mask(const struct sgbpf_reqtab *t)
