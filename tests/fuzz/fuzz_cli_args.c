@@ -18,13 +18,7 @@
 #include "cli_common.h"
 #include "svc_args.h"
 
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "invariant failed: %s\n", #cond); \
-			abort();					\
-		}							\
-	} while (0)
+#include "fuzz_check.h"
 
 #define MAX_ARGS 32
 

@@ -17,13 +17,7 @@
 #include "cli_common.h"
 #include "workers_file.h"
 
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "invariant failed: %s\n", #cond); \
-			abort();					\
-		}							\
-	} while (0)
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,13 +13,7 @@
 
 #include "workers_file.h"
 
-#define CHECK(cond)							\
-	do {								\
-		if (!(cond)) {						\
-			fprintf(stderr, "invariant failed: %s\n", #cond); \
-			abort();					\
-		}							\
-	} while (0)
+#include "fuzz_check.h"
 
 static int cmp_ep(const void *a, const void *b)
 {
