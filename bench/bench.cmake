@@ -1,8 +1,10 @@
 # UDP scatter-gather contenders (bench_udp_*) and their shared code.
 # Built into ${CMAKE_BINARY_DIR}/bench; run by bench/run.sh; never installed.
-add_library(bench_common STATIC ${CMAKE_CURRENT_SOURCE_DIR}/bench_common.c)
+add_library(bench_common STATIC ${CMAKE_CURRENT_SOURCE_DIR}/bench_common.c
+  ${PROJECT_SOURCE_DIR}/src/common/lat_hist.c)
 target_include_directories(bench_common PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}
-  ${PROJECT_SOURCE_DIR}/include)
+  ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src/common)
+target_link_libraries(bench_common PUBLIC m)
 
 function(sgbpf_bench NAME)
   add_executable(bench_udp_${NAME} ${CMAKE_CURRENT_SOURCE_DIR}/bench_udp_${NAME}.c)

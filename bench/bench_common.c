@@ -99,52 +99,31 @@ err_close:
 	return err;
 }
 
-int bench_lat_init(struct bench_lat *l, size_t cap)
+int bench_lat_init(struct bench_lat *l)
 {
-	l->n = 0;
-	l->cap = cap;
-	l->ns = calloc(cap ? cap : 1, sizeof(*l->ns));
-	return l->ns ? 0 : -ENOMEM;
+	l->h = calloc(1, sizeof(*l->h));
+	return l->h ? 0 : -ENOMEM;
 }
 
 void bench_lat_free(struct bench_lat *l)
 {
-	free(l->ns);
-	l->ns = NULL;
-	l->n = l->cap = 0;
+	free(l->h);
+	l->h = NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
+void bench_lat_reset(struct bench_lat *l)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
+	lat_hist_reset(l->h);
 }
 
-/* Nearest-rank percentile of sorted samples. */
-static double percentile_us(const uint64_t *v, size_t n, unsigned pct)
+void bench_lat_stats(const struct bench_lat *l, struct bench_lat_stats *out)
 {
-	size_t rank = (n * pct + 99) / 100;
-
-	if (rank == 0)
-		rank = 1;
-	return v[rank - 1] / 1000.0;
-}
-
-void bench_lat_stats(struct bench_lat *l, struct bench_lat_stats *out)
-{
-	long double sum = 0;
-	size_t i;
-
 	memset(out, 0, sizeof(*out));
-	if (!l->n)
+	if (!l->h->count)
 		return;
-	qsort(l->ns, l->n, sizeof(*l->ns), cmp_u64);
-	for (i = 0; i < l->n; i++)
-		sum += l->ns[i];
-	out->mean_us = (double)(sum / l->n / 1000.0);
-	out->p50_us = percentile_us(l->ns, l->n, 50);
-	out->p99_us = percentile_us(l->ns, l->n, 99);
+	out->mean_us = lat_hist_mean(l->h) / 1000.0;
+	out->p50_us = lat_hist_percentile(l->h, 50) / 1000.0;
+	out->p99_us = lat_hist_percentile(l->h, 99) / 1000.0;
 }
 
 /* Busy µs (user + nice + system + irq + softirq) of one /proc/stat line. */
@@ -635,7 +614,7 @@ int bench_table_init(struct bench_table *t, const struct bench_opts *o)
 	t->nfree = t->nslots;
 	for (i = 0; i < BENCH_NELEMS; i++)
 		t->expect[i] = o->nworkers * i;
-	err = bench_lat_init(&t->lat, o->count > o->warmup ? o->count : o->warmup);
+	err = bench_lat_init(&t->lat);
 	if (err)
 		goto err_free;
 	err = addr_map_init(t, o);
@@ -869,14 +848,14 @@ int bench_drive(struct bench_table *t, const struct bench_opts *o, const struct 
 	int err;
 
 	memset(res, 0, sizeof(*res));
-	res->requests = o->count;
+	res->asked = o->count;
 	if (o->warmup) {
 		err = run_phase(t, o, ops, ctx, o->warmup, deadline);
 		if (err)
 			return err;
 	}
 	memset(&t->c, 0, sizeof(t->c));
-	t->lat.n = 0;
+	bench_lat_reset(&t->lat);
 
 	err = bench_cpu_sample(&c0, o->cpu);
 	if (err)
@@ -889,6 +868,8 @@ int bench_drive(struct bench_table *t, const struct bench_opts *o, const struct 
 	if (err)
 		return err;
 	res->c = t->c;
+	res->requests = t->c.issued;
+	res->stopped_early = res->requests < res->asked;
 	res->cpu.self_us = c1.self_us - c0.self_us;
 	res->cpu.machine_us = c1.machine_us - c0.machine_us;
 	res->cpu.coord_cpu_us = c1.coord_cpu_us - c0.coord_cpu_us;
@@ -937,6 +918,10 @@ void bench_report(const struct bench_opts *o, const struct bench_result *r)
 		o->label, o->nworkers, o->inflight, r->requests, secs, bench_errors(r),
 		r->c.timeouts, r->c.mismatches, r->c.bad_replies, r->c.send_errors, r->c.stale,
 		r->lat.mean_us, r->lat.p50_us, r->lat.p99_us, rps, self, machine, per_reply);
+	if (r->stopped_early)
+		fprintf(stderr, "%s: --max-seconds %" PRIu64 " ended the run after %" PRIu64
+			" of %" PRIu64 " requests; the figures are those of the requests that ran\n",
+			o->label, o->max_seconds, r->requests, r->asked);
 }
 
 #define OPT_SOCKETS 512

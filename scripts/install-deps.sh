@@ -6,6 +6,7 @@ set -euo pipefail
 PKGS=(
 	build-essential cmake pkg-config
 	clang llvm bpftool
+	libclang-rt-14-dev	# libFuzzer, for tests/fuzz
 	libbpf-dev liburing-dev libelf-dev zlib1g-dev
 	libnl-3-dev libnl-route-3-dev
 	check

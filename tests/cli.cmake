@@ -7,3 +7,11 @@ sgbpf_test(test_worker_e2e SOURCES test_worker_e2e.c TIMEOUT 60)
 # These two run the sgbpf binary ($SGBPF_CLI).
 add_dependencies(test_cli_args sgbpf_cli)
 add_dependencies(test_worker_e2e sgbpf_cli)
+# The latency histogram the CLI and the benchmarks share.
+sgbpf_test(test_lat_hist SOURCES test_lat_hist.c ${PROJECT_SOURCE_DIR}/src/common/lat_hist.c
+  LIBS m TIMEOUT 30)
+target_include_directories(test_lat_hist PRIVATE ${PROJECT_SOURCE_DIR}/src/common)
+# The CLI at run time in a namespace: signals, memory over a long run, messages.
+sgbpf_test(test_cli_runtime SOURCES test_cli_runtime.c LIBS sgbpf_netns_util TIMEOUT 300
+  LABELS root)
+add_dependencies(test_cli_runtime sgbpf_cli)

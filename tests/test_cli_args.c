@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <sgbpf/sgbpf.h>
@@ -213,6 +214,138 @@ START_TEST(test_cli_case)
 }
 END_TEST
 
+/* ---- files and values the CLI must refuse at once, with exit 2 ---------- */
+
+static char tmp_dir[64];
+
+/* Writes len bytes to tmp_dir/name and returns its path (static buffer per call site). */
+static const char *tmp_file(const char *name, const void *data, size_t len)
+{
+	static char paths[8][128];
+	static int next;
+	char *p = paths[next++ % 8];
+	FILE *f;
+
+	if (!tmp_dir[0]) {
+		strcpy(tmp_dir, "/tmp/sgbpf-cli-XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+	}
+	snprintf(p, 128, "%s/%s", tmp_dir, name);
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	fclose(f);
+	return p;
+}
+
+static void rm_tmp(void)
+{
+	char cmd[128];
+
+	if (tmp_dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_dir);
+		ck_assert_int_eq(system(cmd), 0);
+		tmp_dir[0] = '\0';
+	}
+}
+
+/* A worker list of n loopback workers. */
+static const char *good_list(unsigned int n)
+{
+	char buf[2048];
+	size_t len = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "127.0.0.1:%u\n", 9000 + i);
+	return tmp_file("good", buf, len);
+}
+
+/*
+ * Runs "sgbpf gather --dev NOSUCH ARGS..." (an interface that does not
+ * exist, so that nothing reaches a real one even when the check under test
+ * is missing) and checks the exit code and stderr.
+ */
+static void gather_case(int status, const char *in_err, const char *const *args)
+{
+	const char *argv[MAX_ARGS] = { "gather", "--dev", "sgbpf-none0" };
+	char desc[512] = "sgbpf gather";
+	struct run r;
+	int n = 3;
+
+	for (int i = 0; args[i] && n < MAX_ARGS - 1; i++) {
+		argv[n++] = args[i];
+		strncat(desc, " ", sizeof(desc) - strlen(desc) - 1);
+		strncat(desc, args[i], sizeof(desc) - strlen(desc) - 1);
+	}
+	argv[n] = NULL;
+	run_cli(&r, argv);
+	ck_assert_msg(r.status == status, "%s: exit %d, want %d; stderr: %s", desc, r.status,
+		      status, r.err);
+	if (in_err)
+		ck_assert_msg(strstr(r.err, in_err), "%s: stderr \"%s\" lacks \"%s\"", desc, r.err,
+			      in_err);
+	/* Whatever the file held, the terminal sees printable text only. */
+	for (const char *c = r.err; *c; c++)
+		ck_assert_msg((*c >= 0x20 && *c < 0x7f) || *c == '\n', "%s: byte %#x on stderr",
+			      desc, (unsigned char)*c);
+}
+
+#define GATHER(status, in_err, ...) gather_case(status, in_err, (const char *const[]){ __VA_ARGS__, NULL })
+
+START_TEST(test_unusable_workers)
+{
+	static const char bcast[] = "127.0.0.1:9000\n255.255.255.255:9001\n";
+	static const char mcast[] = "# c\n\n224.0.0.251:5353\n";
+	static const char any[] = "0.0.0.0:9000\n";
+	static const char port0[] = "127.0.0.1:9000\n127.0.0.1:0\n";
+
+	GATHER(2, "2: broadcast", "--workers", tmp_file("b", bcast, sizeof(bcast) - 1));
+	GATHER(2, "3: multicast", "--workers", tmp_file("m", mcast, sizeof(mcast) - 1));
+	GATHER(2, "1: unspecified", "--workers", tmp_file("a", any, sizeof(any) - 1));
+	GATHER(2, "2: bad port", "--workers", tmp_file("p", port0, sizeof(port0) - 1));
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(test_bad_file_messages)
+{
+	static const char binary[] = "\x7f" "ELF\x02\x01\x1b[31m\xff:80\n";
+	static const char nul[] = "127.0.0.1:50000\0junk\n";
+	char longline[256], fifo[128];
+
+	GATHER(2, "\\x1b", "--workers", tmp_file("bin", binary, sizeof(binary) - 1));
+	GATHER(2, "byte 0x00 at column 16", "--workers", tmp_file("nul", nul, sizeof(nul) - 1));
+	/* The offending 'x' is far into the line: the message shows it and says where. */
+	snprintf(longline, sizeof(longline), "127.0.0.1:%0150d9x\n", 0);
+	GATHER(2, "9x\"", "--workers", tmp_file("long", longline, strlen(longline)));
+	GATHER(2, "column 162", "--workers", tmp_file("long", longline, strlen(longline)));
+	GATHER(2, "directory", "--workers", tmp_dir);
+	GATHER(2, "No such file", "--workers", "/nonexistent/sgbpf/workers");
+	/* A FIFO with no writer must not block. */
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmp_dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	GATHER(2, "not a regular file", "--workers", fifo);
+	rm_tmp();
+}
+END_TEST
+
+START_TEST(test_no_silent_clamping)
+{
+	const char *w16 = good_list(16);
+
+	GATHER(2, "--policy 17", "--workers", w16, "--policy", "17");
+	GATHER(2, "1..1000000000", "--workers", w16, "--count", "0");
+	GATHER(2, "--inflight", "--workers", w16, "--inflight", "10000");
+	GATHER(2, "--inflight", "--workers", w16, "--max-inflight", "1", "--inflight", "16");
+	GATHER(2, "alternatives", "--workers", w16, "--reduce", "sum-u64", "--reduce-obj", w16);
+	GATHER(2, "alternatives", "--workers", w16, "--reduce-obj", w16, "--reduce", "sum-u64");
+	/* A text file is not a BPF object: say so, name it. */
+	GATHER(2, "not an ELF", "--workers", w16, "--reduce-obj", w16);
+	GATHER(2, "directory", "--workers", w16, "--reduce-obj", tmp_dir);
+	rm_tmp();
+}
+END_TEST
+
 START_TEST(test_version_string)
 {
 	static const char *const args[] = { "--version", NULL };
@@ -350,6 +483,9 @@ int main(void)
 
 	tcase_add_loop_test(tb, test_cli_case, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tb, test_version_string);
+	tcase_add_test(tb, test_unusable_workers);
+	tcase_add_test(tb, test_bad_file_messages);
+	tcase_add_test(tb, test_no_silent_clamping);
 	suite_add_tcase(s, tb);
 	tcase_add_test(tp, test_parse_numbers);
 	tcase_add_test(tp, test_parse_ranges);

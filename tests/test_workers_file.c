@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 
 #include <sgbpf/sgbpf.h>
+
+#include "workers_file.h"
 
 static int parse_str(const char *s, struct sgbpf_endpoint **eps, size_t *n, unsigned int *line)
 {
@@ -73,6 +76,16 @@ static const struct bad_case {
 	{ "1.2.3.4:80 5.6.7.8:90\n", 1, "bad port" },
 	{ "1.2.3.4:80\n5.6.7.8:90\n1.2.3.4:80\n", 3, "already listed on line 1" },
 	{ "x\r\n", 1, "missing" },
+	/* Addresses no worker can have. */
+	{ "127.0.0.1:9000\n255.255.255.255:9000\n", 2, "broadcast address 255.255.255.255" },
+	{ "224.0.0.251:5353\n", 1, "multicast address 224.0.0.251" },
+	{ "239.255.255.250:1900\n", 1, "multicast address" },
+	{ "0.0.0.0:9000\n", 1, "unspecified address 0.0.0.0" },
+	{ "0.1.2.3:9000\n", 1, "unspecified address" },
+	/* Bytes a text list never holds: escaped, with their column. */
+	{ "1.2.3.4:80\x1b[2J\n", 1, "byte 0x1b at column 11 in \"1.2.3.4:80\\x1b[2J\"" },
+	{ "  \xff\xfe:80\n", 1, "byte 0xff at column 3" },
+	{ "1.2.3.4:\"80\"\n", 1, "bad port \"\\\"80\\\"\"" },
 };
 
 START_TEST(test_bad_line)
@@ -105,6 +118,42 @@ START_TEST(test_nul_byte)
 
 	ck_assert_int_eq(sgbpf_workers_parse_buf(text, sizeof(text) - 1, &eps, &n, &line), -EINVAL);
 	ck_assert_uint_eq(line, 2);
+}
+END_TEST
+
+/* A NUL after the port is named as such, not as a bad port "50000". */
+START_TEST(test_nul_after_port)
+{
+	static const char text[] = "127.0.0.1:50000\0junk\n";
+	struct sgbpf_endpoint *eps = NULL;
+	unsigned int line = 0;
+	size_t n = 0;
+
+	ck_assert_int_eq(sgbpf_workers_parse_buf(text, sizeof(text) - 1, &eps, &n, &line), -EINVAL);
+	ck_assert_str_eq(sgbpf_last_error(),
+			 "workers:1: byte 0x00 at column 16 in \"127.0.0.1:50000\\x00junk\"");
+}
+END_TEST
+
+/* A long line: the message quotes the text around the offending byte and gives its column. */
+START_TEST(test_long_line)
+{
+	char text[512];
+	struct sgbpf_endpoint *eps = NULL;
+	unsigned int line = 0;
+	size_t n = 0;
+
+	snprintf(text, sizeof(text), "\t127.0.0.1:%0300d7q\n", 0);
+	ck_assert_int_eq(parse_str(text, &eps, &n, &line), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "007q\" (column 313)"));
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "bad port \"..."));
+	ck_assert_uint_lt(strlen(sgbpf_last_error()), 160);
+
+	memset(text, 'a', 400);
+	strcpy(text + 400, ":80\n");
+	ck_assert_int_eq(parse_str(text, &eps, &n, &line), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "bad IPv4 address \"aaaa"));
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "...\" (column 1)"));
 }
 END_TEST
 
@@ -214,8 +263,53 @@ START_TEST(test_missing_file)
 	ck_assert_ptr_null(eps);
 	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "/nonexistent/sgbpf/workers.txt"));
 	ck_assert_int_eq(sgbpf_workers_parse_file(NULL, &eps, &n, NULL), -EINVAL);
-	/* A directory is not a worker list. */
-	ck_assert_int_lt(sgbpf_workers_parse_file("/", &eps, &n, NULL), 0);
+	/* A directory is not a worker list, and the message says what it is. */
+	ck_assert_int_eq(sgbpf_workers_parse_file("/", &eps, &n, NULL), -EISDIR);
+	ck_assert_str_eq(sgbpf_last_error(), "/: is a directory, not a worker list");
+}
+END_TEST
+
+/* A FIFO with no writer is refused at once instead of blocking for ever. */
+START_TEST(test_fifo_refused)
+{
+	struct sgbpf_endpoint *eps = NULL;
+	char path[64] = "/tmp/sgbpf-fifo-XXXXXX";
+	char fifo[80];
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(path));
+	snprintf(fifo, sizeof(fifo), "%s/w", path);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	alarm(5);	/* today's failure mode is a hang */
+	ck_assert_int_eq(sgbpf_workers_parse_file(fifo, &eps, &n, NULL), -EINVAL);
+	alarm(0);
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "not a regular file (a FIFO)"));
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), fifo));
+	unlink(fifo);
+	rmdir(path);
+}
+END_TEST
+
+static void ignore_result(const struct sgbpf_result *res, void *ctx)
+{
+}
+
+/* Worker arrays get the same check as files, before anything is attached. */
+START_TEST(test_service_refuses_unusable)
+{
+	struct sgbpf_endpoint eps[3] = {
+		{ htonl(0x7f000001), 9000 }, { htonl(0x7f000001), 9001 }, { htonl(0xffffffff), 9002 },
+	};
+	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "sgbpf-none0", .workers = eps, .nworkers = 3,
+		   .on_complete = ignore_result);
+
+	ck_assert_ptr_null(sgbpf_service_create(&so));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_str_eq(sgbpf_last_error(),
+			 "worker 2 (255.255.255.255:9002): broadcast address, no worker can have it");
+	eps[2] = (struct sgbpf_endpoint){ htonl(0x7f000001), 0 };
+	ck_assert_ptr_null(sgbpf_service_create(&so));
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "port 0"));
 }
 END_TEST
 
@@ -231,10 +325,16 @@ START_TEST(test_endpoint_parse)
 
 	ck_assert_int_eq(sgbpf_endpoint_parse("10.211.0.2:4242", &ep), 0);
 	assert_ep(&ep, 0x0ad30002, 4242);
-	ck_assert_int_eq(sgbpf_endpoint_parse("0.0.0.0:65535", &ep), 0);
+	ck_assert_int_eq(sgbpf_endpoint_parse("10.0.0.255:00080", &ep), 0);
+	assert_ep(&ep, 0x0a0000ff, 80);
+	/* No worker has these; an address to bind may be 0.0.0.0. */
+	ck_assert_int_eq(sgbpf_endpoint_parse("0.0.0.0:65535", &ep), -EINVAL);
+	ck_assert_int_eq(sgbpf_endpoint_parse("255.255.255.255:80", &ep), -EINVAL);
+	ck_assert_str_eq(sgbpf_last_error(), "broadcast address 255.255.255.255 cannot be a worker");
+	ck_assert_int_eq(sgbpf_endpoint_parse("224.0.0.1:80", &ep), -EINVAL);
+	ck_assert_int_eq(sgbpf_bind_endpoint_parse("0.0.0.0:65535", &ep), 0);
 	assert_ep(&ep, 0, 65535);
-	ck_assert_int_eq(sgbpf_endpoint_parse("255.255.255.255:00080", &ep), 0);
-	assert_ep(&ep, 0xffffffff, 80);
+	ck_assert_int_eq(sgbpf_bind_endpoint_parse("0.0.0.0:0", &ep), -EINVAL);
 	for (i = 0; bad[i]; i++) {
 		ep.port = 1;
 		ck_assert_msg(sgbpf_endpoint_parse(bad[i], &ep) == -EINVAL, "accepted \"%s\"", bad[i]);
@@ -254,6 +354,10 @@ int main(void)
 	tcase_add_test(tc, test_good_buffer);
 	tcase_add_loop_test(tc, test_bad_line, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_nul_byte);
+	tcase_add_test(tc, test_nul_after_port);
+	tcase_add_test(tc, test_long_line);
+	tcase_add_test(tc, test_fifo_refused);
+	tcase_add_test(tc, test_service_refuses_unusable);
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_too_many);
 	tcase_add_test(tc, test_file);

@@ -15,3 +15,7 @@ sgbpf_add_reduction(sgbpf_test_reducer_old_abi ${CMAKE_CURRENT_SOURCE_DIR}/reduc
 sgbpf_test(test_udp_create SOURCES test_udp_create.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)
 add_dependencies(test_udp_create sgbpf_test_reducer_u16 sgbpf_test_reducer_no_abi
   sgbpf_test_reducer_old_abi sgbpf_example_sum_sat)
+# Forged replies with guessed request ids, from a raw socket in a namespace.
+sgbpf_test(test_spoof SOURCES test_spoof.c LIBS sgbpf_netns_util sgbpf_pkt_build TIMEOUT 60
+  LABELS root)
+add_dependencies(test_spoof sgbpf_cli)

@@ -6,9 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include "cli_common.h"
+#include "workers_file.h"
 
 static void vmessage(const char *cmd, const char *fmt, va_list ap)
 {
@@ -144,7 +148,7 @@ int cli_parse_port_range(const char *s, struct cli_port_range *r)
 	colon = strchr(s, ':');
 	dash = colon ? strchr(colon, '-') : NULL;
 	if (!dash) {
-		if (sgbpf_endpoint_parse(s, &ep))
+		if (sgbpf_bind_endpoint_parse(s, &ep))
 			return -EINVAL;
 		*r = (struct cli_port_range){ ep.addr, ep.port, ep.port };
 		return 0;
@@ -154,7 +158,7 @@ int cli_parse_port_range(const char *s, struct cli_port_range *r)
 		return -EINVAL;
 	memcpy(first, s, len);
 	first[len] = '\0';
-	if (sgbpf_endpoint_parse(first, &ep) || cli_parse_port(dash + 1, &last))
+	if (sgbpf_bind_endpoint_parse(first, &ep) || cli_parse_port(dash + 1, &last))
 		return -EINVAL;
 	/* Plain decimal only: "9000-0x2330" is more likely a typo than a wish. */
 	if (strchr(dash + 1, 'x') || strchr(dash + 1, 'X'))
@@ -163,6 +167,35 @@ int cli_parse_port_range(const char *s, struct cli_port_range *r)
 		return -ERANGE;
 	*r = (struct cli_port_range){ ep.addr, ep.port, last };
 	return 0;
+}
+
+int cli_check_file(const char *cmd, const char *opt, const char *path, bool elf)
+{
+	unsigned char magic[4];
+	struct stat st;
+	ssize_t got;
+	int fd, ret = 0;
+
+	/* O_NONBLOCK: opening a FIFO with no writer must not block. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return cli_usage_error(cmd, "%s %s: %s", opt, path, strerror(errno));
+	if (fstat(fd, &st)) {
+		ret = cli_usage_error(cmd, "%s %s: %s", opt, path, strerror(errno));
+	} else if (S_ISDIR(st.st_mode)) {
+		ret = cli_usage_error(cmd, "%s %s: is a directory", opt, path);
+	} else if (!S_ISREG(st.st_mode)) {
+		ret = cli_usage_error(cmd, "%s %s: not a regular file", opt, path);
+	} else if (elf) {
+		got = read(fd, magic, sizeof(magic));
+		if (got < 0)
+			ret = cli_usage_error(cmd, "%s %s: %s", opt, path, strerror(errno));
+		else if (got < 4 || memcmp(magic, "\x7f" "ELF", 4) != 0)
+			ret = cli_usage_error(cmd, "%s %s: not an ELF object (build it with "
+					      "clang -target bpf)", opt, path);
+	}
+	close(fd);
+	return ret;
 }
 
 const char *cli_addr_str(uint32_t addr, char buf[16])

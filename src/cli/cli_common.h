@@ -52,10 +52,16 @@ int cli_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 /* A UDP port, 1..65535. */
 int cli_parse_port(const char *s, uint16_t *port);
 
-/* "A.B.C.D:port"; returns 0 or -EINVAL. */
+/*
+ * A worker's "A.B.C.D:port"; returns 0 or -EINVAL (broadcast, multicast and
+ * 0.0.0.0/8 addresses are refused: no worker has one).
+ */
 int cli_parse_endpoint(const char *s, struct sgbpf_endpoint *ep);
 
-/* "A.B.C.D:port" or "A.B.C.D:first-last" (first <= last). */
+/*
+ * An address to bind, "A.B.C.D:port" or "A.B.C.D:first-last" (first <= last);
+ * any address, 0.0.0.0 included.
+ */
 struct cli_port_range {
 	uint32_t addr;		/* network byte order */
 	uint16_t first, last;	/* host order, inclusive */
@@ -67,6 +73,14 @@ static inline uint32_t cli_range_len(const struct cli_port_range *r)
 {
 	return (uint32_t)r->last - r->first + 1;
 }
+
+/*
+ * A file named on the command line must be a readable regular file (a FIFO
+ * or a directory is refused before anything waits on it), and with elf set
+ * an ELF object.  Returns 0, or CLI_EXIT_USAGE after a message naming opt
+ * and the file: a bad file is a bad value like any other.
+ */
+int cli_check_file(const char *cmd, const char *opt, const char *path, bool elf);
 
 /* "A.B.C.D" for an address in network byte order; buf has 16 bytes. */
 const char *cli_addr_str(uint32_t addr, char buf[16]);

@@ -50,7 +50,8 @@ static void usage(FILE *out)
 "  -V, --version               show the version and exit\n"
 "\n"
 "Exit codes: 0 every request completed, 1 a request expired or failed (or a\n"
-"runtime error), 2 usage error.\n");
+"runtime error), 2 usage error (a bad value, or a bad file: missing, not a\n"
+"regular file, or not what it must be), 130/143 stopped by SIGINT/SIGTERM.\n");
 }
 
 enum { OPT_REDUCE_OBJ = 256, OPT_REDUCE_PROG, OPT_ELEM_SIZE, OPT_XDP_MODE, OPT_MAX_INFLIGHT };
@@ -77,6 +78,9 @@ int cmd_gather(int argc, char **argv)
 	SGBPF_OPTS(sgbpf_service_opts, so, .reduce = SGBPF_REDUCE_SUM_U32);
 	struct gather_loop g = { .count = 1, .inflight = 1, .msg = "sgbpf", .msg_len = 5 };
 	const char *reduce_name = "sum-u32";
+	struct sgbpf_endpoint *eps = NULL;
+	bool reduce_named = false;
+	size_t neps = 0;
 	uint32_t u32;
 	int c, err, ret;
 
@@ -102,10 +106,17 @@ int cmd_gather(int argc, char **argv)
 			err = sgbpf_reduce_parse(optarg);
 			if (err < 0 || err == SGBPF_REDUCE_CUSTOM)
 				return cli_usage_error(CMD, "unknown reduction '%s'", optarg);
+			if (so.reduce_obj)
+				return cli_usage_error(CMD, "--reduce and --reduce-obj are alternatives: "
+						       "give one");
 			so.reduce = err;
 			reduce_name = optarg;
+			reduce_named = true;
 			break;
 		case OPT_REDUCE_OBJ:
+			if (reduce_named)
+				return cli_usage_error(CMD, "--reduce and --reduce-obj are alternatives: "
+						       "give one");
 			so.reduce = SGBPF_REDUCE_CUSTOM;
 			so.reduce_obj = optarg;
 			reduce_name = "custom";
@@ -158,22 +169,51 @@ int cmd_gather(int argc, char **argv)
 	ret = svc_common_check(CMD, &so, g.inflight);
 	if (ret)
 		return ret;
+	if (so.reduce_obj) {
+		ret = cli_check_file(CMD, "--reduce-obj", so.reduce_obj, true);
+		if (ret)
+			return ret;
+	}
+	/*
+	 * The list is read here rather than by the library so that a bad file
+	 * is a usage error (exit 2) like any other bad value, and so that the
+	 * policy can be checked against it before anything is attached.
+	 */
+	if (sgbpf_workers_parse_file(so.workers_file, &eps, &neps, NULL))
+		return cli_usage_error(CMD, "%s", sgbpf_last_error());
+	ret = svc_policy_check(CMD, &g.sopts, (uint32_t)neps);
+	if (ret)
+		goto out_eps;
+	so.workers_file = NULL;
+	so.workers = eps;
+	so.nworkers = neps;
 
 	g.is_signed = strstr(reduce_name, "-i") != NULL;
 	so.on_complete = gather_loop_on_complete;
 	so.cb_ctx = &g;
 	g.svc = sgbpf_service_create(&so);
-	if (!g.svc)
-		return cli_fail(CMD, "%s", sgbpf_last_error());
+	if (!g.svc) {
+		ret = cli_fail(CMD, "%s", sgbpf_last_error());
+		goto out_eps;
+	}
+	ret = gather_loop_check_inflight(CMD, &g);
+	if (ret) {
+		sgbpf_service_destroy(g.svc);
+		goto out_eps;
+	}
 
+	gather_loop_catch_signals();
 	err = gather_loop_run(&g);
 	if (err) {
 		ret = cli_fail(CMD, "%s", sgbpf_last_error());
 	} else {
 		gather_loop_summary(&g, g.json ? stdout : stderr);
-		ret = g.complete == g.count ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+		ret = g.stopped_by ? gather_loop_signal_exit(&g) :
+		      g.complete == g.count ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	}
 	sgbpf_service_destroy(g.svc);
 	gather_loop_free(&g);
+out_eps:
+	free(eps);
 	return ret;
 }

@@ -60,7 +60,7 @@ static void usage(FILE *out)
 "  -V, --version            show the version and exit\n"
 "\n"
 "Exit codes: 0 every result correct, 1 any incorrect or expired result or a\n"
-"runtime error, 2 usage error.\n", SGBPF_MAX_WORKERS);
+"runtime error, 2 usage error, 130/143 stopped by SIGINT/SIGTERM.\n", SGBPF_MAX_WORKERS);
 }
 
 static bool check_sum(const struct sgbpf_result *res, void *ctx)
@@ -250,6 +250,12 @@ int cmd_run(int argc, char **argv)
 		cli_fail(CMD, "%s", sgbpf_last_error());
 		goto out;
 	}
+	err = gather_loop_check_inflight(CMD, &g);
+	if (err) {
+		ret = err;
+		sgbpf_service_destroy(g.svc);
+		goto out;
+	}
 	sgbpf_service_info(g.svc, &info);
 	printf("sgbpf run: %u workers on 127.0.0.1:%u-%u, %llu requests, %u in flight, "
 	       "delivery %s%s, reduction sum-u32 in the kernel, gather at %s on lo\n",
@@ -257,12 +263,15 @@ int cmd_run(int argc, char **argv)
 	       svc_delivery_name(so.delivery), so.fate == SGBPF_FATE_ALLOW ? " (allow)" : "",
 	       svc_gather_hook_name(info.gather_hook));
 	fflush(stdout);
+	gather_loop_catch_signals();
 	err = gather_loop_run(&g);
 	if (err) {
 		cli_fail(CMD, "%s", sgbpf_last_error());
 	} else {
 		gather_loop_summary(&g, stdout);
-		if (g.incorrect == 0 && g.complete == g.count) {
+		if (g.stopped_by) {
+			ret = gather_loop_signal_exit(&g);
+		} else if (g.incorrect == 0 && g.complete == g.count) {
 			printf("result:   all %llu results correct\n", (unsigned long long)g.count);
 			ret = CLI_EXIT_OK;
 		} else {

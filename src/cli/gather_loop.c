@@ -1,11 +1,34 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli_common.h"
 #include "gather_loop.h"
+
+/* The signal that asked the loop to stop; written by the handler only. */
+static volatile sig_atomic_t stop_signal;
+
+/* After a signal, how long requests with no timeout get to finish. */
+#define STOP_GRACE_NS 1000000000ull
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+void gather_loop_catch_signals(void)
+{
+	/* No SA_RESTART: a blocking wait returns at once with EINTR. */
+	struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESETHAND };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 static uint64_t now_ns(void)
 {
@@ -53,11 +76,25 @@ static void print_json(const struct gather_loop *g, const struct sgbpf_result *r
 	printf("]}\n");
 }
 
+int gather_loop_check_inflight(const char *cmd, const struct gather_loop *g)
+{
+	struct sgbpf_service_info info;
+
+	if (sgbpf_service_info(g->svc, &info) == 0 && g->inflight > info.max_inflight)
+		return cli_usage_error(cmd, "--inflight %u exceeds the %u requests this service "
+				       "holds in flight (with --allow: receive ring / workers)",
+				       g->inflight, info.max_inflight);
+	return 0;
+}
+
 void gather_loop_on_complete(const struct sgbpf_result *res, void *ctx)
 {
 	struct gather_loop *g = ctx;
 	bool correct = true;
 
+	/* After the summary (requests abandoned at a stop, reported at destroy). */
+	if (g->finished)
+		return;
 	g->done++;
 	switch (res->status) {
 	case SGBPF_STATUS_COMPLETE:
@@ -67,7 +104,7 @@ void gather_loop_on_complete(const struct sgbpf_result *res, void *ctx)
 			if (!correct)
 				g->incorrect++;
 		}
-		g->lat_ns[g->complete - 1] = res->latency_ns;
+		lat_hist_add(g->lat, res->latency_ns);
 		break;
 	case SGBPF_STATUS_EXPIRED:
 		g->expired++;
@@ -82,17 +119,36 @@ void gather_loop_on_complete(const struct sgbpf_result *res, void *ctx)
 
 int gather_loop_run(struct gather_loop *g)
 {
-	uint64_t start;
+	uint64_t start, stop_by = 0;
 	int err;
 
-	g->lat_ns = calloc(g->count ? g->count : 1, sizeof(*g->lat_ns));
-	if (!g->lat_ns)
+	g->lat = calloc(1, sizeof(*g->lat));
+	if (!g->lat)
 		return -ENOMEM;
 	if (g->inflight == 0)
 		g->inflight = 1;
 	start = now_ns();
 	while (g->done < g->count) {
-		while (g->sent < g->count && sgbpf_inflight(g->svc) < g->inflight) {
+		if (stop_signal && !g->stopped_by) {
+			/*
+			 * Stop sending; what is in flight completes or expires by
+			 * its own timeout (plus a margin for the expiry scan), or
+			 * within STOP_GRACE_NS when it has none.
+			 */
+			g->stopped_by = stop_signal;
+			stop_by = now_ns() + (g->sopts.timeout_us ? g->sopts.timeout_us * 1000 +
+					      100000000ull : STOP_GRACE_NS);
+		}
+		if (g->stopped_by) {
+			if (g->done >= g->sent)
+				break;
+			if (now_ns() >= stop_by) {
+				g->abandoned = g->sent - g->done;
+				break;
+			}
+		}
+		while (!g->stopped_by && g->sent < g->count &&
+		       sgbpf_inflight(g->svc) < g->inflight) {
 			err = sgbpf_scatter(g->svc, g->msg, g->msg_len, &g->sopts, NULL);
 			if (err == -EBUSY)
 				break;
@@ -102,30 +158,20 @@ int gather_loop_run(struct gather_loop *g)
 		}
 		if (g->done >= g->count)
 			break;
-		err = sgbpf_wait(g->svc, 1000);
+		err = sgbpf_wait(g->svc, g->stopped_by ? 100 : 1000);
+		if (err == -EINTR)
+			continue;	/* the signal: the top of the loop sees it */
 		if (err < 0)
 			return err;
 	}
 	g->elapsed_ns = now_ns() - start;
+	g->finished = true;
 	return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 double gather_loop_percentile_us(struct gather_loop *g, double p)
 {
-	uint64_t n = g->complete, idx;
-
-	if (!n)
-		return 0;
-	qsort(g->lat_ns, n, sizeof(*g->lat_ns), cmp_u64);
-	idx = (uint64_t)(p / 100.0 * (double)(n - 1) + 0.5);
-	return g->lat_ns[idx] / 1000.0;
+	return g->lat ? lat_hist_percentile(g->lat, p) / 1000.0 : 0;
 }
 
 void gather_loop_summary(struct gather_loop *g, FILE *out)
@@ -142,6 +188,9 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 			g->done, g->complete, g->expired, g->failed);
 		if (g->check)
 			fprintf(out, ", \"incorrect\": %" PRIu64, g->incorrect);
+		if (g->stopped_by)
+			fprintf(out, ", \"stopped_by\": \"%s\", \"abandoned\": %" PRIu64,
+				g->stopped_by == SIGINT ? "SIGINT" : "SIGTERM", g->abandoned);
 		fprintf(out,
 			", \"latency_p50_us\": %.1f, \"latency_p99_us\": %.1f"
 			", \"requests_per_second\": %.0f, \"kernel\": {\"scatters\": %" PRIu64
@@ -153,6 +202,10 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 			st.unknown_src, st.malformed, st.stale, st.surplus, st.unsolicited);
 		return;
 	}
+	if (g->stopped_by)
+		fprintf(out, "stopped by %s after %" PRIu64 " of %" PRIu64 " requests%s\n",
+			g->stopped_by == SIGINT ? "SIGINT" : "SIGTERM", g->done, g->count,
+			g->abandoned ? "; some still in flight were abandoned" : "");
 	fprintf(out, "requests: %" PRIu64 " complete, %" PRIu64 " expired, %" PRIu64 " failed",
 		g->complete, g->expired, g->failed);
 	if (g->check)
@@ -169,6 +222,6 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 
 void gather_loop_free(struct gather_loop *g)
 {
-	free(g->lat_ns);
-	g->lat_ns = NULL;
+	free(g->lat);
+	g->lat = NULL;
 }

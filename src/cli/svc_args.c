@@ -105,8 +105,8 @@ int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_serv
 		sc->timeout_us = u64;
 		return 0;
 	case 'n':
-		if (cli_parse_u64(arg, 1, 1000000000ull, count))
-			return cli_usage_error(cmd, "bad count '%s'", arg);
+		if (cli_parse_u64(arg, 1, SVC_COUNT_MAX, count))
+			return cli_usage_error(cmd, "bad count '%s' (1..%llu)", arg, SVC_COUNT_MAX);
 		return 0;
 	case 'i':
 		if (cli_parse_u32(arg, 1, SGBPF_MAX_INFLIGHT, inflight))
@@ -130,7 +130,18 @@ int svc_common_check(const char *cmd, const struct sgbpf_service_opts *so, uint3
 {
 	if (inflight > 1 && so->delivery == SGBPF_DELIVERY_BLOCK)
 		return cli_usage_error(cmd, "--delivery block runs one request at a time");
-	if (so->max_inflight && inflight > so->max_inflight)
-		return cli_usage_error(cmd, "--inflight exceeds --max-inflight");
+	/* The default slot count limits --inflight as an explicit one does. */
+	if (inflight > (so->max_inflight ? so->max_inflight : SGBPF_DEFAULT_INFLIGHT))
+		return cli_usage_error(cmd, "--inflight %u exceeds --max-inflight %u%s", inflight,
+				       so->max_inflight ? so->max_inflight : SGBPF_DEFAULT_INFLIGHT,
+				       so->max_inflight ? "" : " (the default)");
+	return 0;
+}
+
+int svc_policy_check(const char *cmd, const struct sgbpf_scatter_opts *sc, uint32_t nworkers)
+{
+	if (sc->policy == SGBPF_POLICY_N && sc->n > nworkers)
+		return cli_usage_error(cmd, "--policy %u asks for more replies than the %u workers "
+				       "listed", sc->n, nworkers);
 	return 0;
 }

@@ -26,8 +26,17 @@ int svc_parse_backend(const char *s, enum sgbpf_backend *out);
 int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_service_opts *so,
 		      struct sgbpf_scatter_opts *sc, uint64_t *count, uint32_t *inflight);
 
-/* Checks between the shared options once all are parsed; 0 or CLI_EXIT_USAGE. */
+/* Largest --count. */
+#define SVC_COUNT_MAX 1000000000ull
+
+/*
+ * Checks between the shared options once all are parsed; 0 or CLI_EXIT_USAGE.
+ * --inflight may not exceed --max-inflight, given or default.
+ */
 int svc_common_check(const char *cmd, const struct sgbpf_service_opts *so, uint32_t inflight);
+
+/* --policy N with more than nworkers: a usage error, never "all". */
+int svc_policy_check(const char *cmd, const struct sgbpf_scatter_opts *sc, uint32_t nworkers);
 
 /* Their long forms, for getopt_long tables. */
 #define SVC_COMMON_LONGOPTS						\

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * User-space side of the request slots: which slots are in flight, their ids,
- * deadlines and contexts.  Backend-neutral and free of system calls, so it is
- * unit-tested on its own.
+ * deadlines and contexts.  Backend-neutral; its one system call is
+ * getrandom(2) at init, so it is unit-tested on its own.
  *
- * Slot of a request = req_id & mask, with a power-of-two slot count: ids then
- * wrap past 2^32 without changing slots, which is what the kernel computes.
- * Id 0 is never issued (a never-used per-CPU partial carries id 0).
+ * Slot of a request = req_id & mask, with a power-of-two slot count, which is
+ * what the kernel computes.  The bits above the slot are the slot's open
+ * counter passed through a keyed permutation (a Feistel network over their
+ * width, key from getrandom(2)): a reply can only be folded when it names the
+ * id in flight, and an id must not be guessable by someone who can send from
+ * a worker's address but cannot see the requests.  Because the permutation
+ * is a bijection of the counter, a slot never sees the same id twice before
+ * it has been opened 2^(32 - slot bits) times.  Id 0 is never issued (a
+ * never-used per-CPU partial carries id 0).
  */
 #ifndef SGBPF_LIB_REQUEST_TABLE_H
 #define SGBPF_LIB_REQUEST_TABLE_H
@@ -26,6 +32,7 @@ struct sgbpf_req {
 	uint32_t nresp;		/* replies read by user space (fate allow) */
 	bool kernel_done;	/* fate allow: complete, waiting for its replies */
 	uint64_t done_ns;
+	uint32_t opens;		/* times this slot was opened, mod 2^id_bits */
 };
 
 struct sgbpf_reqtab {
@@ -35,19 +42,18 @@ struct sgbpf_reqtab {
 	uint32_t *live;		/* slots in flight, unordered, for scans */
 	uint32_t nslots;
 	uint32_t mask;
-	uint32_t next_id;
+	uint32_t slot_bits;	/* log2(nslots) */
+	uint32_t id_bits;	/* 32 - slot_bits: the bits the permutation covers */
+	uint32_t next_slot;	/* round-robin cursor: a slot rests as long as possible */
 	uint32_t inflight;
 	uint32_t limit;		/* most requests in flight, <= nslots */
+	uint64_t key[2];	/* permutation key, from getrandom(2) */
 };
 
 /*
- * Makes ids issued from now on behave as if 'counter' ids had already been
- * issued, so that the id space wraps after (2^32 - counter) more.  For tests
- * that force an id wrap.
+ * nslots must be a power of two.  Returns 0, -EINVAL, -ENOMEM, or the error
+ * of getrandom(2) (with a message).
  */
-void sgbpf_reqtab_set_id_counter(struct sgbpf_reqtab *t, uint32_t counter);
-
-/* nslots must be a power of two.  Returns 0 or -ENOMEM. */
 int sgbpf_reqtab_init(struct sgbpf_reqtab *t, uint32_t nslots);
 void sgbpf_reqtab_free(struct sgbpf_reqtab *t);
 
@@ -57,6 +63,22 @@ void sgbpf_reqtab_free(struct sgbpf_reqtab *t);
  */
 int sgbpf_reqtab_alloc(struct sgbpf_reqtab *t, uint64_t now_ns, uint64_t timeout_ns,
 		       void *user_ctx, uint32_t *req_id);
+
+/*
+ * Ids issued from now on behave as if `counter` ids had already been issued,
+ * so that the id space wraps after (2^32 - counter) more: every slot's open
+ * counter is set to its share of `counter` (slots are opened round-robin), so
+ * each slot returns to its first id within that many opens.  For tests that
+ * must see ids wrap without 2^32 requests.
+ */
+void sgbpf_reqtab_set_id_counter(struct sgbpf_reqtab *t, uint32_t counter);
+
+/*
+ * The id a slot gets on its counter-th open: (P(counter) << slot_bits) | slot,
+ * where P is the table's keyed permutation of [0, 2^id_bits).  0 is possible
+ * (slot 0, P = 0); sgbpf_reqtab_alloc() skips that counter.
+ */
+uint32_t sgbpf_reqtab_id_at(const struct sgbpf_reqtab *t, uint32_t slot, uint32_t counter);
 
 /* The in-flight request with this id, or NULL (unknown, stale or reported). */
 struct sgbpf_req *sgbpf_reqtab_find(struct sgbpf_reqtab *t, uint32_t req_id);

@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
 
 #include <sgbpf/sgbpf.h>
 
 #include "error.h"
 #include "service.h"
+#include "workers_file.h"
 
 /* Does an options struct of size sz include the field? (libbpf's OPTS_HAS) */
 #define OPTS_HAS(opts, field) \
@@ -104,6 +106,16 @@ static int load_workers(struct sgbpf_service *svc, const struct sgbpf_service_op
 		if (n > SGBPF_MAX_WORKERS)
 			return sgbpf_err(-E2BIG, "%zu workers given, at most %u are supported", n,
 					 SGBPF_MAX_WORKERS);
+		for (size_t i = 0; i < n; i++) {
+			const char *why = sgbpf_endpoint_unusable(&arr[i]);
+			char addr[INET_ADDRSTRLEN];
+
+			if (why) {
+				inet_ntop(AF_INET, &arr[i].addr, addr, sizeof(addr));
+				return sgbpf_err(-EINVAL, "worker %zu (%s:%u): %s, no worker can "
+						 "have it", i, addr, arr[i].port, why);
+			}
+		}
 		svc->workers = malloc(n * sizeof(*arr));
 		if (!svc->workers)
 			return -ENOMEM;

@@ -4,18 +4,26 @@
  * read.  '#' starts a comment (a whole line or the end of one), blank lines
  * and surrounding spaces or tabs are ignored, and a trailing '\r' is too so
  * that files written on Windows parse.  Anything else is an error that names
- * the file and the line, because a silently skipped worker would make every
- * request wait for a reply that never comes.
+ * the file, the line and, in a long line, the column, because a silently
+ * skipped worker would make every request wait for a reply that never comes.
+ * So is an address no worker can have (broadcast, multicast, 0.0.0.0/8), and
+ * a file that is not a regular file (a FIFO with no writer would block for
+ * ever).  Text quoted in a message is escaped: a binary file must not write
+ * to the terminal.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <sgbpf/sgbpf.h>
 
 #include "error.h"
+#include "workers_file.h"
 
 /* A worker list is a few KB; refuse to slurp something that is clearly not one. */
 #define WORKERS_FILE_MAX (16u << 20)
@@ -26,7 +34,14 @@ enum ep_error {
 	EP_NO_PORT,
 	EP_BAD_ADDR,
 	EP_BAD_PORT,
+	EP_UNUSABLE,
+	EP_BAD_BYTE,
 };
+
+/* Longest excerpt of a line quoted in a message, before escaping. */
+#define EXCERPT_MAX 60
+/* Room for an escaped excerpt: 4 bytes per byte, "..." twice, NUL. */
+#define EXCERPT_BUF (EXCERPT_MAX * 4 + 8)
 
 static bool is_digit(char c)
 {
@@ -37,7 +52,7 @@ static bool is_digit(char c)
  * Strict dotted quad: four decimal octets, 0..255, no leading zeros (which
  * inet_aton() would read as octal), nothing else.
  */
-static bool parse_ipv4(const char *s, size_t len, uint32_t *addr)
+static bool parse_ipv4(const char *s, size_t len, uint32_t *addr, size_t *col)
 {
 	uint32_t host = 0;
 	size_t i = 0;
@@ -49,64 +64,141 @@ static bool parse_ipv4(const char *s, size_t len, uint32_t *addr)
 
 		if (part > 0) {
 			if (i >= len || s[i] != '.')
-				return false;
+				goto bad;
 			start = ++i;
 		}
 		while (i < len && is_digit(s[i]) && i - start < 3)
 			v = v * 10 + (unsigned int)(s[i++] - '0');
-		if (i == start || v > 255)
-			return false;
-		if (i - start > 1 && s[start] == '0')
-			return false;
+		if (i == start || v > 255 || (i - start > 1 && s[start] == '0')) {
+			i = start;
+			goto bad;
+		}
 		host = host << 8 | v;
 	}
 	if (i != len)
-		return false;
+		goto bad;
 	*addr = htonl(host);
 	return true;
+bad:
+	*col = i;
+	return false;
 }
 
 /* Decimal 1..65535; leading zeros are harmless here and allowed. */
-static bool parse_port(const char *s, size_t len, uint16_t *port)
+static bool parse_port(const char *s, size_t len, uint16_t *port, size_t *col)
 {
 	unsigned long v = 0;
 	size_t i;
 
-	if (len == 0)
-		return false;
 	for (i = 0; i < len; i++) {
 		if (!is_digit(s[i]))
-			return false;
+			goto bad;
 		v = v * 10 + (unsigned long)(s[i] - '0');
 		if (v > 65535)
-			return false;
+			goto bad;
 	}
-	if (v == 0)
-		return false;
+	if (len == 0 || v == 0) {
+		i = 0;
+		goto bad;
+	}
 	*port = (uint16_t)v;
 	return true;
+bad:
+	*col = i;
+	return false;
 }
 
-static enum ep_error parse_endpoint(const char *s, size_t len, struct sgbpf_endpoint *ep)
+const char *sgbpf_endpoint_unusable(const struct sgbpf_endpoint *ep)
 {
-	const char *colon = memchr(s, ':', len);
-	struct sgbpf_endpoint tmp;
+	uint32_t host = ntohl(ep->addr);
 
-	if (!colon)
+	if (host == 0xffffffffu)
+		return "broadcast address";
+	if ((host >> 28) == 0xe)
+		return "multicast address";
+	/* 0.0.0.0/8 means "this host on this network": never a destination. */
+	if ((host >> 24) == 0)
+		return "unspecified address";
+	if (ep->port == 0)
+		return "port 0";
+	return NULL;
+}
+
+/* Non-printable bytes: what a text file of addresses never holds. */
+static bool is_bad_byte(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c >= 0x7f;
+}
+
+/*
+ * Parses [s, s + len); on failure *col is the offset of the offending byte
+ * (len for a missing port).  bind_any accepts any address (one to bind).
+ */
+static enum ep_error parse_endpoint(const char *s, size_t len, struct sgbpf_endpoint *ep,
+				    size_t *col, bool bind_any)
+{
+	const char *colon;
+	struct sgbpf_endpoint tmp;
+	size_t c = 0;
+
+	for (c = 0; c < len; c++) {
+		if (is_bad_byte((unsigned char)s[c])) {
+			*col = c;
+			return EP_BAD_BYTE;
+		}
+	}
+	colon = memchr(s, ':', len);
+	if (!colon) {
+		*col = len;
 		return EP_NO_PORT;
-	if (!parse_ipv4(s, (size_t)(colon - s), &tmp.addr))
+	}
+	if (!parse_ipv4(s, (size_t)(colon - s), &tmp.addr, &c)) {
+		*col = c;
 		return EP_BAD_ADDR;
-	if (!parse_port(colon + 1, len - (size_t)(colon - s) - 1, &tmp.port))
+	}
+	if (!parse_port(colon + 1, len - (size_t)(colon - s) - 1, &tmp.port, &c)) {
+		*col = (size_t)(colon + 1 - s) + c;
 		return EP_BAD_PORT;
+	}
+	if (!bind_any && sgbpf_endpoint_unusable(&tmp)) {
+		*col = 0;
+		*ep = tmp;
+		return EP_UNUSABLE;
+	}
 	*ep = tmp;
 	return EP_OK;
 }
 
+int sgbpf_bind_endpoint_parse(const char *s, struct sgbpf_endpoint *ep)
+{
+	struct sgbpf_endpoint tmp;
+	size_t col;
+
+	if (!s || !ep || parse_endpoint(s, strlen(s), &tmp, &col, true) != EP_OK)
+		return -EINVAL;
+	*ep = tmp;
+	return 0;
+}
+
 int sgbpf_endpoint_parse(const char *s, struct sgbpf_endpoint *ep)
 {
+	struct sgbpf_endpoint tmp;
+	char addr[INET_ADDRSTRLEN];
+	size_t col;
+
 	if (!s || !ep)
 		return -EINVAL;
-	return parse_endpoint(s, strlen(s), ep) == EP_OK ? 0 : -EINVAL;
+	switch (parse_endpoint(s, strlen(s), &tmp, &col, false)) {
+	case EP_OK:
+		*ep = tmp;
+		return 0;
+	case EP_UNUSABLE:
+		inet_ntop(AF_INET, &tmp.addr, addr, sizeof(addr));
+		return sgbpf_err(-EINVAL, "%s %s cannot be a worker", sgbpf_endpoint_unusable(&tmp),
+				 addr);
+	default:
+		return -EINVAL;
+	}
 }
 
 static bool is_blank(char c)
@@ -129,31 +221,82 @@ static void trim_line(const char **s, size_t *len)
 		(*len)--;
 }
 
-static int line_error(const char *name, unsigned int lineno, enum ep_error why,
-		      const char *s, size_t len)
+/*
+ * Writes [s, s + len) quoted for a terminal: printable ASCII as is, '"' and
+ * '\\' escaped, anything else as \xNN.  A long text is cut to a window
+ * around byte `at`, marked with "...".  Returns true when it was cut.
+ */
+static bool excerpt(char *dst, const char *s, size_t len, size_t at)
 {
-	/* Quote at most a screenful of the offending text. */
-	int shown = len > 64 ? 64 : (int)len;
-	const char *colon;
+	size_t start = 0, end = len, o = 0;
+
+	if (len > EXCERPT_MAX) {
+		start = at > 40 ? at - 40 : 0;
+		end = start + EXCERPT_MAX < len ? start + EXCERPT_MAX : len;
+	}
+	if (start)
+		o += (size_t)sprintf(dst + o, "...");
+	for (size_t i = start; i < end; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			o += (size_t)sprintf(dst + o, "\\%c", c);
+		else if (c == '\t')
+			o += (size_t)sprintf(dst + o, "\\t");
+		else if (c < 0x20 || c >= 0x7f)
+			o += (size_t)sprintf(dst + o, "\\x%02x", c);
+		else
+			dst[o++] = (char)c;
+	}
+	if (end < len)
+		o += (size_t)sprintf(dst + o, "...");
+	dst[o] = '\0';
+	return start || end < len;
+}
+
+/*
+ * The message for a bad line: line is the trimmed text, col0 the column
+ * (0-based) where it starts in the file's line, at the offending offset.
+ */
+static int line_error(const char *name, unsigned int lineno, enum ep_error why,
+		      const char *s, size_t len, size_t col0, size_t at,
+		      const struct sgbpf_endpoint *ep)
+{
+	const char *colon = memchr(s, ':', len);
+	char text[EXCERPT_BUF], where[48] = "", addr[INET_ADDRSTRLEN];
+	size_t col = col0 + at + 1;	/* 1-based, as editors count */
+	bool cut;
 
 	switch (why) {
+	case EP_BAD_BYTE:
+		excerpt(text, s, len, at);
+		return sgbpf_err(-EINVAL, "%s:%u: byte 0x%02x at column %zu in \"%s\"", name, lineno,
+				 (unsigned char)s[at], col, text);
 	case EP_NO_PORT:
-		return sgbpf_err(-EINVAL, "%s:%u: missing \":port\" in \"%.*s\"",
-				 name, lineno, shown, s);
+		cut = excerpt(text, s, len, at);
+		if (cut)
+			snprintf(where, sizeof(where), " (line of %zu characters)", len);
+		return sgbpf_err(-EINVAL, "%s:%u: missing \":port\" in \"%s\"%s", name, lineno,
+				 text, where);
 	case EP_BAD_ADDR:
-		colon = memchr(s, ':', len);
-		shown = (int)(colon - s) > 64 ? 64 : (int)(colon - s);
-		return sgbpf_err(-EINVAL, "%s:%u: bad IPv4 address \"%.*s\"",
-				 name, lineno, shown, s);
+		cut = excerpt(text, s, (size_t)(colon - s), at);
+		if (cut)
+			snprintf(where, sizeof(where), " (column %zu)", col);
+		return sgbpf_err(-EINVAL, "%s:%u: bad IPv4 address \"%s\"%s", name, lineno, text,
+				 where);
 	case EP_BAD_PORT:
-		colon = memchr(s, ':', len);
-		len -= (size_t)(colon - s) + 1;
-		shown = len > 64 ? 64 : (int)len;
-		return sgbpf_err(-EINVAL, "%s:%u: bad port \"%.*s\"",
-				 name, lineno, shown, colon + 1);
+		cut = excerpt(text, colon + 1, len - (size_t)(colon - s) - 1,
+			      at - (size_t)(colon + 1 - s));
+		if (cut)
+			snprintf(where, sizeof(where), " (column %zu)", col);
+		return sgbpf_err(-EINVAL, "%s:%u: bad port \"%s\"%s", name, lineno, text, where);
+	case EP_UNUSABLE:
+		inet_ntop(AF_INET, &ep->addr, addr, sizeof(addr));
+		return sgbpf_err(-EINVAL, "%s:%u: %s %s cannot be a worker (replies come from one "
+				 "unicast address)", name, lineno, sgbpf_endpoint_unusable(ep), addr);
 	default:
-		return sgbpf_err(-EINVAL, "%s:%u: cannot parse \"%.*s\"",
-				 name, lineno, shown, s);
+		excerpt(text, s, len, at);
+		return sgbpf_err(-EINVAL, "%s:%u: cannot parse \"%s\"", name, lineno, text);
 	}
 }
 
@@ -193,9 +336,10 @@ static int parse_buf_named(const char *name, const char *buf, size_t len,
 	}
 
 	while (pos < len) {
-		const char *line = buf + pos, *nl = memchr(line, '\n', len - pos);
-		size_t llen = nl ? (size_t)(nl - line) : len - pos;
+		const char *start = buf + pos, *line = start, *nl = memchr(line, '\n', len - pos);
+		size_t llen = nl ? (size_t)(nl - line) : len - pos, at = 0;
 		struct sgbpf_endpoint ep;
+		char text[EXCERPT_BUF];
 		enum ep_error why;
 		int dup;
 
@@ -205,15 +349,17 @@ static int parse_buf_named(const char *name, const char *buf, size_t len,
 		if (!llen)
 			continue;
 
-		why = parse_endpoint(line, llen, &ep);
+		why = parse_endpoint(line, llen, &ep, &at, false);
 		if (why != EP_OK) {
-			err = line_error(name, lineno, why, line, llen);
+			err = line_error(name, lineno, why, line, llen, (size_t)(line - start), at,
+					 &ep);
 			goto bad;
 		}
 		dup = find_duplicate(eps, count, &ep);
 		if (dup >= 0) {
-			err = sgbpf_err(-EINVAL, "%s:%u: worker \"%.*s\" already listed on line %u",
-					name, lineno, llen > 64 ? 64 : (int)llen, line, lines[dup]);
+			excerpt(text, line, llen, 0);
+			err = sgbpf_err(-EINVAL, "%s:%u: worker \"%s\" already listed on line %u",
+					name, lineno, text, lines[dup]);
 			goto bad;
 		}
 		if (count == SGBPF_MAX_WORKERS) {
@@ -254,33 +400,68 @@ int sgbpf_workers_parse_buf(const char *buf, size_t len, struct sgbpf_endpoint *
 	return parse_buf_named("workers", buf ? buf : "", len, out, n, bad_line);
 }
 
-/* Reads the whole file into a malloc'ed buffer. */
+static const char *file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	default:
+		return "not a file";
+	}
+}
+
+/*
+ * Reads the whole file into a malloc'ed buffer.  Only a regular file: a FIFO
+ * or a terminal could block for ever, a device could be endless.  O_NONBLOCK
+ * makes the open itself of a FIFO with no writer return at once.
+ */
 static int slurp(const char *path, char **data, size_t *len)
 {
 	size_t cap = 4096, used = 0;
-	char *buf, *bigger;
-	FILE *f;
-	int err = 0;
+	char *buf = NULL, *bigger;
+	struct stat st;
+	int err = 0, fd;
 
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
 		return sgbpf_err(-errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st)) {
+		err = sgbpf_err(-errno, "%s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err = sgbpf_err(-EISDIR, "%s: is a directory, not a worker list", path);
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = sgbpf_err(-EINVAL, "%s: not a regular file (%s)", path, file_kind(st.st_mode));
+		goto cleanup;
+	}
 	buf = malloc(cap);
 	if (!buf) {
 		err = sgbpf_err(-ENOMEM, "%s: out of memory", path);
 		goto cleanup;
 	}
 	for (;;) {
-		size_t got = fread(buf + used, 1, cap - used, f);
+		ssize_t got = read(fd, buf + used, cap - used);
 
-		used += got;
-		if (used < cap) {
-			if (ferror(f)) {
-				err = sgbpf_err(-EIO, "%s: read error", path);
-				goto cleanup;
-			}
-			break;
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			err = sgbpf_err(-errno, "%s: read error: %s", path, strerror(errno));
+			goto cleanup;
 		}
+		if (got == 0)
+			break;
+		used += (size_t)got;
+		if (used < cap)
+			continue;
 		if (cap >= WORKERS_FILE_MAX) {
 			err = sgbpf_err(-EFBIG, "%s: larger than %u bytes, not a worker list",
 					path, WORKERS_FILE_MAX);
@@ -299,7 +480,7 @@ static int slurp(const char *path, char **data, size_t *len)
 	buf = NULL;
 cleanup:
 	free(buf);
-	fclose(f);
+	close(fd);
 	return err;
 }
 

@@ -258,6 +258,17 @@ static int check_reducer_abi(struct sgbpf_service *svc, const struct bpf_object 
 }
 
 /*
+ * libbpf's own error numbers (4000 and up, e.g. "not an ELF file") mean
+ * nothing to strerror(); libbpf_strerror() knows them and plain errnos too.
+ */
+static const char *bpf_errstr(int err, char *buf, size_t len)
+{
+	if (libbpf_strerror(err, buf, len))
+		snprintf(buf, len, "error %d", -err);
+	return buf;
+}
+
+/*
  * A custom reduction is a separate BPF object.  Its maps are the service's
  * maps under the same names (reused before load), so the kernel sees one
  * set of state whichever object a program came from.
@@ -269,7 +280,7 @@ static int load_custom(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, c
 	struct bpf_object *obj;
 	struct bpf_map *map;
 	libbpf_print_fn_t old;
-	char tc_name[128];
+	char tc_name[128], why[128];
 	int err;
 
 	if (prog_name)
@@ -279,7 +290,8 @@ static int load_custom(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, c
 	err = obj ? 0 : -errno;
 	libbpf_set_print(old);
 	if (!obj)
-		return sgbpf_err(err, "cannot open reduction object %s: %s", path, strerror(-err));
+		return sgbpf_err(err, "cannot open reduction object %s: %s", path,
+				 bpf_errstr(err, why, sizeof(why)));
 	b->custom_obj = obj;
 	bpf_object__for_each_map(map, obj) {
 		struct bpf_map *ours;
@@ -294,7 +306,7 @@ static int load_custom(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, c
 		err = bpf_map__reuse_fd(map, bpf_map__fd(ours));
 		if (err)
 			return sgbpf_err(err, "%s: map %s does not match the service's: %s", path,
-					 name, strerror(-err));
+					 name, bpf_errstr(err, why, sizeof(why)));
 	}
 	bpf_object__for_each_program(p, obj) {
 		enum bpf_prog_type type = bpf_program__type(p);
@@ -325,7 +337,8 @@ static int load_custom(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, c
 	err = bpf_object__load(obj);
 	libbpf_set_print(old);
 	if (err) {
-		sgbpf_err(err, "the kernel refused reduction %s (%s)", path, strerror(-err));
+		sgbpf_err(err, "the kernel refused reduction %s (%s)", path,
+			  bpf_errstr(err, why, sizeof(why)));
 		append_log_tail(12);
 		return err;
 	}
