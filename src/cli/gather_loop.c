@@ -197,9 +197,11 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 			", \"folded\": %" PRIu64 ", \"completed\": %" PRIu64
 			", \"duplicates\": %" PRIu64 ", \"unknown_sources\": %" PRIu64
 			", \"malformed\": %" PRIu64 ", \"stale\": %" PRIu64
-			", \"surplus\": %" PRIu64 ", \"unsolicited\": %" PRIu64 "}}}\n",
+			", \"surplus\": %" PRIu64 ", \"unsolicited\": %" PRIu64
+			", \"clone_failures\": %" PRIu64 ", \"scatter_fragments\": %" PRIu64 "}}}\n",
 			p50, p99, rps, st.scatters, st.folded, st.completed, st.duplicates,
-			st.unknown_src, st.malformed, st.stale, st.surplus, st.unsolicited);
+			st.unknown_src, st.malformed, st.stale, st.surplus, st.unsolicited,
+			st.clone_failures, st.scatter_fragments);
 		return;
 	}
 	if (g->stopped_by)
@@ -218,6 +220,10 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 		" surplus, %" PRIu64 " unsolicited\n",
 		st.folded, st.duplicates, st.unknown_src, st.malformed, st.stale, st.surplus,
 		st.unsolicited);
+	/* Only when it happened: copies the kernel refused, scatters cut in fragments. */
+	if (st.clone_failures || st.scatter_fragments)
+		fprintf(out, "scatter:  %" PRIu64 " copies refused by the kernel, %" PRIu64
+			" fragmented scatters dropped\n", st.clone_failures, st.scatter_fragments);
 }
 
 void gather_loop_free(struct gather_loop *g)
