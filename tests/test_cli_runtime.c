@@ -290,6 +290,51 @@ START_TEST(test_reduce_obj_message)
 }
 END_TEST
 
+/*
+ * A worker that answers twice: every complete record says so
+ * ("duplicates": 1 per such worker), and the result is still exact.
+ */
+START_TEST(test_json_duplicates)
+{
+	static char outbuf[1 << 20];
+	char dup_path[64], errbuf[4096] = "";
+	size_t used = 0;
+	pid_t dup_farm, pid;
+	int out, err, status, records = 0, with_dups = 0;
+	ssize_t got;
+
+	dup_farm = worker_farm_start(&ns, "127.0.0.1:37010-37011",
+				     (const char *const[]){ "--reply", "vector", "--duplicate", NULL });
+	ck_assert_int_gt(dup_farm, 0);
+	write_file(dup_path, "127.0.0.1:37000\n127.0.0.1:37010\n127.0.0.1:37011\n");
+	pid = start_cli((const char *const[]){ "gather", "--dev", "lo", "--workers", dup_path,
+					       "--count", "20", "--json", "--timeout-us", "500000",
+					       NULL },
+			&out, &err);
+	while ((got = read(out, outbuf + used, sizeof(outbuf) - 1 - used)) > 0)
+		used += (size_t)got;
+	outbuf[used] = '\0';
+	close(out);
+	drain(&(int){ -1 }, &err, NULL, errbuf, sizeof(errbuf), now_ms() + 5000);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	worker_farm_stop(dup_farm);
+	unlink(dup_path);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "gather: %s", errbuf);
+	for (const char *p = outbuf; (p = strstr(p, "\"request\": ")); p++) {
+		const char *eol = strchr(p, '\n'), *d = strstr(p, "\"duplicates\": ");
+
+		records++;
+		if (d && (!eol || d < eol)) {
+			ck_assert_msg(strtoul(d + 14, NULL, 10) >= 1, "record: %.80s", p);
+			with_dups++;
+		}
+	}
+	ck_assert_int_eq(records, 20);
+	/* Each copy may arrive after the request completed (then it is stale). */
+	ck_assert_msg(with_dups > 0, "no record carries duplicates: %.200s", outbuf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cli_runtime");
@@ -304,6 +349,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_signal_stops_cleanly, 0, 2);
 	tcase_add_test(tc, test_memory_flat_over_a_long_run);
 	tcase_add_test(tc, test_reduce_obj_message);
+	tcase_add_test(tc, test_json_duplicates);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
