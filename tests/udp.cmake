@@ -19,3 +19,6 @@ add_dependencies(test_udp_create sgbpf_test_reducer_u16 sgbpf_test_reducer_no_ab
 sgbpf_test(test_spoof SOURCES test_spoof.c LIBS sgbpf_netns_util sgbpf_pkt_build TIMEOUT 60
   LABELS root)
 add_dependencies(test_spoof sgbpf_cli)
+# Slot fencing, lost notifications, destroy, threads, interface changes (root only).
+sgbpf_test(test_service_core SOURCES test_service_core.c LIBS sgbpf_netns_util pthread TIMEOUT 300 LABELS root)
+add_dependencies(test_service_core sgbpf_cli sgbpf)

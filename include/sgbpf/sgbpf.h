@@ -10,8 +10,11 @@
  *    errno on failure; functions returning a pointer return NULL and set errno;
  *  - nothing is allocated on the request path once a service exists.
  *
- * A service is used from one thread at a time.  Several services may live in
- * one process, or in several processes on one interface.
+ * A service is used from one thread at a time (any thread, one after the
+ * other; the caller serialises).  Several services may live in one process,
+ * be created in several threads at once, or run in several processes on one
+ * interface.  The library changes no process-wide state (it never calls
+ * libbpf_set_print()).
  */
 #ifndef SGBPF_SGBPF_H
 #define SGBPF_SGBPF_H
@@ -118,7 +121,14 @@ struct sgbpf_endpoint {
 enum sgbpf_status {
 	SGBPF_STATUS_COMPLETE = 1,	/* the completion policy was met */
 	SGBPF_STATUS_EXPIRED = 2,	/* the timeout passed first */
-	SGBPF_STATUS_FAILED = 3,	/* the scatter could not be sent */
+	/*
+	 * The request could not complete: the interface was removed, went down
+	 * or shrank below the MTU the service needs (every request in flight
+	 * fails at once), or its send failed after it was accepted.
+	 */
+	SGBPF_STATUS_FAILED = 3,
+	/* sgbpf_service_destroy() ran while the request was in flight. */
+	SGBPF_STATUS_CANCELLED = 4,
 };
 
 /* One reply as user space received it (SGBPF_FATE_ALLOW only). */
@@ -220,15 +230,28 @@ struct sgbpf_service;
  */
 SGBPF_API struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts);
 
-/* Detaches everything the service attached and frees it.  NULL is a no-op. */
+/*
+ * Reports every request still in flight through the callback, with
+ * SGBPF_STATUS_CANCELLED (or SGBPF_STATUS_COMPLETE when the kernel had
+ * completed it), then detaches everything the service attached and frees
+ * it.  NULL is a no-op.  From inside a completion callback it is deferred:
+ * the service is destroyed when the library call that ran the callback
+ * returns (that call's count includes the cancelled requests); until then
+ * sgbpf_scatter(), sgbpf_wait() and sgbpf_poll() return -ESHUTDOWN.
+ */
 SGBPF_API void sgbpf_service_destroy(struct sgbpf_service *svc);
 
 /*
  * Scatters one message body (at most SGBPF_UDP_BODY_MAX bytes) to every
  * worker.  Stores the request id in *req_id when req_id is not NULL.
- * Returns 0, or -EBUSY when max_inflight requests are already outstanding,
- * -EMSGSIZE for a body that is too long, another negative errno otherwise.
- * In SGBPF_DELIVERY_BLOCK mode it returns after the request's callback ran.
+ * The send completes before it returns.  Returns 0, or -EBUSY when
+ * max_inflight requests are already outstanding, -EMSGSIZE for a body that
+ * is too long, -EAGAIN/-ENOBUFS when the socket's send buffer is full,
+ * -ENODEV/-ENETDOWN/-EMSGSIZE when the interface was removed, is down or
+ * shrank below the MTU the service needs, -ESHUTDOWN while the service is
+ * being destroyed, another negative errno otherwise; on error no request was
+ * started.  In SGBPF_DELIVERY_BLOCK mode it returns after the request's
+ * callback ran.
  */
 SGBPF_API int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
 			    const struct sgbpf_scatter_opts *opts, uint32_t *req_id);
@@ -237,6 +260,10 @@ SGBPF_API int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t 
  * Waits up to timeout_ms (-1: forever, 0: do not wait) for completions and
  * expiries, runs the callback for each, and returns how many it reported,
  * or a negative errno.  Returns 0 at once when no request is in flight.
+ * No completion depends on its notification arriving: the shared slots are
+ * also looked at, every 20 ms and when notifications were lost.  While the
+ * interface is gone, down or too small it returns -ENODEV, -ENETDOWN or
+ * -EMSGSIZE, after reporting every request in flight as SGBPF_STATUS_FAILED.
  */
 SGBPF_API int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms);
 
@@ -244,10 +271,11 @@ SGBPF_API int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms);
 SGBPF_API int sgbpf_poll(struct sgbpf_service *svc);
 
 /*
- * A descriptor that polls readable when sgbpf_poll() has work: the control
- * socket in SGBPF_DELIVERY_CTRL_FD mode, the ring buffer's epoll descriptor
- * in SGBPF_DELIVERY_RINGBUF (and SGBPF_DELIVERY_BLOCK) mode, -EINVAL in
- * SGBPF_DELIVERY_BUSY_WAIT mode.  Owned by the service.  With
+ * A descriptor that polls readable when sgbpf_poll() has work: an epoll set
+ * of the control socket and the interface's link events in
+ * SGBPF_DELIVERY_CTRL_FD mode, the ring buffer's epoll descriptor (with the
+ * link events added) in SGBPF_DELIVERY_RINGBUF (and SGBPF_DELIVERY_BLOCK)
+ * mode, -EINVAL in SGBPF_DELIVERY_BUSY_WAIT mode.  Owned by the service.  With
  * SGBPF_FATE_ALLOW a completion may wait for its replies without the
  * descriptor becoming readable again: poll with sgbpf_next_timeout_ms(),
  * which then says 0.
@@ -256,8 +284,10 @@ SGBPF_API int sgbpf_service_fd(const struct sgbpf_service *svc);
 
 /*
  * Milliseconds until sgbpf_poll() has work without the descriptor saying so:
- * the next request's deadline, 0 when a completed request waits for its
- * replies (fate allow), -1 when there is nothing to wait for.
+ * the next request's deadline or the next look at the slots (at most 20 ms
+ * while requests are in flight), 0 when a completed request waits for its
+ * replies (fate allow) or a failure waits to be reported, -1 when no
+ * request is in flight.
  */
 SGBPF_API int sgbpf_next_timeout_ms(const struct sgbpf_service *svc);
 

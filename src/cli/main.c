@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bpf/libbpf.h>
+
 #include "cli.h"
 #include "cli_common.h"
 
@@ -83,6 +85,11 @@ int main(int argc, char **argv)
 	const struct cli_cmd *cmd;
 	int c;
 
+	/*
+	 * libbpf's own warnings would repeat, in its words, what the library's
+	 * error message (with the verifier's log) already says.
+	 */
+	libbpf_set_print(NULL);
 	/* '+': stop at the command name; what follows belongs to the command. */
 	cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {

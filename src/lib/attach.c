@@ -73,6 +73,7 @@ struct sgbpf_attachment {
 	uint32_t parent;
 	uint32_t handle;
 	bool qdisc_ref;		/* holds a reference on a clsact qdisc we created */
+	int token_fd;		/* proves this process alive (sgbpf_owner_token_hold()) */
 };
 
 /*
@@ -221,6 +222,7 @@ static struct sgbpf_attachment *attachment_new(enum attach_kind kind, int ifinde
 	a->kind = kind;
 	a->ifindex = ifindex;
 	a->link_fd = -1;
+	a->token_fd = -1;
 	return a;
 }
 
@@ -291,17 +293,34 @@ static int cls_bpf_del(struct nl_sock *sk, int ifindex, uint32_t parent, uint32_
 	return sgbpf_nl_errno(nl_send_sync(sk, msg));
 }
 
-/* Adds the filter at the first free handle of our priority. */
-static int cls_bpf_add_free_handle(struct sgbpf_attachment *a, int prog_fd, const char *name,
-				   const char *label)
+/*
+ * Adds the filter at the first free handle of our priority.  The owner
+ * token of that place is bound first: the filter never exists without
+ * proof that its owner lives, or another service could take it for an
+ * orphan (sgbpf_inspect_reap_orphans()).
+ */
+static int cls_bpf_add_free_handle(struct sgbpf_attachment *a, int prog_fd, uint32_t prog_id,
+				   const char *name, const char *label)
 {
 	uint32_t handle;
 	int err = -EEXIST;
 
 	for (handle = 1; handle <= SGBPF_CLS_MAX_HANDLE && err == -EEXIST; handle++) {
+		struct sgbpf_owner_token t = { .prog_id = prog_id, .ifindex = a->ifindex,
+					       .parent = a->parent, .handle = handle };
+
+		a->token_fd = sgbpf_owner_token_hold(&t);
+		if (a->token_fd == -EADDRINUSE)
+			continue;	/* err stays -EEXIST: that place is somebody's */
+		if (a->token_fd < 0)
+			return a->token_fd;
 		err = cls_bpf_add(a->sk, prog_fd, name, a->ifindex, a->parent, handle);
-		if (!err)
+		if (!err) {
 			a->handle = handle;
+		} else {
+			close(a->token_fd);
+			a->token_fd = -1;
+		}
 	}
 	if (!err)
 		return 0;
@@ -358,7 +377,7 @@ static int attach_tc_netlink(int prog_fd, const struct bpf_prog_info *info, int 
 	 * to read BPF objects by id) must not stop a working set-up.
 	 */
 	sgbpf_inspect_reap_orphans(ifindex, NULL);
-	err = cls_bpf_add_free_handle(a, prog_fd, name, label);
+	err = cls_bpf_add_free_handle(a, prog_fd, info->id, name, label);
 	if (err)
 		goto err_release;
 	*out = a;
@@ -573,6 +592,9 @@ static void detach_cls_bpf(struct sgbpf_attachment *a)
 	if (a->qdisc_ref)
 		clsact_release(a->sk, &a->ns, a->ifindex);
 	sgbpf_nl_close(a->sk);
+	/* Last: the filter is gone, nothing is left to prove alive. */
+	if (a->token_fd >= 0)
+		close(a->token_fd);
 }
 
 void sgbpf_detach(struct sgbpf_attachment *a)

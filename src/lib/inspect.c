@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -939,11 +941,77 @@ out:
 	return 0;
 }
 
+/* ---- owner tokens ----------------------------------------------------- */
+
+static socklen_t token_addr(const struct sgbpf_owner_token *t, struct sockaddr_un *a)
+{
+	int n;
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	/* sun_path[0] = '\0': the abstract namespace, no file anywhere. */
+	n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "sgbpf-owner-%u-%d-%x-%u",
+		     t->prog_id, t->ifindex, t->parent, t->handle);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+int sgbpf_owner_token_hold(const struct sgbpf_owner_token *t)
+{
+	struct sockaddr_un a;
+	socklen_t len = token_addr(t, &a);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0)
+		return sgbpf_err(-errno, "cannot create an owner token: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&a, len)) {
+		err = -errno;
+		close(fd);
+		if (err == -EADDRINUSE)
+			return err;	/* the caller tries another handle */
+		return sgbpf_err(err, "cannot bind the owner token of program %u: %s", t->prog_id,
+				 strerror(-err));
+	}
+	return fd;
+}
+
+int sgbpf_owner_token_held(const struct sgbpf_owner_token *t)
+{
+	struct sockaddr_un a;
+	socklen_t len = token_addr(t, &a);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	/* Binding succeeds only when nobody holds the name; we let go at once. */
+	ret = bind(fd, (struct sockaddr *)&a, len) == 0 ? 0 : errno == EADDRINUSE ? 1 : -errno;
+	close(fd);
+	return ret;
+}
+
+/* A service whose owner is proven dead: nobody seen holding it, no token held. */
+static bool owner_dead(const struct sgbpf_inspect_service *svc)
+{
+	if (svc->nowners || svc->more_owners)
+		return false;
+	for (unsigned int k = 0; k < svc->natt; k++) {
+		const struct sgbpf_inspect_attach *a = &svc->att[k];
+		struct sgbpf_owner_token t = { .prog_id = a->prog_id, .ifindex = a->ifindex,
+					       .parent = a->tc_parent, .handle = a->tc_handle };
+
+		/* Without the program's id there is no token to look at: no proof. */
+		if (a->netlink && (!a->prog_id || sgbpf_owner_token_held(&t) != 0))
+			return false;
+	}
+	return true;
+}
+
 /*
  * The netlink fallback's filters outlive their process.  A service whose
- * programs no process holds any more (a live service always keeps its
- * program descriptors) is a dead instance of ours: its filters go.  Links
- * are left alone: a link whose owner died is already gone.
+ * owner is proven dead (owner_dead()) is a dead instance of ours: its
+ * filters go.  /proc alone proves nothing: it shows the processes of one
+ * PID namespace, and a live service in another one, sharing this network
+ * namespace, would look dead.  Links are left alone: a link whose owner
+ * died is already gone.
  */
 int sgbpf_inspect_reap_orphans(int ifindex, unsigned int *removed)
 {
@@ -957,7 +1025,7 @@ int sgbpf_inspect_reap_orphans(int ifindex, unsigned int *removed)
 	for (size_t i = 0; i < in.n; i++) {
 		struct sgbpf_inspect_service *svc = &in.svc[i];
 
-		if (svc->nowners || svc->more_owners)
+		if (!owner_dead(svc))
 			continue;
 		for (unsigned int k = 0; k < svc->natt; k++) {
 			if (!svc->att[k].netlink)

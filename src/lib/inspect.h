@@ -103,12 +103,35 @@ void sgbpf_inspect_free(struct sgbpf_inspect *in);
 int sgbpf_inspect_remove(const struct sgbpf_inspect_attach *a);
 
 /*
- * Deletes the netlink-fallback filters of sgbpf services on ifindex that no
- * process holds any more (their owner died: a live service keeps its
- * program descriptors open).  Stores how many it deleted in *removed when
+ * Deletes the netlink-fallback filters of sgbpf services on ifindex whose
+ * owner is proven dead: no process this PID namespace can see holds their
+ * programs, and nobody holds their owner tokens (see above).  Stores how many it deleted in *removed when
  * not NULL.  Returns 0 or a negative errno.
  */
 int sgbpf_inspect_reap_orphans(int ifindex, unsigned int *removed);
+
+/*
+ * Proof of life for the netlink fallback, whose filters outlive their
+ * process.  Before it adds a filter, a service binds a socket to an
+ * abstract AF_UNIX name derived from the filter's program id and place
+ * (interface, parent, handle) and holds it for as long as the filter is
+ * its.  Abstract names belong to the network namespace (the filters' own)
+ * and are freed by the kernel when the last descriptor closes, however the
+ * process ends; unlike /proc, they are seen from every PID namespace.
+ *
+ * sgbpf_owner_token_hold() binds the name and returns the descriptor, or a
+ * negative errno (-EADDRINUSE: somebody holds it).  sgbpf_owner_token_held()
+ * returns 1 when some process holds it, 0 when nobody does (the filter's
+ * owner is dead), a negative errno when it cannot tell.
+ */
+struct sgbpf_owner_token {
+	uint32_t prog_id;
+	int ifindex;
+	uint32_t parent;
+	uint32_t handle;
+};
+int sgbpf_owner_token_hold(const struct sgbpf_owner_token *t);
+int sgbpf_owner_token_held(const struct sgbpf_owner_token *t);
 
 /* "xdp native", "xdp generic", "xdp offload", "tc ingress", "tc egress". */
 const char *sgbpf_inspect_hook_name(enum sgbpf_inspect_hook h);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -205,17 +206,6 @@ err_free:
 	return NULL;
 }
 
-void sgbpf_service_destroy(struct sgbpf_service *svc)
-{
-	if (!svc)
-		return;
-	svc->ops->destroy(svc);
-	sgbpf_reqtab_free(&svc->reqs);
-	free(svc->worker_hash);
-	free(svc->workers);
-	free(svc);
-}
-
 static uint32_t needed_for(const struct sgbpf_service *svc, const struct sgbpf_scatter_opts *o)
 {
 	switch (OPTS_GET(o, policy, SGBPF_POLICY_ALL)) {
@@ -278,6 +268,48 @@ static uint64_t slot_state(const struct sgbpf_service *svc, const struct sgbpf_r
 			       __ATOMIC_ACQUIRE);
 }
 
+/*
+ * Closes r's slot to the kernel before user space lets go of it.  The
+ * compare-and-swap races with the kernel's own ACTIVE -> MERGING: whichever
+ * wins decides, so a request is never reported both ways, and once EXPIRED
+ * no reply of r's id touches the slot again.  A merge already under way
+ * finishes in microseconds; it is waited for, so that it can never write
+ * its result over a newer request that reuses the slot.  Returns true when
+ * the kernel completed r first (its result is in the slot).
+ *
+ * A slot the scatter never opened holds another id's state: nothing of r
+ * can be in it, and nothing of r can reach it later either, because r's
+ * send completed before sgbpf_scatter() returned (sgbpf_udp_scatter()).
+ */
+static bool slot_fence(struct sgbpf_service *svc, struct sgbpf_req *r)
+{
+	struct sgbpf_slot *ks = &svc->slots[sgbpf_reqtab_slot(&svc->reqs, r->req_id)];
+	uint64_t active = SGBPF_TAG(r->req_id, SGBPF_SLOT_ACTIVE);
+
+	if (__atomic_compare_exchange_n(&ks->state, &active,
+					SGBPF_TAG(r->req_id, SGBPF_SLOT_EXPIRED), false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return false;
+	while (slot_state(svc, r) == SGBPF_TAG(r->req_id, SGBPF_SLOT_MERGING))
+		sched_yield();
+	return slot_state(svc, r) == SGBPF_TAG(r->req_id, SGBPF_SLOT_COMPLETE);
+}
+
+/*
+ * Reports a request that did not complete with status, after fencing its
+ * slot; one the kernel completed meanwhile is reported complete instead.
+ * Every report but a kernel-announced completion goes through here.
+ */
+static void finish(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_status status)
+{
+	if (r->kernel_done) {
+		svc->pending--;
+		report(svc, r, SGBPF_STATUS_COMPLETE);
+		return;
+	}
+	report(svc, r, slot_fence(svc, r) ? SGBPF_STATUS_COMPLETE : status);
+}
+
 void sgbpf_service_send_failed(struct sgbpf_service *svc, uint32_t req_id)
 {
 	struct sgbpf_req *r = sgbpf_reqtab_find(&svc->reqs, req_id);
@@ -313,6 +345,30 @@ void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id)
 	report(svc, r, SGBPF_STATUS_COMPLETE);
 }
 
+void sgbpf_service_lost_events(struct sgbpf_service *svc)
+{
+	svc->next_scan_ns = 0;
+}
+
+/* Fails every request in flight at once (the interface went away). */
+static void fail_inflight(struct sgbpf_service *svc)
+{
+	while (svc->reqs.inflight && !svc->destroy_pending)
+		finish(svc, &svc->reqs.reqs[sgbpf_reqtab_live(&svc->reqs, 0)],
+		       SGBPF_STATUS_FAILED);
+}
+
+void sgbpf_service_link_changed(struct sgbpf_service *svc, int err, const char *msg)
+{
+	/* A removed interface does not come back: its programs went with it. */
+	if (svc->link_err == -ENODEV || svc->link_err == err)
+		return;
+	svc->link_err = err;
+	snprintf(svc->link_msg, sizeof(svc->link_msg), "%s", err ? msg : "");
+	if (err)
+		fail_inflight(svc);
+}
+
 /* Replies lost on the way up (full socket buffer) must not hold a report forever. */
 #define ALLOW_GRACE_NS (100 * 1000 * 1000ull)
 
@@ -320,7 +376,7 @@ static void report_pending(struct sgbpf_service *svc)
 {
 	uint64_t now = sgbpf_now_ns();
 
-	for (uint32_t i = 0; svc->pending && i < svc->reqs.inflight;) {
+	for (uint32_t i = 0; svc->pending && i < svc->reqs.inflight && !svc->destroy_pending;) {
 		uint32_t slot = sgbpf_reqtab_live(&svc->reqs, i);
 		struct sgbpf_req *r = &svc->reqs.reqs[slot];
 
@@ -334,40 +390,10 @@ static void report_pending(struct sgbpf_service *svc)
 	}
 }
 
-/*
- * Gives up on a request whose deadline passed.  The compare-and-swap races
- * with the kernel's own ACTIVE -> MERGING: whichever wins decides, so a
- * request is never reported both ways, and once EXPIRED no reply touches it.
- */
+/* Gives up on a request whose deadline passed. */
 static void expire(struct sgbpf_service *svc, struct sgbpf_req *r)
 {
-	struct sgbpf_slot *ks = &svc->slots[sgbpf_reqtab_slot(&svc->reqs, r->req_id)];
-	uint64_t active = SGBPF_TAG(r->req_id, SGBPF_SLOT_ACTIVE);
-
-	if (r->failed) {
-		report(svc, r, SGBPF_STATUS_FAILED);
-		return;
-	}
-	if (r->kernel_done) {
-		svc->pending--;
-		report(svc, r, SGBPF_STATUS_COMPLETE);
-		return;
-	}
-	if (__atomic_compare_exchange_n(&ks->state, &active,
-					SGBPF_TAG(r->req_id, SGBPF_SLOT_EXPIRED), false,
-					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		report(svc, r, SGBPF_STATUS_EXPIRED);
-		return;
-	}
-	/* A CPU is merging the result right now: it finishes in microseconds. */
-	while (slot_state(svc, r) == SGBPF_TAG(r->req_id, SGBPF_SLOT_MERGING))
-		sched_yield();
-	if (slot_state(svc, r) == SGBPF_TAG(r->req_id, SGBPF_SLOT_COMPLETE)) {
-		report(svc, r, SGBPF_STATUS_COMPLETE);
-		return;
-	}
-	/* The scatter never opened the slot (dropped before the kernel saw it). */
-	report(svc, r, SGBPF_STATUS_EXPIRED);
+	finish(svc, r, r->failed ? SGBPF_STATUS_FAILED : SGBPF_STATUS_EXPIRED);
 }
 
 static void expire_due(struct sgbpf_service *svc)
@@ -375,18 +401,23 @@ static void expire_due(struct sgbpf_service *svc)
 	uint64_t now = sgbpf_now_ns();
 	int slot;
 
-	while ((slot = sgbpf_reqtab_due(&svc->reqs, now)) >= 0)
+	while (!svc->destroy_pending && (slot = sgbpf_reqtab_due(&svc->reqs, now)) >= 0)
 		expire(svc, &svc->reqs.reqs[slot]);
 }
 
-/* Busy-wait delivery: look at the in-flight slots, no system call. */
+/*
+ * Looks at the in-flight slots in the shared mapping, no system call: failed
+ * sends, and completions whose notification never arrived.  Busy-wait
+ * delivery does it on every round; the other modes every SCAN_NS and when a
+ * backend saw notifications lost, so that no completion depends on one.
+ */
 static void scan_slots(struct sgbpf_service *svc)
 {
-	for (uint32_t i = 0; i < svc->reqs.inflight;) {
+	for (uint32_t i = 0; i < svc->reqs.inflight && !svc->destroy_pending;) {
 		struct sgbpf_req *r = &svc->reqs.reqs[sgbpf_reqtab_live(&svc->reqs, i)];
 
 		if (r->failed) {
-			report(svc, r, SGBPF_STATUS_FAILED);
+			finish(svc, r, SGBPF_STATUS_FAILED);
 			continue;	/* the live array moved another slot into i */
 		}
 		if (!r->kernel_done &&
@@ -399,6 +430,21 @@ static void scan_slots(struct sgbpf_service *svc)
 		}
 		i++;
 	}
+	svc->send_failures = 0;
+}
+
+/* How often the slots are looked at for completions nobody announced. */
+#define SCAN_NS (20 * 1000 * 1000ull)
+
+/* The periodic look: the backend's interface check, then the slots. */
+static void maintain(struct sgbpf_service *svc, uint64_t now)
+{
+	if (now < svc->next_scan_ns)
+		return;
+	svc->next_scan_ns = now + SCAN_NS;
+	if (svc->ops->maintain)
+		svc->ops->maintain(svc);
+	scan_slots(svc);
 }
 
 int sgbpf_next_timeout_ms(const struct sgbpf_service *svc)
@@ -407,13 +453,19 @@ int sgbpf_next_timeout_ms(const struct sgbpf_service *svc)
 
 	if (!svc)
 		return -1;
-	/* A completion held for its replies: they are microseconds away. */
-	if (svc->pending)
+	/*
+	 * A completion held for its replies (microseconds away), a failed send
+	 * or a failed interface: there is something to report now.
+	 */
+	if (svc->pending || svc->send_failures || (svc->link_err && svc->reqs.inflight))
 		return 0;
-	d = sgbpf_reqtab_next_deadline(&svc->reqs);
-	if (!d)
+	if (!svc->reqs.inflight)
 		return -1;
 	now = sgbpf_now_ns();
+	d = sgbpf_reqtab_next_deadline(&svc->reqs);
+	/* Come back for the periodic look at the slots even without a deadline. */
+	if (!d || d > svc->next_scan_ns)
+		d = svc->next_scan_ns;
 	if (d <= now)
 		return 0;
 	/* Round up: waking early would only spin. */
@@ -432,14 +484,21 @@ static int effective_timeout(const struct sgbpf_service *svc, int timeout_ms)
 	return timeout_ms;
 }
 
-int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms)
+/* The interface's failure as an error of this call, with its sentence. */
+static int link_error(struct sgbpf_service *svc)
+{
+	return sgbpf_err(svc->link_err, "%s", svc->link_msg);
+}
+
+static int do_wait(struct sgbpf_service *svc, int timeout_ms)
 {
 	uint64_t until = timeout_ms > 0 ? sgbpf_now_ns() + (uint64_t)timeout_ms * 1000000 : 0;
 	int err;
 
-	if (!svc)
-		return -EINVAL;
 	svc->reported = 0;
+	/* While the interface is unusable, look at it again on every call. */
+	if (svc->link_err && svc->ops->maintain)
+		svc->ops->maintain(svc);
 	for (;;) {
 		err = svc->ops->reap(svc);
 		if (err < 0)
@@ -463,32 +522,92 @@ int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms)
 
 				t = left < t ? left : t;
 			}
-			if (svc->reqs.inflight == 0)
-				return svc->reported;	/* nothing could arrive */
+			if (svc->reqs.inflight == 0 || svc->destroy_pending)
+				break;	/* nothing could arrive */
 			err = svc->ops->wait_events(svc, t);
 			if (err < 0 && err != -EINTR)
 				return err;
-			/* Failed sends have no kernel event: look for them when there are some. */
-			for (uint32_t i = 0; svc->send_failures && i < svc->reqs.inflight;) {
-				struct sgbpf_req *r =
-					&svc->reqs.reqs[sgbpf_reqtab_live(&svc->reqs, i)];
-
-				if (r->failed) {
-					report(svc, r, SGBPF_STATUS_FAILED);
-					continue;
-				}
-				i++;
-			}
-			svc->send_failures = 0;
+			if (svc->send_failures)
+				scan_slots(svc);
 		}
+		maintain(svc, sgbpf_now_ns());
 		expire_due(svc);
-		if (svc->reported || timeout_ms == 0)
-			return svc->reported;
+		if (svc->reported || timeout_ms == 0 || svc->destroy_pending || svc->link_err)
+			break;
 		if (svc->reqs.inflight == 0 && svc->delivery == SGBPF_DELIVERY_BUSY_WAIT)
-			return 0;
+			break;
 		if (until && sgbpf_now_ns() >= until)
-			return 0;
+			break;
 	}
+	if (svc->link_err && !svc->destroy_pending)
+		return link_error(svc);
+	return svc->reported;
+}
+
+/*
+ * Reports every request still in flight (fenced: complete when the kernel
+ * completed it, else cancelled), then frees the service.  Returns how many
+ * it reported.
+ */
+static int destroy_now(struct sgbpf_service *svc)
+{
+	int n = 0;
+
+	svc->destroying = true;
+	svc->destroy_pending = false;
+	while (svc->reqs.inflight) {
+		finish(svc, &svc->reqs.reqs[sgbpf_reqtab_live(&svc->reqs, 0)],
+		       SGBPF_STATUS_CANCELLED);
+		n++;
+	}
+	svc->ops->destroy(svc);
+	sgbpf_reqtab_free(&svc->reqs);
+	free(svc->worker_hash);
+	free(svc->workers);
+	free(svc);
+	return n;
+}
+
+void sgbpf_service_destroy(struct sgbpf_service *svc)
+{
+	if (!svc || svc->destroying)
+		return;	/* a cancellation callback destroying again */
+	/*
+	 * From inside a callback the library is still using the service: it
+	 * is destroyed when the outermost call that ran the callback returns.
+	 */
+	if (svc->depth) {
+		svc->destroy_pending = true;
+		return;
+	}
+	destroy_now(svc);
+}
+
+/* Refuses calls on a service being destroyed. */
+static int check_usable(const struct sgbpf_service *svc)
+{
+	if (!svc)
+		return -EINVAL;
+	if (svc->destroying || svc->destroy_pending)
+		return sgbpf_err(-ESHUTDOWN, "the service is being destroyed");
+	return 0;
+}
+
+int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms)
+{
+	int ret = check_usable(svc);
+
+	if (ret)
+		return ret;
+	svc->depth++;
+	ret = do_wait(svc, timeout_ms);
+	if (--svc->depth == 0 && svc->destroy_pending) {
+		int n = svc->reported;	/* read before svc is freed */
+
+		n += destroy_now(svc);
+		return ret < 0 ? ret : n;
+	}
+	return ret;
 }
 
 int sgbpf_poll(struct sgbpf_service *svc)
@@ -496,12 +615,51 @@ int sgbpf_poll(struct sgbpf_service *svc)
 	return sgbpf_wait(svc, 0);
 }
 
+/* Sends one request whose arguments were checked; in block mode, waits for it. */
+static int scatter(struct sgbpf_service *svc, const void *body, size_t len, uint32_t needed,
+		   const struct sgbpf_scatter_opts *opts, uint32_t *req_id)
+{
+	uint64_t timeout_us = OPTS_GET(opts, timeout_us, 0);
+	uint32_t id;
+	int slot, err;
+
+	/* Recovered since?  The backend looks at the interface again. */
+	if (svc->link_err && svc->ops->maintain)
+		svc->ops->maintain(svc);
+	if (svc->link_err)
+		return link_error(svc);
+
+	slot = sgbpf_reqtab_alloc(&svc->reqs, sgbpf_now_ns(), timeout_us * 1000,
+				  OPTS_GET(opts, user_ctx, NULL), &id);
+	if (slot < 0)
+		return sgbpf_err(slot, "%u requests already in flight", svc->reqs.inflight);
+	err = svc->ops->scatter(svc, slot, id, needed, body, len);
+	if (err) {
+		/* The send failed and is complete: fence the slot like any release. */
+		slot_fence(svc, &svc->reqs.reqs[slot]);
+		sgbpf_reqtab_release(&svc->reqs, slot);
+		return err;
+	}
+	if (req_id)
+		*req_id = id;
+	if (svc->delivery != SGBPF_DELIVERY_BLOCK)
+		return 0;
+
+	svc->block_wait_id = id;
+	svc->block_done = false;
+	while (!svc->block_done && !svc->destroy_pending) {
+		err = do_wait(svc, -1);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
 int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
 		  const struct sgbpf_scatter_opts *opts, uint32_t *req_id)
 {
-	uint64_t timeout_us = OPTS_GET(opts, timeout_us, 0);
-	uint32_t id, needed;
-	int slot, err;
+	uint32_t needed;
+	int ret;
 
 	if (!svc || (!body && len))
 		return -EINVAL;
@@ -513,29 +671,14 @@ int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
 	needed = needed_for(svc, opts);
 	if (needed == 0)
 		return sgbpf_err(-EINVAL, "policy N needs n >= 1");
-
-	slot = sgbpf_reqtab_alloc(&svc->reqs, sgbpf_now_ns(), timeout_us * 1000,
-				  OPTS_GET(opts, user_ctx, NULL), &id);
-	if (slot < 0)
-		return sgbpf_err(slot, "%u requests already in flight", svc->reqs.inflight);
-	err = svc->ops->scatter(svc, slot, id, needed, body, len);
-	if (err) {
-		sgbpf_reqtab_release(&svc->reqs, slot);
-		return err;
-	}
-	if (req_id)
-		*req_id = id;
-	if (svc->delivery != SGBPF_DELIVERY_BLOCK)
-		return 0;
-
-	svc->block_wait_id = id;
-	svc->block_done = false;
-	while (!svc->block_done) {
-		err = sgbpf_wait(svc, -1);
-		if (err < 0)
-			return err;
-	}
-	return 0;
+	ret = check_usable(svc);
+	if (ret)
+		return ret;
+	svc->depth++;
+	ret = scatter(svc, body, len, needed, opts, req_id);
+	if (--svc->depth == 0 && svc->destroy_pending)
+		destroy_now(svc);	/* block mode: this request's callback ran there */
+	return ret;
 }
 
 uint32_t sgbpf_inflight(const struct sgbpf_service *svc)

@@ -40,6 +40,11 @@ struct sgbpf_backend_ops {
 	int (*stats)(const struct sgbpf_service *svc, struct sgbpf_stats *out);
 	/* Requests in flight when the caller leaves max_inflight at 0; optional. */
 	uint32_t (*default_inflight)(const struct sgbpf_service *svc);
+	/*
+	 * Periodic, non-blocking look at what has no notification of its own
+	 * (the interface's state); reports through sgbpf_service_link_changed().
+	 */
+	int (*maintain)(struct sgbpf_service *svc);
 };
 
 struct sgbpf_service {
@@ -71,6 +76,19 @@ struct sgbpf_service {
 	int reported;			/* completions reported by the current wait */
 	uint32_t block_wait_id;		/* SGBPF_DELIVERY_BLOCK: request being waited for */
 	bool block_done;
+	/*
+	 * Next look at the in-flight slots themselves: a completion whose
+	 * notification was lost (full control socket, failed ring buffer
+	 * output) is found there.  0: at the next opportunity.
+	 */
+	uint64_t next_scan_ns;
+	/* Library calls in progress on this service that may run callbacks. */
+	int depth;
+	bool destroy_pending;		/* destroyed from a callback: at the outermost return */
+	bool destroying;		/* reporting the requests in flight, then freeing */
+	/* The interface is gone, down or too small: a negative errno, else 0. */
+	int link_err;
+	char link_msg[160];
 
 	struct sgbpf_service_info info;
 };
@@ -83,6 +101,16 @@ void sgbpf_service_send_failed(struct sgbpf_service *svc, uint32_t req_id);
 
 /* Called by backends when the kernel says req_id completed (ring buffer, control socket). */
 void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id);
+
+/* Called by backends when notifications may have been lost: the slots are looked at. */
+void sgbpf_service_lost_events(struct sgbpf_service *svc);
+
+/*
+ * Called by backends when the interface changed: err is -ENODEV (removed),
+ * -ENETDOWN (down), -EMSGSIZE (MTU too small) with a sentence in msg, or 0
+ * when it works again.  Every request in flight fails at once.
+ */
+void sgbpf_service_link_changed(struct sgbpf_service *svc, int err, const char *msg);
 
 uint64_t sgbpf_now_ns(void);
 

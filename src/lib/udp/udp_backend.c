@@ -31,45 +31,31 @@
 #define XDP_PASS_VERDICT 2
 
 /*
- * libbpf's messages while loading, kept so that a verifier rejection can be
- * shown with its last lines.  Loading is rare and single-threaded per
- * service; the buffer is per thread like sgbpf_last_error().
+ * The verifier's log of a program the kernel refused, so that the error can
+ * end with its last lines.  libbpf fills it per object (open option
+ * kernel_log_buf): no process-wide print callback is touched, so services
+ * may be created in several threads at once and the application's own
+ * callback stays in place.  With log level 0, libbpf asks the kernel for a
+ * log only when a load fails, and then retries that program with level 1
+ * into this buffer.  It lives only while an object loads; pages the kernel
+ * does not write are never touched.  A truncated log turns the error into
+ * -ENOSPC (kernel 6.4+), hence its size.
  */
-static __thread char load_log[8192];
-static __thread size_t load_log_len;
+#define LOAD_LOG_BYTES (4u << 20)
 
-static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+/* Appends the last lines of the verifier's log to the error message. */
+static void append_log_tail(const char *log, int lines)
 {
-	int n;
-
-	if (level == LIBBPF_DEBUG)
-		return 0;
-	n = vsnprintf(load_log + load_log_len, sizeof(load_log) - load_log_len, fmt, ap);
-	if (n > 0)
-		load_log_len += (size_t)n < sizeof(load_log) - load_log_len ?
-					(size_t)n : sizeof(load_log) - load_log_len - 1;
-	/* Keep the tail: the verifier's verdict is at the end. */
-	if (load_log_len > sizeof(load_log) * 3 / 4) {
-		size_t keep = sizeof(load_log) / 4;
-
-		memmove(load_log, load_log + load_log_len - keep, keep);
-		load_log_len = keep;
-		load_log[keep] = '\0';
-	}
-	return 0;
-}
-
-static void append_log_tail(int lines)
-{
-	const char *p = load_log + load_log_len;
+	size_t len = log ? strnlen(log, LOAD_LOG_BYTES) : 0;
+	const char *p = log + len;
 	int seen = 0;
 
-	while (p > load_log && seen <= lines)
+	while (p > log && seen <= lines)
 		if (*--p == '\n')
 			seen++;
-	if (load_log_len) {
+	if (len) {
 		sgbpf_err_append(":\n");
-		sgbpf_err_append(p);
+		sgbpf_err_append(*p == '\n' ? p + 1 : p);
 	}
 }
 
@@ -142,10 +128,11 @@ static int size_maps(struct sgbpf_udp *skel, uint32_t nslots, bool reduces)
 
 static int load_skeleton(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 {
-	libbpf_print_fn_t old;
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .kernel_log_buf = b->load_log,
+		    .kernel_log_size = LOAD_LOG_BYTES);
 	int err;
 
-	b->skel = sgbpf_udp__open();
+	b->skel = sgbpf_udp__open_opts(&oo);
 	if (!b->skel)
 		return sgbpf_err(-errno, "cannot open the embedded BPF object: %s", strerror(errno));
 	select_builtin(b->skel, svc->reduce);
@@ -153,17 +140,13 @@ static int load_skeleton(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	if (err)
 		return err;
 
-	load_log_len = 0;
-	load_log[0] = '\0';
-	old = libbpf_set_print(capture_print);
 	err = sgbpf_udp__load(b->skel);
-	libbpf_set_print(old);
 	if (err) {
 		if (err == -EPERM)
 			return sgbpf_err(err, "loading BPF programs needs CAP_BPF and CAP_NET_ADMIN "
 					      "(or root)");
 		sgbpf_err(err, "the kernel refused the BPF programs (%s)", strerror(-err));
-		append_log_tail(12);
+		append_log_tail(b->load_log, 12);
 		return err;
 	}
 	return 0;
@@ -279,16 +262,18 @@ static int load_custom(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, c
 	struct bpf_program *xdp = NULL, *tc = NULL, *p;
 	struct bpf_object *obj;
 	struct bpf_map *map;
-	libbpf_print_fn_t old;
 	char tc_name[128], why[128];
 	int err;
 
 	if (prog_name)
 		snprintf(tc_name, sizeof(tc_name), "%s_tc", prog_name);
-	old = libbpf_set_print(NULL);	/* our message says it better */
-	obj = bpf_object__open_file(path, NULL);
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .kernel_log_buf = b->load_log,
+			    .kernel_log_size = LOAD_LOG_BYTES);
+
+		obj = bpf_object__open_file(path, &oo);
+	}
 	err = obj ? 0 : -errno;
-	libbpf_set_print(old);
 	if (!obj)
 		return sgbpf_err(err, "cannot open reduction object %s: %s", path,
 				 bpf_errstr(err, why, sizeof(why)));
@@ -331,15 +316,11 @@ static int load_custom(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, c
 	if (err)
 		return err;
 
-	load_log_len = 0;
-	load_log[0] = '\0';
-	old = libbpf_set_print(capture_print);
 	err = bpf_object__load(obj);
-	libbpf_set_print(old);
 	if (err) {
 		sgbpf_err(err, "the kernel refused reduction %s (%s)", path,
 			  bpf_errstr(err, why, sizeof(why)));
-		append_log_tail(12);
+		append_log_tail(b->load_log, 12);
 		return err;
 	}
 	*xdp_fd = bpf_program__fd(xdp);
@@ -577,6 +558,7 @@ static void udp_destroy(struct sgbpf_service *svc)
 		munmap(b->slots, b->slots_len);
 	bpf_object__close(b->custom_obj);
 	sgbpf_udp__destroy(b->skel);
+	free(b->load_log);
 	free(b);
 	svc->backend = NULL;
 	svc->slots = NULL;
@@ -594,6 +576,8 @@ static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 		return -ENOMEM;
 	b->sock = -1;
 	b->ctrl_sock = -1;
+	b->ev_fd = -1;
+	b->link_sock = -1;
 	svc->backend = b;
 
 	err = sgbpf_netdev_open(ifname, &dev);
@@ -621,17 +605,28 @@ static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	if (svc->body_max > SGBPF_UDP_BODY_MAX)
 		svc->body_max = SGBPF_UDP_BODY_MAX;
 	b->ifindex = dev.ifindex;
+	b->mtu_min = 20 + 8 + SGBPF_UDP_MSG_LEN;
 	svc->info.ifindex = dev.ifindex;
 
 	/* A custom reduction's element size comes from its object (install_reducer). */
 	svc->elem_size = sgbpf_reduce_elem_size(svc->reduce);
 
 	err = sgbpf_probe_udp_backend();
+	if (!err) {
+		b->load_log = malloc(LOAD_LOG_BYTES);
+		if (!b->load_log)
+			err = -ENOMEM;
+		else
+			b->load_log[0] = '\0';
+	}
 	if (!err)
 		err = load_skeleton(svc, b);
 	/* Before the configuration: it carries the reduction's element size. */
 	if (!err)
 		err = install_reducer(svc, b, opts);
+	/* Loading is over: the log buffer goes. */
+	free(b->load_log);
+	b->load_log = NULL;
 	if (!err)
 		err = sgbpf_udp_io_open(svc, b, opts);
 	if (!err)
@@ -702,4 +697,5 @@ const struct sgbpf_backend_ops sgbpf_udp_backend = {
 	.rx_count = sgbpf_udp_rx_count,
 	.stats = udp_stats,
 	.default_inflight = udp_default_inflight,
+	.maintain = sgbpf_udp_maintain,
 };

@@ -3,7 +3,9 @@
 #ifndef SGBPF_LIB_UDP_BACKEND_H
 #define SGBPF_LIB_UDP_BACKEND_H
 
+#include <net/if.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -52,11 +54,16 @@ struct udp_rx {
 	uint8_t *last;			/* nslots * SGBPF_UDP_MSG_LEN */
 	uint32_t *last_len;		/* per slot, 0: none */
 	uint32_t *last_worker;
+	uint8_t *held;			/* per buffer id, scratch for ring_adopt() */
 };
+
+/* Control datagrams read per recvmmsg(). */
+#define SGBPF_CTRL_BATCH 64
 
 struct sgbpf_udp_backend {
 	struct sgbpf_udp *skel;
 	struct bpf_object *custom_obj;	/* a custom reduction's object, or NULL */
+	char *load_log;			/* while loading: the verifier's log (udp_backend.c) */
 	struct sgbpf_attachment *gather;	/* XDP, or TC ingress */
 	struct sgbpf_attachment *scatter;	/* TC egress */
 	int ifindex;
@@ -69,6 +76,14 @@ struct sgbpf_udp_backend {
 	 */
 	struct sockaddr_in *batch_addr;
 	uint32_t nbatch;
+	uint8_t *ctrl_bufs;		/* SGBPF_CTRL_BATCH datagrams, for drain_ctrl() */
+	uint32_t ctrl_drops;		/* the control socket's SO_RXQ_OVFL count seen last */
+	/* Control fd mode: the epoll set sgbpf_service_fd() returns; -1. */
+	int ev_fd;
+	/* rtnetlink link events: the interface going away, down, or shrinking; -1. */
+	int link_sock;
+	char ifname[IF_NAMESIZE];
+	uint32_t mtu_min;		/* smallest MTU the service works with */
 	uint16_t port;			/* host order */
 
 	struct sgbpf_slot *slots;	/* mmap of the slots map */
@@ -78,7 +93,15 @@ struct sgbpf_udp_backend {
 	struct io_uring ring;
 	bool ring_ready;
 	bool ring_disabled;		/* created disabled: enabled by the first scatter */
-	uint32_t sq_pending;		/* sends submitted, completion not yet reaped */
+	bool single_issuer;		/* only the thread in issuer may enter the ring */
+	uint64_t issuer;		/* thread_serial() of that thread */
+	/*
+	 * The sends sgbpf_udp_scatter() waits for (one per batch of workers):
+	 * their user_data, how many are not reaped yet, and the first error.
+	 */
+	uint64_t tx_wait;
+	int tx_res;
+	uint32_t tx_left;
 	struct udp_tx *tx;		/* one per slot */
 	struct udp_rx rx;
 };
@@ -96,5 +119,6 @@ const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint
 						 uint32_t *n);
 void sgbpf_udp_release_responses(struct sgbpf_service *svc, uint32_t slot);
 uint32_t sgbpf_udp_rx_count(struct sgbpf_service *svc, uint32_t slot);
+int sgbpf_udp_maintain(struct sgbpf_service *svc);
 
 #endif

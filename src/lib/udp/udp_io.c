@@ -7,12 +7,17 @@
 #define _GNU_SOURCE /* recvmmsg */
 #include <errno.h>
 #include <net/if.h>
-#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -35,7 +40,10 @@ enum { UD_TX = 1, UD_RX = 2 };
 /* Fate allow: requests in flight the reply buffers are sized for. */
 #define RX_INFLIGHT 64
 #define SOCK_BUF_BYTES (16 << 20)
-#define CTRL_BATCH 64
+#define CTRL_BATCH SGBPF_CTRL_BATCH
+
+/* epoll data of the members of the service's event set (the ring buffer's is 0). */
+enum { EV_RING = 0, EV_CTRL = 1, EV_LINK = 2 };
 
 static int set_buf(int fd, int force_opt, int opt, int bytes)
 {
@@ -67,14 +75,43 @@ static int udp_socket(const char *ifname, uint16_t port, uint16_t *bound)
 	return fd;
 }
 
+/*
+ * Registers the reply buffers with the ring and hands it every buffer no
+ * request holds (all of them at creation; fewer when a ring is replaced).
+ */
+static int rx_register(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	struct udp_rx *rx = &b->rx;
+	struct io_uring_buf_reg reg = { 0 };
+	uint32_t added = 0;
+	int err;
+
+	memset(rx->held, 0, rx->nbufs);
+	for (uint32_t slot = 0; slot < svc->reqs.nslots; slot++)
+		for (uint32_t bid = rx->head[slot]; bid != UINT32_MAX; bid = rx->entries[bid].next)
+			rx->held[bid] = 1;
+	io_uring_buf_ring_init(rx->ring);
+	reg.ring_addr = (unsigned long)rx->ring;
+	reg.ring_entries = rx->nbufs;
+	reg.bgid = RX_BGID;
+	err = io_uring_register_buf_ring(&b->ring, &reg, 0);
+	if (err)
+		return sgbpf_err(err, "cannot register the reply buffer ring: %s", strerror(-err));
+	for (uint32_t i = 0; i < rx->nbufs; i++)
+		if (!rx->held[i])
+			io_uring_buf_ring_add(rx->ring, rx->bufs + (size_t)i * rx->buf_size,
+					      rx->buf_size, i, io_uring_buf_ring_mask(rx->nbufs),
+					      added++);
+	io_uring_buf_ring_advance(rx->ring, added);
+	return 0;
+}
+
 /* Fate allow: provided buffers for the replies, registered with io_uring. */
 static int rx_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 {
 	struct udp_rx *rx = &b->rx;
-	struct io_uring_buf_reg reg = { 0 };
 	uint32_t want = svc->nworkers * RX_INFLIGHT, n = 64;
 	size_t page = sysconf(_SC_PAGESIZE);
-	int err;
 
 	/*
 	 * A request's replies keep their buffers until its callback returns, so
@@ -108,7 +145,8 @@ static int rx_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	rx->head = malloc(svc->reqs.nslots * sizeof(*rx->head));
 	rx->count = calloc(svc->reqs.nslots, sizeof(*rx->count));
 	rx->view = calloc(svc->nworkers, sizeof(*rx->view));
-	if (!rx->bufs || !rx->entries || !rx->head || !rx->count || !rx->view)
+	rx->held = calloc(n, 1);
+	if (!rx->bufs || !rx->entries || !rx->head || !rx->count || !rx->view || !rx->held)
 		return -ENOMEM;
 	if (svc->delivery == SGBPF_DELIVERY_CTRL_FD) {
 		rx->last = malloc((size_t)svc->reqs.nslots * SGBPF_UDP_MSG_LEN);
@@ -118,22 +156,9 @@ static int rx_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 			return -ENOMEM;
 	}
 	memset(rx->head, 0xff, svc->reqs.nslots * sizeof(*rx->head));
-
-	io_uring_buf_ring_init(rx->ring);
-	reg.ring_addr = (unsigned long)rx->ring;
-	reg.ring_entries = n;
-	reg.bgid = RX_BGID;
-	err = io_uring_register_buf_ring(&b->ring, &reg, 0);
-	if (err)
-		return sgbpf_err(err, "cannot register the reply buffer ring: %s", strerror(-err));
-	for (uint32_t i = 0; i < n; i++)
-		io_uring_buf_ring_add(rx->ring, rx->bufs + (size_t)i * RX_BUF_SIZE, RX_BUF_SIZE, i,
-				      io_uring_buf_ring_mask(n), i);
-	io_uring_buf_ring_advance(rx->ring, n);
-
 	/* recvmsg multishot lays out each buffer from this template. */
 	rx->mh.msg_namelen = sizeof(struct sockaddr_in);
-	return 0;
+	return rx_register(svc, b);
 }
 
 static void rx_recycle(struct udp_rx *rx, uint16_t bid)
@@ -279,28 +304,48 @@ static int on_event(void *ctx, void *data, size_t len)
  * per reply.  Deferred task work (6.1) posts them only when the thread asks
  * (io_uring_get_events(), which reap() calls when IORING_SQ_TASKRUN says
  * there is work).  It requires a single issuer: the ring starts disabled and
- * the first thread to scatter enables it and becomes that issuer.  Older
- * kernels get the default behaviour.
+ * the first thread to use it enables it and becomes that issuer; another
+ * thread that uses the service later gets a ring of its own (ring_adopt()).
+ * Older kernels get the default behaviour.
  */
-static int ring_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
-		      struct io_uring_params *p)
+static int ring_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 {
-	unsigned int base = p->flags;
+	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = 8192 };
 	int err;
 
 	if (svc->fate == SGBPF_FATE_ALLOW) {
-		p->flags = base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
 			   IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_R_DISABLED;
-		err = io_uring_queue_init_params(1024, &b->ring, p);
+		err = io_uring_queue_init_params(1024, &b->ring, &p);
 		if (!err) {
+			b->ring_ready = true;
 			b->ring_disabled = true;
+			b->single_issuer = true;
 			return 0;
 		}
 		if (err != -EINVAL)
 			return err;
+		p.flags = IORING_SETUP_CQSIZE;
+		p.cq_entries = 8192;
 	}
-	p->flags = base;
-	return io_uring_queue_init_params(1024, &b->ring, p);
+	err = io_uring_queue_init_params(1024, &b->ring, &p);
+	b->ring_ready = !err;
+	return err;
+}
+
+/*
+ * A number for the calling thread, never reused by another: pthread_self()
+ * values are (a joined thread's successor often gets the same one), and
+ * gettid() is a system call.  Eight bytes of TLS per thread.
+ */
+static uint64_t thread_serial(void)
+{
+	static uint64_t next;
+	static __thread uint64_t mine;
+
+	if (!mine)
+		mine = __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
+	return mine;
 }
 
 /* First use: enable a ring created disabled, from the thread that will use it. */
@@ -313,15 +358,186 @@ static int ring_enable(struct sgbpf_udp_backend *b)
 	if (err)
 		return sgbpf_err(-errno, "cannot enable io_uring: %s", strerror(errno));
 	b->ring_disabled = false;
+	b->issuer = thread_serial();
 	err = rx_arm(b);
 	return err ? sgbpf_err(err, "cannot start receiving replies") : 0;
+}
+
+static void reap_cqes(struct sgbpf_service *svc, struct sgbpf_udp_backend *b);
+
+/*
+ * Another thread uses the service now (one thread at a time, as sgbpf.h
+ * promises): a single-issuer ring refuses it (-EEXIST), so it gets a ring of
+ * its own.  Nothing is lost on the way.  Completions already posted are read
+ * from the shared queue first.  Sends are never pending (each one completes
+ * inside sgbpf_udp_scatter()).  Replies not yet posted have not been
+ * received either: with deferred task work the receive itself runs in the
+ * issuer's task work, which closing the ring cancels, so they are still in
+ * the socket for the new ring's receive.  Buffers held by requests in
+ * flight stay theirs; the new ring gets the others.
+ */
+static int ring_adopt(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	int err;
+
+	reap_cqes(svc, b);
+	io_uring_queue_exit(&b->ring);
+	b->ring_ready = false;
+	b->rx.armed = false;
+	err = ring_setup(svc, b);
+	if (err)
+		return sgbpf_err(err, "cannot set up io_uring for this thread: %s", strerror(-err));
+	if (svc->fate == SGBPF_FATE_ALLOW) {
+		err = rx_register(svc, b);
+		if (err)
+			return err;
+	}
+	if (b->ring_disabled) {
+		err = ring_enable(b);
+		if (err)
+			return err;
+	} else if (svc->fate == SGBPF_FATE_ALLOW) {
+		err = rx_arm(b);
+		if (err)
+			return sgbpf_err(err, "cannot start receiving replies");
+	}
+	err = io_uring_submit(&b->ring);
+	return err < 0 ? sgbpf_err(err, "cannot start receiving replies: %s", strerror(-err)) : 0;
+}
+
+/* Makes the calling thread the ring's user; a no-op unless the thread changed. */
+static int ring_own(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	if (!b->single_issuer || b->ring_disabled || b->issuer == thread_serial())
+		return 0;
+	return ring_adopt(svc, b);
+}
+
+/*
+ * Link events of the service's network namespace (rtnetlink, RTMGRP_LINK):
+ * the interface's removal, its going down and its MTU shrinking are seen at
+ * once instead of through one failed request after another.
+ */
+static int link_open(void)
+{
+	struct sockaddr_nl a = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* What the interface's state means for the service: 0 or a negative errno and msg. */
+static int link_verdict(const struct sgbpf_udp_backend *b, bool gone, unsigned int flags,
+			uint32_t mtu, char *msg, size_t len)
+{
+	if (gone) {
+		snprintf(msg, len, "interface %s was removed", b->ifname);
+		return -ENODEV;
+	}
+	if (!(flags & IFF_UP) || !(flags & IFF_RUNNING)) {
+		snprintf(msg, len, "interface %s is %s", b->ifname,
+			 flags & IFF_UP ? "up but has no carrier" : "down");
+		return -ENETDOWN;
+	}
+	if (mtu && mtu < b->mtu_min) {
+		snprintf(msg, len, "the MTU of %s dropped to %u; the service needs %u", b->ifname,
+			 mtu, b->mtu_min);
+		return -EMSGSIZE;
+	}
+	return 0;
+}
+
+/* After lost link events (ENOBUFS): ask for the interface's state instead. */
+static int link_query(const struct sgbpf_udp_backend *b, char *msg, size_t len)
+{
+	struct ifreq ifr = { 0 };
+
+	if (!if_indextoname(b->ifindex, ifr.ifr_name))
+		return link_verdict(b, true, 0, 0, msg, len);
+	if (ioctl(b->sock, SIOCGIFFLAGS, &ifr))
+		return 0;	/* cannot tell: keep what we know */
+	{
+		unsigned int flags = (unsigned short)ifr.ifr_flags;
+
+		if (ioctl(b->sock, SIOCGIFMTU, &ifr))
+			ifr.ifr_mtu = 0;
+		return link_verdict(b, false, flags, ifr.ifr_mtu, msg, len);
+	}
+}
+
+/* Reads pending link events without blocking and tells the core what changed. */
+static int link_read(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
+{
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	char msg[sizeof(svc->link_msg)];
+	bool seen = false, lost = false;
+	int verdict = svc->link_err;
+
+	if (b->link_sock < 0)
+		return 0;
+	for (;;) {
+		ssize_t n = recv(b->link_sock, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) {
+				lost = true;
+				continue;
+			}
+			break;	/* EAGAIN: all read */
+		}
+		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			struct ifinfomsg *ifi = NLMSG_DATA(h);
+			uint32_t mtu = 0;
+			int alen;
+
+			if ((h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK) ||
+			    h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifi)) || ifi->ifi_index != b->ifindex)
+				continue;
+			alen = IFLA_PAYLOAD(h);
+			for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+				if (a->rta_type == IFLA_MTU && RTA_PAYLOAD(a) >= sizeof(mtu))
+					memcpy(&mtu, RTA_DATA(a), sizeof(mtu));
+			verdict = link_verdict(b, h->nlmsg_type == RTM_DELLINK, ifi->ifi_flags, mtu,
+					       msg, sizeof(msg));
+			seen = true;
+		}
+	}
+	if (lost) {
+		verdict = link_query(b, msg, sizeof(msg));
+		seen = true;
+	}
+	if (seen && verdict != svc->link_err)
+		sgbpf_service_link_changed(svc, verdict, msg);
+	return 0;
+}
+
+int sgbpf_udp_maintain(struct sgbpf_service *svc)
+{
+	return link_read(svc, svc->backend);
+}
+
+/* Adds fd to the epoll set ep, tagged with what it is. */
+static int ev_add(int ep, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
 int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 		      const struct sgbpf_service_opts *opts)
 {
 	const char *ifname = opts->ifname ? opts->ifname : "lo";
-	struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = 8192 };
 	uint32_t prio = SGBPF_SCATTER_PRIORITY;
 	uint16_t ctrl_port;
 	int err;
@@ -346,18 +562,44 @@ int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 		b->batch_addr[k].sin_port = htons(w->port);
 	}
 
+	snprintf(b->ifname, sizeof(b->ifname), "%s", ifname);
+	b->link_sock = link_open();
+	if (b->link_sock < 0)
+		return sgbpf_err(b->link_sock, "cannot watch the interface (rtnetlink): %s",
+				 strerror(-b->link_sock));
+
 	if (svc->delivery == SGBPF_DELIVERY_CTRL_FD) {
+		int one = 1;
+
 		b->ctrl_sock = udp_socket(ifname, 0, &ctrl_port);
 		if (b->ctrl_sock < 0)
 			return sgbpf_err(b->ctrl_sock, "cannot open the control socket: %s",
 					 strerror(-b->ctrl_sock));
-		svc->notify_fd = b->ctrl_sock;
+		/* Its drop counter says when completion datagrams were lost. */
+		if (setsockopt(b->ctrl_sock, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)))
+			return sgbpf_err(-errno, "cannot count the control socket's drops: %s",
+					 strerror(errno));
+		b->ctrl_bufs = malloc((size_t)CTRL_BATCH * SGBPF_UDP_MSG_LEN);
+		if (!b->ctrl_bufs)
+			return -ENOMEM;
+		/*
+		 * The descriptor an event loop watches: the control socket and
+		 * the link events, in one epoll set.
+		 */
+		b->ev_fd = epoll_create1(EPOLL_CLOEXEC);
+		if (b->ev_fd < 0)
+			return sgbpf_err(-errno, "cannot create an epoll set: %s", strerror(errno));
+		err = ev_add(b->ev_fd, b->ctrl_sock, EV_CTRL);
+		if (!err)
+			err = ev_add(b->ev_fd, b->link_sock, EV_LINK);
+		if (err)
+			return sgbpf_err(err, "cannot watch the control socket: %s", strerror(-err));
+		svc->notify_fd = b->ev_fd;
 	}
 
-	err = ring_setup(svc, b, &p);
+	err = ring_setup(svc, b);
 	if (err)
 		return sgbpf_err(err, "cannot set up io_uring: %s", strerror(-err));
-	b->ring_ready = true;
 	/* One send buffer per slot: a send may complete after scatter returns. */
 	b->tx = calloc(svc->reqs.nslots, sizeof(*b->tx));
 	if (!b->tx)
@@ -380,6 +622,18 @@ int sgbpf_udp_io_start(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 			return sgbpf_err(-errno, "cannot open the completion ring buffer: %s",
 					 strerror(errno));
 		svc->notify_fd = ring_buffer__epoll_fd(b->rb);
+		/*
+		 * The link events join the ring buffer's epoll set, the descriptor
+		 * an event loop watches.  Ring 0 is tagged 0 by libbpf, which is
+		 * EV_RING; sgbpf_udp_wait_events() epolls the set itself.
+		 */
+		{
+			int err = ev_add(svc->notify_fd, b->link_sock, EV_LINK);
+
+			if (err)
+				return sgbpf_err(err, "cannot watch the interface: %s",
+						 strerror(-err));
+		}
 	}
 	/* A disabled ring is armed by the first scatter (ring_enable()). */
 	if (svc->fate == SGBPF_FATE_ALLOW && !b->ring_disabled) {
@@ -408,8 +662,14 @@ void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	free(b->rx.last);
 	free(b->rx.last_len);
 	free(b->rx.last_worker);
+	free(b->rx.held);
 	free(b->tx);
 	free(b->batch_addr);
+	free(b->ctrl_bufs);
+	if (b->ev_fd >= 0)
+		close(b->ev_fd);
+	if (b->link_sock >= 0)
+		close(b->link_sock);
 	if (b->ctrl_sock >= 0)
 		close(b->ctrl_sock);
 	if (b->sock >= 0)
@@ -459,13 +719,35 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 		ret = ring_enable(b);
 		if (ret)
 			return ret;
+	} else {
+		ret = ring_own(svc, b);
+		if (ret)
+			return ret;
 	}
+	/*
+	 * Set before the first SQE: tx_sqe() may reap this scatter's first
+	 * completions when the submission queue fills.
+	 */
+	b->tx_wait = UD(UD_TX, slot, req_id);
+	b->tx_left = b->nbatch;
+	b->tx_res = 0;
 	for (uint32_t k = 0; k < b->nbatch; k++) {
 		struct io_uring_sqe *sqe = tx_sqe(svc, b);
 
-		if (!sqe)
-			return sgbpf_err(-EBUSY, "io_uring submission queue full");
-		io_uring_prep_send(sqe, b->sock, tx->buf, SGBPF_HDR_LEN + len, 0);
+		if (!sqe) {
+			/* The sends queued so far still complete; wait for them below. */
+			b->tx_left -= b->nbatch - k;
+			b->tx_res = sgbpf_err(-EBUSY, "io_uring submission queue full");
+			break;
+		}
+		/*
+		 * MSG_DONTWAIT: a full send buffer fails the send at once instead of
+		 * leaving it to io_uring's poll retry, which would send it later, from
+		 * a buffer the slot's next request may have rewritten by then.  So
+		 * every send completes inside this call, and the slot is never
+		 * released while the kernel may still read its buffer or open it.
+		 */
+		io_uring_prep_send(sqe, b->sock, tx->buf, SGBPF_HDR_LEN + len, MSG_DONTWAIT);
 		io_uring_prep_send_set_addr(sqe, (const struct sockaddr *)&b->batch_addr[k],
 					    sizeof(b->batch_addr[k]));
 		sqe->user_data = UD(UD_TX, slot, req_id);
@@ -473,31 +755,65 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 	ret = io_uring_submit(&b->ring);
 	if (ret < 0)
 		return sgbpf_err(ret, "cannot submit the scatter: %s", strerror(-ret));
+	/* Inline completions are posted before io_uring_enter() returns. */
+	reap_cqes(svc, b);
+	while (b->tx_left) {
+		struct io_uring_cqe *cqe;
+
+		/* Not expected with MSG_DONTWAIT; but a pending send must be waited for. */
+		ret = io_uring_wait_cqe(&b->ring, &cqe);
+		if (ret < 0 && ret != -EINTR && ret != -ETIME)
+			return sgbpf_err(ret, "cannot collect the scatter's send: %s", strerror(-ret));
+		reap_cqes(svc, b);
+	}
+	if (b->tx_res < 0) {
+		if (b->tx_res == -EAGAIN || b->tx_res == -ENOBUFS)
+			return sgbpf_err(b->tx_res, "the send buffer of the service socket on %s is "
+					 "full; report some requests and retry", b->ifname);
+		return sgbpf_err(b->tx_res, "cannot send request %u on %s: %s", req_id, b->ifname,
+				 strerror(-b->tx_res));
+	}
 	return 0;
 }
 
-int sgbpf_udp_reap(struct sgbpf_service *svc)
+/* Handles the completions in the shared queue; no system call. */
+static void reap_cqes(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 {
-	struct sgbpf_udp_backend *b = svc->backend;
 	struct io_uring_cqe *cqe;
 	unsigned int head, seen = 0;
-
-	if (b->ring_disabled)
-		return 0;	/* nothing was submitted yet */
-	/* Completions waiting for the thread to ask (deferred task work). */
-	if (IO_URING_READ_ONCE(*b->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
-		io_uring_get_events(&b->ring);
 
 	io_uring_for_each_cqe(&b->ring, head, cqe) {
 		seen++;
 		if (UD_KIND(cqe->user_data) == UD_TX) {
-			if (cqe->res < 0)
+			if (cqe->user_data == b->tx_wait && b->tx_left) {
+				/* One of this scatter's batches: keep the first error. */
+				b->tx_left--;
+				if (cqe->res < 0 && b->tx_res == 0)
+					b->tx_res = cqe->res;
+			} else if (cqe->res < 0) {
 				sgbpf_service_send_failed(svc, UD_REQ(cqe->user_data));
+			}
 		} else if (UD_KIND(cqe->user_data) == UD_RX) {
 			rx_complete(svc, b, cqe);
 		}
 	}
 	io_uring_cq_advance(&b->ring, seen);
+}
+
+int sgbpf_udp_reap(struct sgbpf_service *svc)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+	int err;
+
+	if (b->ring_disabled)
+		return 0;	/* nothing was submitted yet */
+	err = ring_own(svc, b);
+	if (err)
+		return err;
+	/* Completions waiting for the thread to ask (deferred task work). */
+	if (IO_URING_READ_ONCE(*b->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW))
+		io_uring_get_events(&b->ring);
+	reap_cqes(svc, b);
 	if (svc->fate == SGBPF_FATE_ALLOW && !b->rx.armed && rx_arm(b) == 0)
 		io_uring_submit(&b->ring);
 	return 0;
@@ -521,29 +837,45 @@ static void keep_last(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 
 static int drain_ctrl(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 {
-	/* Whole datagrams only when the application also wants the replies. */
-	static __thread uint8_t bufs[CTRL_BATCH][SGBPF_UDP_MSG_LEN];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint32_t))];
+		struct cmsghdr align;
+	} ctl[CTRL_BATCH];
 	struct sockaddr_in src[CTRL_BATCH];
 	struct mmsghdr msgs[CTRL_BATCH];
 	struct iovec iov[CTRL_BATCH];
+	/* Whole datagrams only when the application also wants the replies. */
 	size_t want = b->rx.last ? SGBPF_UDP_MSG_LEN : SGBPF_HDR_LEN;
 	int n;
 
 	for (int i = 0; i < CTRL_BATCH; i++) {
-		iov[i].iov_base = bufs[i];
+		iov[i].iov_base = b->ctrl_bufs + (size_t)i * SGBPF_UDP_MSG_LEN;
 		iov[i].iov_len = want;
 		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 		msgs[i].msg_hdr.msg_name = &src[i];
 		msgs[i].msg_hdr.msg_namelen = sizeof(src[i]);
+		msgs[i].msg_hdr.msg_control = ctl[i].buf;
+		msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
 	}
 	n = recvmmsg(b->ctrl_sock, msgs, CTRL_BATCH, MSG_DONTWAIT, NULL);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
-		const struct sgbpf_hdr *h = (const void *)bufs[i];
+		const struct sgbpf_hdr *h = iov[i].iov_base;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr);
 
+		/* The socket's drop count rose: some completions never came. */
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+			uint32_t drops;
+
+			memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+			if (drops != b->ctrl_drops) {
+				b->ctrl_drops = drops;
+				sgbpf_service_lost_events(svc);
+			}
+		}
 		/* Only the kernel's completion datagrams carry the flag. */
 		if (msgs[i].msg_len < SGBPF_HDR_LEN || !(h->flags & SGBPF_FLAG_COMPLETE))
 			continue;
@@ -567,36 +899,65 @@ static int wait_replies(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, 
 
 	if (b->rb)
 		ring_buffer__consume(b->rb);
+	/*
+	 * A completion found in its slot before its control datagram was read:
+	 * in fate allow that datagram is one of the replies the report waits for.
+	 */
+	if (b->ctrl_sock >= 0 && drain_ctrl(svc, b) > 0)
+		return 0;
 	if (timeout_ms <= 0 || io_uring_cq_ready(&b->ring) || b->ring_disabled)
 		return 0;
 	err = io_uring_wait_cqe_timeout(&b->ring, &cqe, &ts);
 	return err == -ETIME || err == -EINTR ? 0 : err;
 }
 
+/* Sleeps on the service's event set; returns which members were ready (1 << EV_*). */
+static int wait_set(int ep, int timeout_ms)
+{
+	struct epoll_event evs[4];
+	int n = epoll_wait(ep, evs, 4, timeout_ms), ready = 0;
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++)
+		ready |= 1 << (evs[i].data.u64 & 7);
+	return ready;
+}
+
 int sgbpf_udp_wait_events(struct sgbpf_service *svc, int timeout_ms)
 {
 	struct sgbpf_udp_backend *b = svc->backend;
+	int ready, n, err;
 
+	err = ring_own(svc, b);
+	if (err)
+		return err;
 	if (svc->pending)
 		return wait_replies(svc, b, timeout_ms);
 
 	switch (svc->delivery) {
 	case SGBPF_DELIVERY_RINGBUF:
-	case SGBPF_DELIVERY_BLOCK: {
-		int n = ring_buffer__poll(b->rb, timeout_ms);
-
+	case SGBPF_DELIVERY_BLOCK:
+		ready = wait_set(svc->notify_fd, timeout_ms);
+		if (ready < 0)
+			return ready;
+		n = ring_buffer__consume(b->rb);
+		if (ready & (1 << EV_LINK))
+			link_read(svc, b);
 		return n < 0 ? n : 0;
-	}
-	case SGBPF_DELIVERY_CTRL_FD: {
-		struct pollfd pfd = { .fd = b->ctrl_sock, .events = POLLIN };
-		int n;
-
-		/* poll returns at once when completions are queued already. */
-		if (timeout_ms != 0 && poll(&pfd, 1, timeout_ms) < 0)
-			return -errno;
+	case SGBPF_DELIVERY_CTRL_FD:
+		/* epoll returns at once when completions are queued already. */
+		ready = timeout_ms != 0 ? wait_set(b->ev_fd, timeout_ms) : 0;
+		if (ready < 0)
+			return ready;
 		n = drain_ctrl(svc, b);
+		/*
+		 * A poll that found no completion may have been woken by a link
+		 * event: read it, or the descriptor stays readable.
+		 */
+		if ((ready & (1 << EV_LINK)) || (timeout_ms == 0 && n == 0))
+			link_read(svc, b);
 		return n < 0 ? n : 0;
-	}
 	default:
 		return 0;
 	}
