@@ -2,7 +2,8 @@
 /*
  * The CLI at run time, inside a namespace of its own with reference workers
  * on its lo: SIGINT and SIGTERM stop 'sgbpf gather' cleanly (whole JSON
- * lines, a summary, exit 130/143), its memory stays flat over a long run,
+ * lines, a summary, exit 130/143), also from inside a block-mode scatter
+ * that has no timeout, its memory stays flat over a long run,
  * and a bad --reduce-obj gets a message in words.
  *
  * SGBPF_SOAK_FULL=1 runs the memory soak at full size (5 M requests instead
@@ -209,6 +210,40 @@ START_TEST(test_signal_stops_cleanly)
 }
 END_TEST
 
+/*
+ * Block mode waits inside the scatter; with no timeout and a worker that
+ * never answers, only the signal can end that wait.
+ */
+START_TEST(test_signal_stops_block_mode)
+{
+	int out, err, status;
+	char errbuf[4096] = "", silent[64];
+	static struct lines l;
+	pid_t pid;
+	long t0;
+
+	memset(&l, 0, sizeof(l));
+	write_file(silent, "127.0.0.1:37100\n");	/* nobody listens there */
+	pid = start_cli((const char *const[]){ "gather", "--dev", "lo", "--workers", silent,
+					       "--count", "5", "--delivery", "block",
+					       "--timeout-us", "0", "--json", NULL }, &out, &err);
+	drain(&out, &err, &l, errbuf, sizeof(errbuf), now_ms() + 700);
+	unlink(silent);
+	ck_assert_int_eq(kill(pid, SIGINT), 0);
+	t0 = now_ms();
+	drain(&out, &err, &l, errbuf, sizeof(errbuf), now_ms() + 5000);
+	if (out >= 0 || err >= 0)
+		kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 130,
+		      "status 0x%x after SIGINT in block mode (stderr: %s)", status, errbuf);
+	ck_assert_msg(now_ms() - t0 < 4000, "took %ld ms to stop", now_ms() - t0);
+	ck_assert_msg(strncmp(l.last, "{\"summary\": ", 12) == 0, "last line: %s", l.last);
+	/* The one request in flight could not finish: it is abandoned, and said so. */
+	ck_assert_msg(strstr(l.last, "\"abandoned\": 1"), "summary: %s", l.last);
+}
+END_TEST
+
 static long rss_kb(pid_t pid)
 {
 	char path[64], line[256];
@@ -347,6 +382,7 @@ int main(void)
 	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_signal_stops_cleanly, 0, 2);
+	tcase_add_test(tc, test_signal_stops_block_mode);
 	tcase_add_test(tc, test_memory_flat_over_a_long_run);
 	tcase_add_test(tc, test_reduce_obj_message);
 	tcase_add_test(tc, test_json_duplicates);

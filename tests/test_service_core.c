@@ -4,7 +4,8 @@
  * never reused while the kernel may still use them, no completion depends on
  * a notification arriving, creation has no process-wide side effects, the
  * netlink fallback never removes a live service's filters, destroy reports
- * what is in flight, a service changes threads, and the interface going away
+ * what is in flight, a service changes threads, a signal ends a wait, policy N
+ * is bounded by the workers, and the interface going away
  * fails the service at once.
  */
 #define _GNU_SOURCE
@@ -25,6 +26,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -515,6 +517,77 @@ END_TEST
 
 /* ---- 12: destroy ------------------------------------------------------ */
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * A signal handled by the application ends a sleeping sgbpf_wait() with
+ * -EINTR, as it ends epoll_wait(), so that a caller blocked on a long
+ * timeout sees its stop flag; the request stays in flight.
+ */
+START_TEST(test_wait_interrupted)
+{
+	static const enum sgbpf_delivery modes[] = {
+		SGBPF_DELIVERY_RINGBUF, SGBPF_DELIVERY_CTRL_FD, SGBPF_DELIVERY_BLOCK,
+	};
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+
+	/* No SA_RESTART: the handler interrupts system calls. */
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, &old), 0);
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		struct seen s = { 0 };
+		/* Nobody listens above the farms: the request can only expire. */
+		struct sgbpf_service *svc = make(&s, SLOW_BASE + NFARM, 2, modes[m],
+						 SGBPF_FATE_DISCARD, 16);
+		SGBPF_OPTS(sgbpf_scatter_opts, so, .timeout_us = 3000000);
+		struct itimerval it = { .it_value = { .tv_usec = 50000 } };
+		int ret;
+
+		if (modes[m] == SGBPF_DELIVERY_BLOCK) {
+			/* Block mode waits inside the scatter itself. */
+			ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+			ret = sgbpf_scatter(svc, "d", 1, &so, NULL);
+			ck_assert_msg(ret == -EINTR, "block: scatter returned %d (%s), expected -EINTR",
+				      ret, strerror(-ret));
+		} else {
+			ck_assert_int_eq(sgbpf_scatter(svc, "d", 1, &so, NULL), 0);
+			ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+			ret = sgbpf_wait(svc, 2000);
+			ck_assert_msg(ret == -EINTR, "mode %d: wait returned %d, expected -EINTR",
+				      modes[m], ret);
+		}
+		ck_assert_uint_eq(s.complete + s.expired + s.failed + s.cancelled + s.other, 0);
+		ck_assert_uint_eq(sgbpf_inflight(svc), 1);
+		sgbpf_service_destroy(svc);
+		ck_assert_uint_eq(s.cancelled, 1);
+	}
+	ck_assert_int_eq(sigaction(SIGALRM, &old, NULL), 0);
+}
+END_TEST
+
+/* Policy N asks for more workers than the service has: a usage error, not "all". */
+START_TEST(test_policy_n_above_workers)
+{
+	struct seen s = { 0 };
+	struct sgbpf_service *svc = make(&s, BASE, 4, SGBPF_DELIVERY_RINGBUF,
+					 SGBPF_FATE_DISCARD, 16);
+	SGBPF_OPTS(sgbpf_scatter_opts, five, .policy = SGBPF_POLICY_N, .n = 5);
+	SGBPF_OPTS(sgbpf_scatter_opts, four, .policy = SGBPF_POLICY_N, .n = 4);
+	int ret = sgbpf_scatter(svc, "d", 1, &five, NULL);
+
+	ck_assert_msg(ret == -EINVAL, "policy N 5 of 4 workers: scatter returned %d", ret);
+	ck_assert_uint_eq(sgbpf_inflight(svc), 0);
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "4"));
+	ck_assert_int_eq(sgbpf_scatter(svc, "d", 1, &four, NULL), 0);
+	while (sgbpf_inflight(svc))
+		ck_assert_int_ge(sgbpf_wait(svc, 2000), 0);
+	ck_assert_uint_eq(s.complete, 1);
+	sgbpf_service_destroy(svc);
+}
+END_TEST
+
 START_TEST(test_destroy_reports_inflight)
 {
 	struct seen s = { 0 };
@@ -758,6 +831,8 @@ int main(void)
 	tcase_add_test(tl, test_destroy_reports_inflight);
 	tcase_add_test(tl, test_destroy_from_callback);
 	tcase_add_test(tl, test_thread_handover);
+	tcase_add_test(tl, test_wait_interrupted);
+	tcase_add_test(tl, test_policy_n_above_workers);
 	suite_add_tcase(s, tv);
 	suite_add_tcase(s, tl);
 	sr = srunner_create(s);

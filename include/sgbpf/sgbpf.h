@@ -251,7 +251,8 @@ SGBPF_API void sgbpf_service_destroy(struct sgbpf_service *svc);
  * shrank below the MTU the service needs, -ESHUTDOWN while the service is
  * being destroyed, another negative errno otherwise; on error no request was
  * started.  In SGBPF_DELIVERY_BLOCK mode it returns after the request's
- * callback ran.
+ * callback ran, or with -EINTR, the request still in flight, when a signal
+ * with a handler interrupted that wait.
  */
 SGBPF_API int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
 			    const struct sgbpf_scatter_opts *opts, uint32_t *req_id);
@@ -264,6 +265,8 @@ SGBPF_API int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t 
  * also looked at, every 20 ms and when notifications were lost.  While the
  * interface is gone, down or too small it returns -ENODEV, -ENETDOWN or
  * -EMSGSIZE, after reporting every request in flight as SGBPF_STATUS_FAILED.
+ * A signal with a handler ends a sleeping wait with -EINTR when nothing was
+ * reported, as it ends epoll_wait().
  */
 SGBPF_API int sgbpf_wait(struct sgbpf_service *svc, int timeout_ms);
 

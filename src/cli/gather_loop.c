@@ -152,6 +152,11 @@ int gather_loop_run(struct gather_loop *g)
 			err = sgbpf_scatter(g->svc, g->msg, g->msg_len, &g->sopts, NULL);
 			if (err == -EBUSY)
 				break;
+			if (err == -EINTR) {
+				/* Block mode: the request is in flight; the top of the loop stops. */
+				g->sent++;
+				break;
+			}
 			if (err)
 				return err;
 			g->sent++;

@@ -211,11 +211,8 @@ static uint32_t needed_for(const struct sgbpf_service *svc, const struct sgbpf_s
 	switch (OPTS_GET(o, policy, SGBPF_POLICY_ALL)) {
 	case SGBPF_POLICY_ANY:
 		return 1;
-	case SGBPF_POLICY_N: {
-		uint32_t n = OPTS_GET(o, n, 0);
-
-		return n == 0 ? 0 : (n > svc->nworkers ? svc->nworkers : n);
-	}
+	case SGBPF_POLICY_N:
+		return OPTS_GET(o, n, 0);
 	default:
 		return svc->nworkers;
 	}
@@ -493,6 +490,7 @@ static int link_error(struct sgbpf_service *svc)
 static int do_wait(struct sgbpf_service *svc, int timeout_ms)
 {
 	uint64_t until = timeout_ms > 0 ? sgbpf_now_ns() + (uint64_t)timeout_ms * 1000000 : 0;
+	bool interrupted = false;
 	int err;
 
 	svc->reported = 0;
@@ -525,14 +523,17 @@ static int do_wait(struct sgbpf_service *svc, int timeout_ms)
 			if (svc->reqs.inflight == 0 || svc->destroy_pending)
 				break;	/* nothing could arrive */
 			err = svc->ops->wait_events(svc, t);
-			if (err < 0 && err != -EINTR)
+			if (err == -EINTR)
+				interrupted = true;
+			else if (err < 0)
 				return err;
 			if (svc->send_failures)
 				scan_slots(svc);
 		}
 		maintain(svc, sgbpf_now_ns());
 		expire_due(svc);
-		if (svc->reported || timeout_ms == 0 || svc->destroy_pending || svc->link_err)
+		if (svc->reported || timeout_ms == 0 || svc->destroy_pending || svc->link_err ||
+		    interrupted)
 			break;
 		if (svc->reqs.inflight == 0 && svc->delivery == SGBPF_DELIVERY_BUSY_WAIT)
 			break;
@@ -541,6 +542,9 @@ static int do_wait(struct sgbpf_service *svc, int timeout_ms)
 	}
 	if (svc->link_err && !svc->destroy_pending)
 		return link_error(svc);
+	/* A signal the application handles ends the wait, as it ends epoll_wait(). */
+	if (interrupted && !svc->reported)
+		return -EINTR;
 	return svc->reported;
 }
 
@@ -669,8 +673,9 @@ int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
 	if (OPTS_GET(opts, policy, SGBPF_POLICY_ALL) > SGBPF_POLICY_N)
 		return sgbpf_err(-EINVAL, "unknown completion policy");
 	needed = needed_for(svc, opts);
-	if (needed == 0)
-		return sgbpf_err(-EINVAL, "policy N needs n >= 1");
+	if (needed == 0 || needed > svc->nworkers)
+		return sgbpf_err(-EINVAL, "policy N needs 1 <= n <= %u (the service's workers), "
+				 "got %u", svc->nworkers, needed);
 	ret = check_usable(svc);
 	if (ret)
 		return ret;

@@ -918,7 +918,7 @@ static int wait_set(int ep, int timeout_ms)
 	int n = epoll_wait(ep, evs, 4, timeout_ms), ready = 0;
 
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		return -errno;	/* -EINTR too: the core hands it to the caller */
 	for (int i = 0; i < n; i++)
 		ready |= 1 << (evs[i].data.u64 & 7);
 	return ready;
