@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -740,6 +741,45 @@ static void works_again(struct sgbpf_service *svc, struct seen *s)
 	ck_assert_uint_eq(s->complete, before + 1);
 }
 
+/*
+ * Another interface of the namespace changing is none of the service's
+ * business: its descriptor must not poll readable for that.
+ */
+START_TEST(test_other_links_quiet)
+{
+	static const enum sgbpf_delivery modes[] = {
+		SGBPF_DELIVERY_RINGBUF, SGBPF_DELIVERY_CTRL_FD,
+	};
+
+	for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+		struct seen s = { 0 };
+		struct sgbpf_service *svc = make(&s, BASE, 4, modes[m], SGBPF_FATE_DISCARD, 16);
+		struct pollfd pfd = { .fd = sgbpf_service_fd(svc), .events = POLLIN };
+		int ready;
+
+		ck_assert_int_ge(pfd.fd, 0);
+		ck_assert_int_eq(sh("ip -n %s link add sgbq0 type veth peer name sgbq1",
+				    coord->name), 0);
+		for (int i = 0; i < 5; i++) {
+			ck_assert_int_eq(sh("ip -n %s link set sgbq0 up", coord->name), 0);
+			ck_assert_int_eq(sh("ip -n %s link set sgbq0 mtu %d", coord->name,
+					    1400 + i), 0);
+			ck_assert_int_eq(sh("ip -n %s link set sgbq0 down", coord->name), 0);
+		}
+		ck_assert_int_eq(sh("ip -n %s link del sgbq0", coord->name), 0);
+		ready = poll(&pfd, 1, 100);
+		ck_assert_msg(ready == 0, "mode %d: the service's descriptor polled readable "
+			      "(0x%x) for another interface's events", modes[m], pfd.revents);
+		/* Its own interface still counts. */
+		ck_assert_int_eq(sh("ip -n %s link set dev %s mtu 1400", coord->name, ifname), 0);
+		ready = poll(&pfd, 1, 1000);
+		ck_assert_int_eq(sh("ip -n %s link set dev %s mtu 1500", coord->name, ifname), 0);
+		ck_assert_msg(ready == 1, "mode %d: no wake-up for its own interface", modes[m]);
+		sgbpf_service_destroy(svc);
+	}
+}
+END_TEST
+
 START_TEST(test_interface_changes)
 {
 	struct seen s = { 0 };
@@ -823,6 +863,7 @@ int main(void)
 	tcase_set_timeout(tl, 60);
 	tcase_add_test(tv, test_send_pending_keeps_slot);
 	tcase_add_test(tv, test_failed_is_fenced);
+	tcase_add_test(tv, test_other_links_quiet);
 	tcase_add_test(tv, test_interface_changes);
 	tcase_add_test(tv, test_cli_interface_removed);
 	tcase_add_test(tl, test_lost_ctrl_notifications);

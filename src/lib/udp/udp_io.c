@@ -5,8 +5,10 @@
  * replies read through a ring-mapped provided-buffer ring.
  */
 #define _GNU_SOURCE /* recvmmsg */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
@@ -417,15 +420,35 @@ static int ring_own(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
  * Link events of the service's network namespace (rtnetlink, RTMGRP_LINK):
  * the interface's removal, its going down and its MTU shrinking are seen at
  * once instead of through one failed request after another.
+ *
+ * A socket filter keeps the events of the namespace's other interfaces out
+ * of the queue, so they never make the service's descriptor readable.  The
+ * kernel sends each link event in a datagram of its own, so looking at the
+ * first message's ifi_index is enough; anything too short to hold one is
+ * let through for link_read() to judge.
  */
-static int link_open(void)
+static int link_open(int ifindex)
 {
+	/* Absolute loads are big-endian: ifi_index as host bytes reads as htonl(). */
+	const uint32_t index_off = NLMSG_HDRLEN + offsetof(struct ifinfomsg, ifi_index);
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, index_off + sizeof(__u32), 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, index_off),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl((uint32_t)ifindex), 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
 	struct sockaddr_nl a = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
 
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+	/* Before bind(): no event of another interface is ever queued. */
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a))) {
 		int err = -errno;
 
 		close(fd);
@@ -563,7 +586,7 @@ int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 	}
 
 	snprintf(b->ifname, sizeof(b->ifname), "%s", ifname);
-	b->link_sock = link_open();
+	b->link_sock = link_open(b->ifindex);
 	if (b->link_sock < 0)
 		return sgbpf_err(b->link_sock, "cannot watch the interface (rtnetlink): %s",
 				 strerror(-b->link_sock));
