@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Steering for the TCP backend: one listening socket per worker, and the
+ * SK_LOOKUP program (bpf-tcp/steer.bpf.c) that gives each listed worker's
+ * SYN to its own listener.  Which listener accepted a connection says which
+ * worker it is, before a byte is read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sgbpf_tcp_steer_bpf.skel.h"
+#include "steer.h"
+
+struct sgbpf_tcp_steer {
+	struct sgbpf_tcp_steer_bpf *skel;
+	struct bpf_link *link;
+	size_t nworkers;
+	int *listeners;
+};
+
+/* A listener bound to the service's address; its port is the kernel's choice. */
+static int listener_open(uint32_t addr)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = addr };
+	int fd, err;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 64)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int fill_maps(struct sgbpf_tcp_steer *st, const struct sgbpf_endpoint *service,
+		     const struct sgbpf_endpoint *workers)
+{
+	int wmap = bpf_map__fd(st->skel->maps.sgbpf_tcp_workers);
+	int lmap = bpf_map__fd(st->skel->maps.sgbpf_tcp_listeners);
+
+	for (size_t i = 0; i < st->nworkers; i++) {
+		struct sgbpf_tcp_src src = { .addr = workers[i].addr, .port = htons(workers[i].port) };
+		__u32 idx = i;
+		__u64 fd;
+		int ret;
+
+		ret = listener_open(service->addr);
+		if (ret < 0)
+			return ret;
+		st->listeners[i] = ret;
+		fd = ret;
+		/* BPF_NOEXIST: a source listed twice would make two workers one. */
+		if (bpf_map_update_elem(wmap, &src, &idx, BPF_NOEXIST) ||
+		    bpf_map_update_elem(lmap, &idx, &fd, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+static int attach_netns(struct sgbpf_tcp_steer *st)
+{
+	/* thread-self: the namespace this thread is in, which may not be the process's. */
+	int ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), err = 0;
+
+	if (ns < 0)
+		return -errno;
+	st->link = bpf_program__attach_netns(st->skel->progs.sgbpf_steer, ns);
+	if (!st->link)
+		err = -errno;
+	close(ns);
+	return err;
+}
+
+int sgbpf_tcp_steer_create(const struct sgbpf_endpoint *service,
+			   const struct sgbpf_endpoint *workers, size_t nworkers,
+			   struct sgbpf_tcp_steer **out)
+{
+	struct sgbpf_tcp_steer *st;
+	int err;
+
+	if (!service || !out || (!workers && nworkers) || nworkers > SGBPF_TCP_MAX_WORKERS)
+		return -EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->nworkers = nworkers;
+	st->listeners = malloc((nworkers ? nworkers : 1) * sizeof(int));
+	if (!st->listeners) {
+		free(st);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nworkers; i++)
+		st->listeners[i] = -1;
+
+	st->skel = sgbpf_tcp_steer_bpf__open();
+	if (!st->skel) {
+		err = -errno;
+		goto fail;
+	}
+	st->skel->rodata->sgbpf_steer_addr = service->addr;
+	st->skel->rodata->sgbpf_steer_port = service->port;
+	/* Maps cannot have zero entries; a service without workers refuses everyone. */
+	if (bpf_map__set_max_entries(st->skel->maps.sgbpf_tcp_workers, nworkers ? nworkers : 1) ||
+	    bpf_map__set_max_entries(st->skel->maps.sgbpf_tcp_listeners, nworkers ? nworkers : 1)) {
+		err = -EINVAL;
+		goto fail;
+	}
+	err = sgbpf_tcp_steer_bpf__load(st->skel);
+	if (err)
+		goto fail;
+	err = fill_maps(st, service, workers);
+	if (err)
+		goto fail;
+	/* Last: no SYN is steered before every worker has its listener. */
+	err = attach_netns(st);
+	if (err)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	sgbpf_tcp_steer_destroy(st);
+	return err < 0 ? err : -EINVAL;
+}
+
+int sgbpf_tcp_steer_listener(const struct sgbpf_tcp_steer *st, size_t i)
+{
+	if (!st || i >= st->nworkers)
+		return -EINVAL;
+	return st->listeners[i];
+}
+
+int sgbpf_tcp_steer_stats(const struct sgbpf_tcp_steer *st,
+			  uint64_t out[__SGBPF_TCP_STEER_STATS])
+{
+	int ncpus = libbpf_num_possible_cpus(), fd;
+
+	if (!st || ncpus <= 0)
+		return ncpus <= 0 ? ncpus : -EINVAL;
+	fd = bpf_map__fd(st->skel->maps.sgbpf_tcp_steer_stats);
+	for (__u32 k = 0; k < __SGBPF_TCP_STEER_STATS; k++) {
+		__u64 v[ncpus];
+
+		if (bpf_map_lookup_elem(fd, &k, v))
+			return -errno;
+		out[k] = 0;
+		for (int c = 0; c < ncpus; c++)
+			out[k] += v[c];
+	}
+	return 0;
+}
+
+void sgbpf_tcp_steer_destroy(struct sgbpf_tcp_steer *st)
+{
+	if (!st)
+		return;
+	/* Detach first, so that no SYN is steered to a listener being closed. */
+	bpf_link__destroy(st->link);
+	for (size_t i = 0; i < st->nworkers; i++)
+		if (st->listeners[i] >= 0)
+			close(st->listeners[i]);
+	sgbpf_tcp_steer_bpf__destroy(st->skel);
+	free(st->listeners);
+	free(st);
+}
