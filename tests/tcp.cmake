@@ -1,0 +1,5 @@
+# The TCP backend's kernel half: the stream fold on crafted byte streams and
+# the SK_LOOKUP steering, over lo in namespaces the tests create (root only).
+sgbpf_test(test_tcp_stream SOURCES test_tcp_stream.c LIBS sgbpf_netns_util pthread TIMEOUT 300
+  LABELS root)
+sgbpf_test(test_tcp_steer SOURCES test_tcp_steer.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)
