@@ -3,3 +3,6 @@
 sgbpf_test(test_tcp_stream SOURCES test_tcp_stream.c LIBS sgbpf_netns_util pthread TIMEOUT 300
   LABELS root)
 sgbpf_test(test_tcp_steer SOURCES test_tcp_steer.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)
+# A foreign SK_LOOKUP program that must keep working next to ours.
+sgbpf_bpf_skeleton(sgbpf_test_foreign_lookup SOURCES tcp_foreign_lookup.bpf.c)
+target_link_libraries(test_tcp_steer PRIVATE sgbpf_test_foreign_lookup_skel)

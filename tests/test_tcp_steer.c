@@ -14,6 +14,7 @@
 #include "netns_util.h"
 #include "tcp/steer.h"
 #include "tcp_rig.h"
+#include "sgbpf_test_foreign_lookup.skel.h"
 
 #define NW 4
 
@@ -144,6 +145,78 @@ START_TEST(test_two_services_chain)
 }
 END_TEST
 
+/* A listener of the foreign program's on 127.0.0.1:<kernel's port>, in its map. */
+static int foreign_up(struct sgbpf_test_foreign_lookup **fl, struct bpf_link **link)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = RIG_LO };
+	int ns_fd, lfd;
+	__u32 zero = 0;
+	__u64 v;
+
+	*fl = sgbpf_test_foreign_lookup__open_and_load();
+	ck_assert_ptr_nonnull(*fl);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(lfd, 16), 0);
+	v = lfd;
+	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd((*fl)->maps.foreign_socks), &zero, &v,
+					     BPF_ANY), 0);
+	ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(ns_fd, 0);
+	*link = bpf_program__attach_netns((*fl)->progs.foreign_lookup, ns_fd);
+	close(ns_fd);
+	ck_assert_ptr_nonnull(*link);
+	return lfd;
+}
+
+/* Both work: port 8000 to the foreign listener, ours steered, strangers refused. */
+static void both_work(struct sgbpf_tcp_steer *st, int foreign_lfd)
+{
+	int c = rig_connect(24000, 8000), s;
+
+	ck_assert_int_ge(c, 0);
+	s = rig_accept(foreign_lfd, 1000);
+	ck_assert_int_ge(s, 0);
+	rig_close_rst(s);
+	rig_close_rst(c);
+	rig_close_rst(land(st, 1, 7000, 22001));
+	ck_assert_int_eq(rig_connect(22999, 7000), -ECONNREFUSED);
+}
+
+START_TEST(test_foreign_program)
+{
+	struct sgbpf_test_foreign_lookup *fl;
+	struct sgbpf_tcp_steer *st;
+	struct bpf_link *link;
+	int lfd, ns_fd, c;
+
+	/* Foreign first, ours after it in the chain; then ours first. */
+	lfd = foreign_up(&fl, &link);
+	st = steer(7000, 22000);
+	both_work(st, lfd);
+	sgbpf_tcp_steer_destroy(st);
+	bpf_link__destroy(link);
+	st = steer(7000, 22000);
+	ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(ns_fd, 0);
+	link = bpf_program__attach_netns(fl->progs.foreign_lookup, ns_fd);
+	close(ns_fd);
+	ck_assert_ptr_nonnull(link);
+	both_work(st, lfd);
+	ck_assert_uint_eq(stat(st, SGBPF_TCP_REFUSED), 1);
+	sgbpf_tcp_steer_destroy(st);
+	/* Ours gone, the foreign one goes on. */
+	ck_assert_int_eq(lookup_progs(), 1);
+	c = rig_connect(24001, 8000);
+	ck_assert_int_ge(c, 0);
+	rig_close_rst(c);
+	bpf_link__destroy(link);
+	close(lfd);
+	sgbpf_test_foreign_lookup__destroy(fl);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("tcp_steer");
@@ -159,6 +232,7 @@ int main(void)
 	tcase_add_test(tc, test_unlisted_refused);
 	tcase_add_test(tc, test_reconnect_lands_again);
 	tcase_add_test(tc, test_two_services_chain);
+	tcase_add_test(tc, test_foreign_program);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
