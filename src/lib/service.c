@@ -462,7 +462,7 @@ int sgbpf_next_timeout_ms(const struct sgbpf_service *svc)
 	if (!svc->reqs.inflight)
 		return -1;
 	now = sgbpf_now_ns();
-	d = sgbpf_reqtab_next_deadline(&svc->reqs);
+	d = sgbpf_reqtab_next_timer(&svc->reqs);
 	/* Come back for the periodic look at the slots even without a deadline. */
 	if (!d || d > svc->next_scan_ns)
 		d = svc->next_scan_ns;
