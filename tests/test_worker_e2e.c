@@ -398,6 +398,45 @@ START_TEST(test_duplicate)
 }
 END_TEST
 
+/*
+ * --ignore-first: each port drops the first copy of every request id it
+ * receives and answers every later one, as a straggler that only a
+ * re-scatter gets an answer from.  Ports and ids are independent.
+ */
+START_TEST(test_ignore_first)
+{
+	static const char *const extra[] = { "--ignore-first", NULL };
+	struct worker_proc w;
+	struct reply r;
+	int fd;
+
+	start_worker(&w, extra);
+	fd = client_socket();
+	send_scatter(fd, w.base, 5);
+	assert_quiet(fd, 100);
+	send_scatter(fd, w.base, 5);
+	ck_assert_msg(recv_reply(fd, &r), "no answer to the second copy");
+	assert_vector_reply(&r, 5, 0, 1);
+	ck_assert_uint_eq(r.from_port, w.base);
+	/* Another port has not had request 5 yet; another id is new at the first. */
+	send_scatter(fd, (uint16_t)(w.base + 1), 5);
+	send_scatter(fd, w.base, 6);
+	assert_quiet(fd, 100);
+	/* Every copy after the first is answered. */
+	send_scatter(fd, w.base, 5);
+	ck_assert_msg(recv_reply(fd, &r), "no answer to the third copy");
+	assert_vector_reply(&r, 5, 0, 1);
+	send_scatter(fd, (uint16_t)(w.base + 1), 5);
+	ck_assert_msg(recv_reply(fd, &r), "no answer on the second port");
+	assert_vector_reply(&r, 5, 0, 1);
+	ck_assert_uint_eq(r.from_port, w.base + 1);
+	assert_quiet(fd, 100);
+	ck_assert_int_eq(stop_worker(&w), 0);
+	ck_assert_msg(strstr(w.err, ", 3 ignored"), "summary: %s", w.err);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_scalar_unpadded)
 {
 	static const char *const extra[] = { "--reply", "scalar", "--no-pad", NULL };
@@ -578,6 +617,7 @@ int main(void)
 	tcase_add_test(tc, test_vector_replies);
 	tcase_add_test(tc, test_packets);
 	tcase_add_test(tc, test_duplicate);
+	tcase_add_test(tc, test_ignore_first);
 	tcase_add_test(tc, test_scalar_unpadded);
 	tcase_add_test(tc, test_random_matches_reply_gen);
 	tcase_add_test(tc, test_count_limit);
