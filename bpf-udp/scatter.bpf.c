@@ -10,7 +10,9 @@
  *
  * A trigger flagged SGBPF_FLAG_RETRY is a re-scatter of a request that is
  * still gathering: it never opens the slot, and goes only to the workers of
- * its batch whose seen bit for the request is not set.
+ * its batch whose seen bit for the request is not set.  A trigger of type
+ * SGBPF_MSG_ALLGATHER carries a complete request's result back to every
+ * worker of its batch, and opens nothing either.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -234,18 +236,19 @@ static __always_inline void stat_add(__u32 which, __u64 n)
 }
 
 /*
- * The slot of req when a re-scatter may go out: opened for req by one of
- * its own triggers (the OPENED tag: a slot reopened by a newer request
- * carries that request's id) and still gathering (ACTIVE for req: not
- * completing, complete, or fenced by user space).  NULL otherwise, and then
- * the re-scatter does nothing: it never opens a slot, never resets its seen
- * words, tickets or partials, and sends no copy of a request that no longer
- * needs one.  Both words carry the request id, so a re-scatter of an older
- * request whose slot moved on cannot match; the library sends a re-scatter
- * only while its request holds the slot, and the send completes (TC egress
- * runs inside it) before the request can be released.
+ * The slot of req when it was opened for req by one of req's own triggers
+ * (the OPENED tag: a slot reopened by a newer request carries that
+ * request's id) and is in `status` for req; NULL otherwise.  Re-scatters
+ * need ACTIVE (still gathering: not completing, complete, or fenced by user
+ * space), all-gathers COMPLETE.  What finds NULL does nothing to the slot:
+ * it never opens it, never resets its seen words, tickets or partials, and
+ * sends no copy.  Both words carry the request id, so a trigger of an older
+ * request whose slot moved on cannot match; the library sends these only
+ * while its request holds the slot, and the send completes (TC egress runs
+ * inside it) before the request can be released.
  */
-static __always_inline struct sgbpf_slot *retry_slot(const struct sgbpf_config *cfg, __u32 req)
+static __always_inline struct sgbpf_slot *slot_holding(const struct sgbpf_config *cfg, __u32 req,
+						       __u32 status)
 {
 	__u32 slot = req & cfg->slot_mask;
 	struct sgbpf_slot *s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
@@ -256,7 +259,7 @@ static __always_inline struct sgbpf_slot *retry_slot(const struct sgbpf_config *
 	tag = *(volatile __u64 *)&s->scatter;
 	if (SGBPF_TAG_REQ(tag) != req || !(SGBPF_TAG_LOW(tag) & SGBPF_SCATTER_OPENED))
 		return NULL;
-	if (*(volatile __u64 *)&s->state != SGBPF_TAG(req, SGBPF_SLOT_ACTIVE))
+	if (*(volatile __u64 *)&s->state != SGBPF_TAG(req, status))
 		return NULL;
 	return s;
 }
@@ -270,7 +273,7 @@ static __always_inline struct sgbpf_slot *retry_slot(const struct sgbpf_config *
  */
 static __always_inline int rescatter(const struct sgbpf_config *cfg, struct fanout *fo, __u32 req)
 {
-	struct sgbpf_slot *s = retry_slot(cfg, req);
+	struct sgbpf_slot *s = slot_holding(cfg, req, SGBPF_SLOT_ACTIVE);
 	__u32 last;
 
 	if (s)
@@ -338,7 +341,7 @@ int sgbpf_scatter(struct __sk_buff *skb)
 	struct sgbpf_l4 pkt;
 	struct fanout fo = {};
 	__u32 udp_len, n, end, *first;
-	int opened, verdict;
+	int opened, verdict, allgather;
 
 	/*
 	 * Only sgbpf service sockets send with this priority; clones have 0.
@@ -367,7 +370,7 @@ int sgbpf_scatter(struct __sk_buff *skb)
 	n = cfg->nworkers;
 	if (n == 0 || n > SGBPF_STATE_MAX_WORKERS ||
 	    bpf_skb_load_bytes(skb, pkt.l4_off + sizeof(struct udphdr), &h, sizeof(h)) ||
-	    h.msg_type != SGBPF_MSG_SCATTER ||
+	    (h.msg_type != SGBPF_MSG_SCATTER && h.msg_type != SGBPF_MSG_ALLGATHER) ||
 	    udp_len != sizeof(struct udphdr) + SGBPF_HDR_LEN + sgbpf_le32(h.body_len))
 		goto bad;
 	/* The trigger is addressed to the first worker of its batch. */
@@ -379,11 +382,19 @@ int sgbpf_scatter(struct __sk_buff *skb)
 	fo.first = *first;
 	end = fo.first + SGBPF_SCATTER_BATCH < n ? fo.first + SGBPF_SCATTER_BATCH : n;
 	fo.end = end;
-	if (h.flags & SGBPF_FLAG_RETRY)
+	allgather = h.msg_type == SGBPF_MSG_ALLGATHER;
+	if (allgather) {
+		/* The result of a complete request, to every worker: opens nothing. */
+		if (!slot_holding(cfg, sgbpf_le32(h.req_id), SGBPF_SLOT_COMPLETE))
+			goto bad;
+		opened = 0;
+	} else if (h.flags & SGBPF_FLAG_RETRY) {
 		return rescatter(cfg, &fo, sgbpf_le32(h.req_id));
-	opened = open_request(cfg, sgbpf_le32(h.req_id));
-	if (opened < 0)
-		goto bad;
+	} else {
+		opened = open_request(cfg, sgbpf_le32(h.req_id));
+		if (opened < 0)
+			goto bad;
+	}
 
 	if (end - fo.first > 1 &&
 	    (bpf_loop(end - fo.first - 1, clone_to_worker, &fo, 0) < 0 || fo.err))
@@ -394,6 +405,8 @@ int sgbpf_scatter(struct __sk_buff *skb)
 		sgbpf_stat_inc(SGBPF_STAT_SCATTERS);
 	/* The trigger itself leaves as the batch's last copy. */
 	stat_add(SGBPF_STAT_CLONES, fo.sent + 1);
+	if (allgather)
+		stat_add(SGBPF_STAT_ALLGATHER_COPIES, fo.sent + 1);
 	if (fo.failed)
 		stat_add(SGBPF_STAT_CLONE_FAILURES, fo.failed);
 	return TC_ACT_OK;
@@ -402,9 +415,12 @@ broken:
 	 * The slot is open and the workers before the failure have the request:
 	 * their replies are folded, and the request completes if they meet its
 	 * policy; otherwise it expires at its timeout (or never reports, without
-	 * one), like a request whose copies were lost on the wire.
+	 * one), like a request whose copies were lost on the wire.  An
+	 * all-gather cut short reaches only the workers before the failure.
 	 */
 	stat_add(SGBPF_STAT_CLONES, fo.sent);
+	if (allgather)
+		stat_add(SGBPF_STAT_ALLGATHER_COPIES, fo.sent);
 	if (fo.failed)
 		stat_add(SGBPF_STAT_CLONE_FAILURES, fo.failed);
 bad:

@@ -59,6 +59,7 @@ static const char *const stat_names[__SGBPF_STAT_MAX] = {
 	[SGBPF_STAT_CLONE_FAILURES] = "clone_failures",
 	[SGBPF_STAT_RETRY_COPIES] = "retry_copies",
 	[SGBPF_STAT_RETRY_IDLE] = "retry_idle",
+	[SGBPF_STAT_ALLGATHER_COPIES] = "allgather_copies",
 };
 
 static uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
@@ -1000,6 +1001,90 @@ START_TEST(test_retry_sends_nothing)
 }
 END_TEST
 
+/* ---- all-gathers ------------------------------------------------------ */
+
+/* An all-gather trigger of req to worker first: the result as its body. */
+static int allgather_trigger(uint32_t req, uint32_t first, struct pkt *in, struct pkt *out)
+{
+	const struct pkt_flow f = {
+		.saddr = COORD_IP, .daddr = worker_addr(first),
+		.sport = SVC_PORT, .dport = worker_port(first),
+	};
+	struct __sk_buff ctx_out;
+	uint8_t msg[128], body[12] = { 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0 };
+	int len = pkt_scatter_msg(msg, sizeof(msg), req, body, sizeof(body));
+
+	msg[offsetof(struct sgbpf_hdr, msg_type)] = SGBPF_MSG_ALLGATHER;
+	ck_assert_int_eq(pkt_udp(in, &f, msg, len, PKT_IP_DF), 0);
+	return tc_run(in, out, SGBPF_SCATTER_PRIORITY, &ctx_out);
+}
+
+/*
+ * The all-gather of a complete request reaches every worker of its batch,
+ * the message unchanged (type 2, the result as body), and opens nothing.
+ */
+START_TEST(test_allgather_complete)
+{
+	struct sgbpf_slot before;
+	stats_t s0, delta = { 0 };
+	struct pkt in, out;
+	int got;
+
+	retry_open(8);
+	slot_of(REQ)->state = SGBPF_TAG(REQ, SGBPF_SLOT_COMPLETE);
+	before = *slot_of(REQ);
+	stats_read(s0);
+	ck_assert_int_eq(allgather_trigger(REQ, 0, &in, &out), TC_ACT_OK);
+	check_copy(&in, &out, 7, "all-gather");
+	got = capture(retry_frames, SGBPF_SCATTER_BATCH + 1, 7);
+	ck_assert_int_eq(got, 7);
+	for (int k = 0; k < got; k++)
+		check_copy(&in, &retry_frames[k], k, "all-gather");
+	ck_assert_msg(memcmp(&before, slot_of(REQ), sizeof(before)) == 0,
+		      "the all-gather changed the slot");
+	delta[SGBPF_STAT_CLONES] = 8;
+	delta[SGBPF_STAT_ALLGATHER_COPIES] = 8;
+	stats_expect(s0, delta, "all-gather");
+}
+END_TEST
+
+/* Only a complete request is all-gathered: anything else is dropped untouched. */
+START_TEST(test_allgather_not_complete)
+{
+	static const char *const desc[] = { "active", "expired", "reused", "never opened" };
+	struct sgbpf_slot *s, before;
+	stats_t s0, delta = { 0 };
+	struct pkt in, out;
+
+	retry_open(8);
+	s = slot_of(REQ);
+	switch (_i) {
+	case 0:
+		break;
+	case 1:
+		s->state = SGBPF_TAG(REQ, SGBPF_SLOT_EXPIRED);
+		break;
+	case 2:
+		s->scatter = SGBPF_TAG(REQ + NSLOTS, SGBPF_SCATTER_OPENED);
+		s->state = SGBPF_TAG(REQ + NSLOTS, SGBPF_SLOT_COMPLETE);
+		break;
+	case 3:
+		slot_leftover(REQ);
+		s->scatter = SGBPF_TAG(REQ, 0);
+		s->state = SGBPF_TAG(REQ, SGBPF_SLOT_COMPLETE);
+		break;
+	}
+	before = *s;
+	stats_read(s0);
+	ck_assert_msg(allgather_trigger(REQ, 0, &in, &out) == TC_ACT_SHOT, "%s: verdict", desc[_i]);
+	ck_assert_msg(capture(retry_frames, SGBPF_SCATTER_BATCH + 1, 0) == 0, "%s: copies sent",
+		      desc[_i]);
+	ck_assert_msg(memcmp(&before, s, sizeof(before)) == 0, "%s: slot modified", desc[_i]);
+	delta[SGBPF_STAT_SCATTER_ERRORS] = 1;
+	stats_expect(s0, delta, desc[_i]);
+}
+END_TEST
+
 static Suite *scatter_suite(void)
 {
 	Suite *s = suite_create("bpf_scatter");
@@ -1015,6 +1100,8 @@ static Suite *scatter_suite(void)
 	tcase_add_test(tc, test_retry_older_seen_bits);
 	tcase_add_test(tc, test_retry_batch_words);
 	tcase_add_loop_test(tc, test_retry_sends_nothing, 0, ARRAY_SIZE(retry_stale_desc));
+	tcase_add_test(tc, test_allgather_complete);
+	tcase_add_loop_test(tc, test_allgather_not_complete, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -198,6 +198,8 @@ enum sgbpf_stat {
 	 * request), or every worker of the batch had answered.
 	 */
 	SGBPF_STAT_RETRY_IDLE,
+	/* Copies of all-gathers (SGBPF_MSG_ALLGATHER triggers) sent to workers. */
+	SGBPF_STAT_ALLGATHER_COPIES,
 	__SGBPF_STAT_MAX,
 };
 
