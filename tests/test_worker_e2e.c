@@ -437,6 +437,53 @@ START_TEST(test_ignore_first)
 }
 END_TEST
 
+/* An all-gather message (type 2) for req_id with a body of n u32. */
+static void send_allgather(int fd, uint16_t port, uint32_t req_id, uint32_t n)
+{
+	uint8_t msg[18 + 64] = { 0 };
+
+	memcpy(msg, &req_id, 4);	/* the test runs little-endian, like the wire */
+	msg[8] = 1;
+	msg[12] = (uint8_t)(4 * n);
+	msg[16] = 2;
+	send_raw(fd, port, msg, 18 + 4 * n);
+}
+
+/*
+ * --expect-allgather: all-gathers of requests the worker answered are
+ * counted, never answered; one for an id it never saw is counted apart.
+ * Without it an all-gather is malformed, as before.
+ */
+START_TEST(test_expect_allgather)
+{
+	static const char *const extra[] = { "--expect-allgather", NULL };
+	struct worker_proc w;
+	struct reply r;
+	int fd;
+
+	start_worker(&w, extra);
+	fd = client_socket();
+	send_scatter(fd, w.base, 7);
+	ck_assert(recv_reply(fd, &r));
+	send_allgather(fd, w.base, 7, 3);
+	send_allgather(fd, w.base, 7, 0);
+	send_allgather(fd, w.base, 8, 3);
+	assert_quiet(fd, 100);
+	ck_assert_int_eq(stop_worker(&w), 0);
+	ck_assert_msg(strstr(w.err, " 0 malformed, 2 all-gathers, 1 for unknown requests"),
+		      "summary: %s", w.err);
+	close(fd);
+
+	start_worker(&w, NULL);
+	fd = client_socket();
+	send_allgather(fd, w.base, 7, 3);
+	assert_quiet(fd, 100);
+	ck_assert_int_eq(stop_worker(&w), 0);
+	ck_assert_msg(strstr(w.err, " 1 malformed"), "summary: %s", w.err);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_scalar_unpadded)
 {
 	static const char *const extra[] = { "--reply", "scalar", "--no-pad", NULL };
@@ -618,6 +665,7 @@ int main(void)
 	tcase_add_test(tc, test_packets);
 	tcase_add_test(tc, test_duplicate);
 	tcase_add_test(tc, test_ignore_first);
+	tcase_add_test(tc, test_expect_allgather);
 	tcase_add_test(tc, test_scalar_unpadded);
 	tcase_add_test(tc, test_random_matches_reply_gen);
 	tcase_add_test(tc, test_count_limit);

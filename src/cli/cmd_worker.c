@@ -151,6 +151,8 @@ struct worker {
 
 	uint64_t requests, replies, malformed, send_errors;
 	uint64_t ignored;		/* first copies dropped (--ignore-first) */
+	/* --expect-allgather: results received for requests seen, and for others. */
+	uint64_t allgathers, allgather_unknown;
 	bool stop;
 	bool ready_sent;		/* ready_fd written and closed */
 	int fatal;			/* negative errno that ends the loop */
@@ -531,6 +533,32 @@ static void note_request(struct worker *w, uint32_t req_id)
 	}
 }
 
+/* Was req_id one of the requests received lately (note_request())? */
+static bool request_seen(const struct worker *w, uint32_t req_id)
+{
+	return w->seen[req_id & (SEEN_SLOTS - 1)] == (1ull << 32 | req_id);
+}
+
+/*
+ * --expect-allgather: is the datagram an all-gather (type 2, a whole header,
+ * a body_len that fits)?  Counted by whether its request came here first.
+ */
+static bool take_allgather(struct worker *w, const uint8_t *p, uint32_t len)
+{
+	struct sgbpf_hdr hdr;
+
+	if (len < SGBPF_HDR_LEN)
+		return false;
+	memcpy(&hdr, p, sizeof(hdr));
+	if (hdr.msg_type != SGBPF_MSG_ALLGATHER || sgbpf_le32(hdr.body_len) > len - SGBPF_HDR_LEN)
+		return false;
+	if (request_seen(w, sgbpf_le32(hdr.req_id)))
+		w->allgathers++;
+	else
+		w->allgather_unknown++;
+	return true;
+}
+
 /*
  * --ignore-first: is this the first copy of req_id port si received?  A
  * direct-mapped table per port, by the id's low bits: exact while at most
@@ -581,6 +609,11 @@ static void on_recv(struct worker *w, uint32_t si, const struct io_uring_cqe *cq
 	if (!out || out->namelen < sizeof(struct sockaddr_in) || (out->flags & MSG_TRUNC))
 		goto malformed;
 	plen = io_uring_recvmsg_payload_length(out, cqe->res, &w->rx_tmpl);
+	if (w->o->expect_allgather &&
+	    take_allgather(w, io_uring_recvmsg_payload(out, &w->rx_tmpl), plen)) {
+		recycle_buf(w, bid);
+		return;
+	}
 	if (!parse_scatter(io_uring_recvmsg_payload(out, &w->rx_tmpl), plen, &req_id))
 		goto malformed;
 	note_request(w, req_id);
@@ -921,6 +954,10 @@ static void print_summary(const struct worker *w)
 	len = snprintf(line, sizeof(line),
 		       "worker: %u ports, %" PRIu64 " requests, %" PRIu64 " replies, %" PRIu64
 		       " malformed", w->nsocks, w->requests, w->replies, w->malformed);
+	if (w->o->expect_allgather)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, ", %" PRIu64
+				" all-gathers, %" PRIu64 " for unknown requests", w->allgathers,
+				w->allgather_unknown);
 	if (w->o->ignore_first)
 		len += snprintf(line + len, sizeof(line) - (size_t)len, ", %" PRIu64 " ignored",
 				w->ignored);
@@ -1042,6 +1079,9 @@ static void worker_usage(void)
 "      --stray                    also send each datagram from an unlisted port\n"
 "      --silent-port PORT         that port receives but never answers (repeatable)\n"
 "      --delay-us US              delay every reply by US microseconds\n"
+"      --expect-allgather         count the all-gathers (message type 2, gather\n"
+"                                 --all-gather) that arrive, apart for requests\n"
+"                                 never received; without it they are malformed\n"
 "      --ignore-first             never answer the first copy of a request a port\n"
 "                                 receives, only later ones (a straggler that a\n"
 "                                 re-scatter, gather --retry-us, gets an answer from)\n"
@@ -1064,6 +1104,7 @@ enum {
 	OPT_DELAY_US,
 	OPT_XDP,
 	OPT_IGNORE_FIRST,
+	OPT_EXPECT_ALLGATHER,
 };
 
 /* Returns -1 when options parsed and the worker should run, else an exit code. */
@@ -1083,6 +1124,7 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 		{ "silent-port", required_argument, NULL, OPT_SILENT_PORT },
 		{ "delay-us", required_argument, NULL, OPT_DELAY_US },
 		{ "ignore-first", no_argument, NULL, OPT_IGNORE_FIRST },
+		{ "expect-allgather", no_argument, NULL, OPT_EXPECT_ALLGATHER },
 		{ "xdp", no_argument, NULL, OPT_XDP },
 		{ "dev", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1159,6 +1201,9 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 			break;
 		case OPT_IGNORE_FIRST:
 			o->ignore_first = true;
+			break;
+		case OPT_EXPECT_ALLGATHER:
+			o->expect_allgather = true;
 			break;
 		case OPT_XDP:
 			o->xdp = true;
