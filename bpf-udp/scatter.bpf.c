@@ -7,6 +7,12 @@
  * every worker of its batch.  The trigger itself leaves as the batch's last
  * copy, so nothing extra goes out, and the datagram is never resized: the
  * message is exactly what the workers get.
+ *
+ * A trigger flagged SGBPF_FLAG_RETRY is a re-scatter of a request that is
+ * still gathering: it never opens the slot, and goes only to the workers of
+ * its batch whose seen bit for the request is not set.  A trigger of type
+ * SGBPF_MSG_ALLGATHER carries a complete request's result back to every
+ * worker of its batch, and opens nothing either.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -37,6 +43,8 @@ struct fanout {
 	__u16 dport;		/* currently in the packet, network order */
 	__u16 pad;
 	__u32 first;		/* first worker of this trigger's batch */
+	__u32 end;		/* one past its last worker */
+	__u64 missing;		/* re-scatters: bit i, worker first + i has not answered */
 	__u32 sent;		/* copies cloned so far */
 	__u32 failed;		/* copies the kernel refused */
 	int err;		/* the packet could not be rewritten: stop */
@@ -79,6 +87,91 @@ static long clone_to_worker(__u32 i, void *arg)
 {
 	struct fanout *fo = arg;
 
+	if (retarget(fo, fo->first + i)) {
+		fo->err = 1;
+		return 1;
+	}
+	if (bpf_clone_redirect(fo->skb, fo->ifindex, 0))
+		fo->failed++;
+	else
+		fo->sent++;
+	return 0;
+}
+
+/*
+ * The seen bits of req in word `word` of s: a worker's bit is set once its
+ * reply is complete.  A word tagged with another id belongs to an older
+ * request of the slot (opening the slot cleared the words) and says nothing
+ * about req, like a word past the end.
+ */
+static __always_inline __u64 answered_bits(const struct sgbpf_slot *s, __u32 req, __u32 word)
+{
+	__u64 v;
+
+	/* One register for the check and the access, or the verifier sees no bound. */
+	asm volatile("" : "+r"(word));
+	if (word >= SGBPF_SEEN_WORDS)
+		return 0;
+	v = *(const volatile __u64 *)&s->seen[word];
+	return SGBPF_TAG_REQ(v) == req ? SGBPF_TAG_LOW(v) : 0;
+}
+
+/*
+ * The workers of [first, first + n), n <= SGBPF_SCATTER_BATCH = 64, that
+ * have not answered req: bit i for worker first + i.  Read once, before any
+ * copy goes out, so the clone loop needs no map access; from any first a
+ * batch spans at most three seen words.
+ */
+static __always_inline __u64 stragglers(const struct sgbpf_slot *s, __u32 req, __u32 first,
+					__u32 n)
+{
+	__u32 word = first / 32, shift = first % 32;
+	__u64 answered = (answered_bits(s, req, word) |
+			  answered_bits(s, req, word + 1) << 32) >> shift;
+
+	if (shift)
+		answered |= answered_bits(s, req, word + 2) << (64 - shift);
+	return ~answered & (n >= 64 ? ~0ull : (1ull << n) - 1);
+}
+
+/* Index of the highest bit set in v != 0 (no count-leading-zeros in BPF). */
+static __always_inline __u32 highest_bit(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) {
+		v >>= 32;
+		r += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		r += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		r += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		r += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		r += 2;
+	}
+	return r + (v >> 1 ? 1 : 0);
+}
+
+/*
+ * One copy to worker first + i when it has not answered.  Refused copies
+ * and broken packets as in clone_to_worker().
+ */
+static long clone_to_straggler(__u32 i, void *arg)
+{
+	struct fanout *fo = arg;
+
+	if (i >= 64 || !((fo->missing >> i) & 1))
+		return 0;
 	if (retarget(fo, fo->first + i)) {
 		fo->err = 1;
 		return 1;
@@ -143,6 +236,73 @@ static __always_inline void stat_add(__u32 which, __u64 n)
 }
 
 /*
+ * The slot of req when it was opened for req by one of req's own triggers
+ * (the OPENED tag: a slot reopened by a newer request carries that
+ * request's id) and is in `status` for req; NULL otherwise.  Re-scatters
+ * need ACTIVE (still gathering: not completing, complete, or fenced by user
+ * space), all-gathers COMPLETE.  What finds NULL does nothing to the slot:
+ * it never opens it, never resets its seen words, tickets or partials, and
+ * sends no copy.  Both words carry the request id, so a trigger of an older
+ * request whose slot moved on cannot match; the library sends these only
+ * while its request holds the slot, and the send completes (TC egress runs
+ * inside it) before the request can be released.
+ */
+static __always_inline struct sgbpf_slot *slot_holding(const struct sgbpf_config *cfg, __u32 req,
+						       __u32 status)
+{
+	__u32 slot = req & cfg->slot_mask;
+	struct sgbpf_slot *s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
+	__u64 tag;
+
+	if (!s)
+		return NULL;
+	tag = *(volatile __u64 *)&s->scatter;
+	if (SGBPF_TAG_REQ(tag) != req || !(SGBPF_TAG_LOW(tag) & SGBPF_SCATTER_OPENED))
+		return NULL;
+	if (*(volatile __u64 *)&s->state != SGBPF_TAG(req, status))
+		return NULL;
+	return s;
+}
+
+/*
+ * A re-scatter (SGBPF_FLAG_RETRY) of req to the workers of [fo->first,
+ * fo->end) that have not answered; the trigger itself leaves as the last
+ * one's copy.  A worker answering while the copies go out may still get
+ * one; its second reply counts as a duplicate, never twice.  Returns the
+ * verdict.
+ */
+static __always_inline int rescatter(const struct sgbpf_config *cfg, struct fanout *fo, __u32 req)
+{
+	struct sgbpf_slot *s = slot_holding(cfg, req, SGBPF_SLOT_ACTIVE);
+	__u32 last;
+
+	if (s)
+		fo->missing = stragglers(s, req, fo->first, fo->end - fo->first);
+	if (!s || !fo->missing) {
+		sgbpf_stat_inc(SGBPF_STAT_RETRY_IDLE);
+		return TC_ACT_SHOT;
+	}
+	last = highest_bit(fo->missing);
+	if (last && (bpf_loop(last, clone_to_straggler, fo, 0) < 0 || fo->err))
+		goto broken;
+	if (retarget(fo, fo->first + last))
+		goto broken;
+	stat_add(SGBPF_STAT_CLONES, fo->sent + 1);
+	stat_add(SGBPF_STAT_RETRY_COPIES, fo->sent + 1);
+	if (fo->failed)
+		stat_add(SGBPF_STAT_CLONE_FAILURES, fo->failed);
+	return TC_ACT_OK;
+broken:
+	/* The stragglers before the failure have their copy; the request goes on. */
+	stat_add(SGBPF_STAT_CLONES, fo->sent);
+	stat_add(SGBPF_STAT_RETRY_COPIES, fo->sent);
+	if (fo->failed)
+		stat_add(SGBPF_STAT_CLONE_FAILURES, fo->failed);
+	sgbpf_stat_inc(SGBPF_STAT_SCATTER_ERRORS);
+	return TC_ACT_SHOT;
+}
+
+/*
  * A fragment of a scatter: TC egress sees fragments, not the datagram, when
  * a trigger was larger than the route's MTU.  None of them can be fanned out
  * (the header and the rest are in different packets), and letting them out
@@ -181,7 +341,7 @@ int sgbpf_scatter(struct __sk_buff *skb)
 	struct sgbpf_l4 pkt;
 	struct fanout fo = {};
 	__u32 udp_len, n, end, *first;
-	int opened, verdict;
+	int opened, verdict, allgather;
 
 	/*
 	 * Only sgbpf service sockets send with this priority; clones have 0.
@@ -210,7 +370,7 @@ int sgbpf_scatter(struct __sk_buff *skb)
 	n = cfg->nworkers;
 	if (n == 0 || n > SGBPF_STATE_MAX_WORKERS ||
 	    bpf_skb_load_bytes(skb, pkt.l4_off + sizeof(struct udphdr), &h, sizeof(h)) ||
-	    h.msg_type != SGBPF_MSG_SCATTER ||
+	    (h.msg_type != SGBPF_MSG_SCATTER && h.msg_type != SGBPF_MSG_ALLGATHER) ||
 	    udp_len != sizeof(struct udphdr) + SGBPF_HDR_LEN + sgbpf_le32(h.body_len))
 		goto bad;
 	/* The trigger is addressed to the first worker of its batch. */
@@ -221,9 +381,20 @@ int sgbpf_scatter(struct __sk_buff *skb)
 		goto bad;
 	fo.first = *first;
 	end = fo.first + SGBPF_SCATTER_BATCH < n ? fo.first + SGBPF_SCATTER_BATCH : n;
-	opened = open_request(cfg, sgbpf_le32(h.req_id));
-	if (opened < 0)
-		goto bad;
+	fo.end = end;
+	allgather = h.msg_type == SGBPF_MSG_ALLGATHER;
+	if (allgather) {
+		/* The result of a complete request, to every worker: opens nothing. */
+		if (!slot_holding(cfg, sgbpf_le32(h.req_id), SGBPF_SLOT_COMPLETE))
+			goto bad;
+		opened = 0;
+	} else if (h.flags & SGBPF_FLAG_RETRY) {
+		return rescatter(cfg, &fo, sgbpf_le32(h.req_id));
+	} else {
+		opened = open_request(cfg, sgbpf_le32(h.req_id));
+		if (opened < 0)
+			goto bad;
+	}
 
 	if (end - fo.first > 1 &&
 	    (bpf_loop(end - fo.first - 1, clone_to_worker, &fo, 0) < 0 || fo.err))
@@ -234,6 +405,8 @@ int sgbpf_scatter(struct __sk_buff *skb)
 		sgbpf_stat_inc(SGBPF_STAT_SCATTERS);
 	/* The trigger itself leaves as the batch's last copy. */
 	stat_add(SGBPF_STAT_CLONES, fo.sent + 1);
+	if (allgather)
+		stat_add(SGBPF_STAT_ALLGATHER_COPIES, fo.sent + 1);
 	if (fo.failed)
 		stat_add(SGBPF_STAT_CLONE_FAILURES, fo.failed);
 	return TC_ACT_OK;
@@ -242,9 +415,12 @@ broken:
 	 * The slot is open and the workers before the failure have the request:
 	 * their replies are folded, and the request completes if they meet its
 	 * policy; otherwise it expires at its timeout (or never reports, without
-	 * one), like a request whose copies were lost on the wire.
+	 * one), like a request whose copies were lost on the wire.  An
+	 * all-gather cut short reaches only the workers before the failure.
 	 */
 	stat_add(SGBPF_STAT_CLONES, fo.sent);
+	if (allgather)
+		stat_add(SGBPF_STAT_ALLGATHER_COPIES, fo.sent);
 	if (fo.failed)
 		stat_add(SGBPF_STAT_CLONE_FAILURES, fo.failed);
 bad:

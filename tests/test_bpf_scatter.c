@@ -57,6 +57,9 @@ static const char *const stat_names[__SGBPF_STAT_MAX] = {
 	[SGBPF_STAT_UNSOLICITED] = "unsolicited",
 	[SGBPF_STAT_SCATTER_FRAGMENTS] = "scatter_fragments",
 	[SGBPF_STAT_CLONE_FAILURES] = "clone_failures",
+	[SGBPF_STAT_RETRY_COPIES] = "retry_copies",
+	[SGBPF_STAT_RETRY_IDLE] = "retry_idle",
+	[SGBPF_STAT_ALLGATHER_COPIES] = "allgather_copies",
 };
 
 static uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)
@@ -662,8 +665,9 @@ START_TEST(test_scatter_table)
 }
 END_TEST
 
-/* Runs a trigger of req addressed to worker first, as libsgbpf sends it. */
-static int trigger(uint32_t req, uint32_t first, struct pkt *in, struct pkt *out)
+/* Runs a trigger of req to worker first with header flags, as libsgbpf sends it. */
+static int trigger_flags(uint32_t req, uint32_t first, uint8_t flags, struct pkt *in,
+			 struct pkt *out)
 {
 	const struct pkt_flow f = {
 		.saddr = COORD_IP, .daddr = worker_addr(first),
@@ -673,8 +677,20 @@ static int trigger(uint32_t req, uint32_t first, struct pkt *in, struct pkt *out
 	uint8_t msg[128];
 	int len = pkt_scatter_msg(msg, sizeof(msg), req, NULL, 5);
 
+	msg[offsetof(struct sgbpf_hdr, flags)] = flags;
 	ck_assert_int_eq(pkt_udp(in, &f, msg, len, PKT_IP_DF), 0);
 	return tc_run(in, out, SGBPF_SCATTER_PRIORITY, &ctx_out);
+}
+
+static int trigger(uint32_t req, uint32_t first, struct pkt *in, struct pkt *out)
+{
+	return trigger_flags(req, first, 0, in, out);
+}
+
+/* A re-scatter trigger: the same message with SGBPF_FLAG_RETRY. */
+static int retry_trigger(uint32_t req, uint32_t first, struct pkt *in, struct pkt *out)
+{
+	return trigger_flags(req, first, SGBPF_FLAG_RETRY, in, out);
 }
 
 /* Two scatters in a row open two slots; a reused slot is opened afresh. */
@@ -832,6 +848,243 @@ START_TEST(test_clone_failures_skipped)
 }
 END_TEST
 
+
+/* ---- re-scatters ------------------------------------------------------- */
+
+#define RETRY_WORKERS 150u	/* three batches: 64 + 64 + 22 */
+static struct pkt retry_frames[SGBPF_SCATTER_BATCH + 1];
+
+/* Opens REQ's slot for nworkers workers, as the request's first trigger does. */
+static void retry_open(uint32_t nworkers)
+{
+	struct pkt in, out;
+
+	sx_load(nworkers);
+	slot_leftover(REQ);
+	slot_of(REQ)->scatter = SGBPF_TAG(REQ, 0);
+	ck_assert_int_eq(trigger(REQ, 0, &in, &out), TC_ACT_OK);
+	ck_assert_uint_eq(slot_of(REQ)->state, SGBPF_TAG(REQ, SGBPF_SLOT_ACTIVE));
+	capture(retry_frames, SGBPF_SCATTER_BATCH + 1, 0);	/* the first copies */
+}
+
+/*
+ * A re-scatter reaches exactly the workers of its batch without a seen bit
+ * for the request, in order, the trigger itself going to the last of them;
+ * the slot is left as it was, byte for byte.
+ */
+static void expect_retry(uint32_t first, const uint32_t *want, int nwant, const char *desc)
+{
+	struct sgbpf_slot before = *slot_of(REQ);
+	stats_t s0, delta = { 0 };
+	struct pkt in, out;
+	int got;
+
+	stats_read(s0);
+	ck_assert_msg(retry_trigger(REQ, first, &in, &out) == TC_ACT_OK, "%s: verdict", desc);
+	check_copy(&in, &out, want[nwant - 1], desc);
+	got = capture(retry_frames, SGBPF_SCATTER_BATCH + 1, nwant - 1);
+	ck_assert_msg(got == nwant - 1, "%s: %d copies cloned, expected %d", desc, got,
+		      nwant - 1);
+	for (int k = 0; k < got; k++)
+		check_copy(&in, &retry_frames[k], want[k], desc);
+	ck_assert_msg(memcmp(&before, slot_of(REQ), sizeof(before)) == 0,
+		      "%s: the re-scatter changed the slot", desc);
+	delta[SGBPF_STAT_CLONES] = nwant;
+	delta[SGBPF_STAT_RETRY_COPIES] = nwant;
+	stats_expect(s0, delta, desc);
+}
+
+START_TEST(test_retry_only_stragglers)
+{
+	const uint32_t want[] = { 1, 4, 5, 6 };
+
+	retry_open(8);
+	/* Workers 0, 2, 3 and 7 answered. */
+	slot_of(REQ)->seen[0] = SGBPF_TAG(REQ, 1u << 0 | 1u << 2 | 1u << 3 | 1u << 7);
+	slot_of(REQ)->tickets = SGBPF_TAG(REQ, 4u << 16 | 4u);
+	expect_retry(0, want, 4, "workers 1, 4, 5, 6 missing");
+}
+END_TEST
+
+/* Bits left by an older request with the same slot say nothing about this one. */
+START_TEST(test_retry_older_seen_bits)
+{
+	const uint32_t want[] = { 0, 1, 2, 3, 4, 5, 6, 7 };
+
+	retry_open(8);
+	slot_of(REQ)->seen[0] = SGBPF_TAG(REQ - NSLOTS, 0xff);
+	expect_retry(0, want, 8, "seen bits of an older request");
+}
+END_TEST
+
+/* A batch past the first seen word: its own words decide. */
+START_TEST(test_retry_batch_words)
+{
+	const uint32_t want[] = { 70, 100, 127 };
+
+	retry_open(RETRY_WORKERS);
+	slot_of(REQ)->seen[2] = SGBPF_TAG(REQ, ~(1u << (70 - 64)));
+	slot_of(REQ)->seen[3] = SGBPF_TAG(REQ, ~(1u << (100 - 96) | 1u << (127 - 96)));
+	expect_retry(64, want, 3, "second batch, three missing");
+	/* The last batch, where nobody answered: all 22. */
+	{
+		uint32_t all[RETRY_WORKERS - 128];
+
+		for (uint32_t i = 0; i < RETRY_WORKERS - 128; i++)
+			all[i] = 128 + i;
+		expect_retry(128, all, RETRY_WORKERS - 128, "last batch, nobody answered");
+	}
+}
+END_TEST
+
+/* What a re-scatter may find in the slot instead of its active request. */
+enum retry_stale {
+	RS_COMPLETE,		/* completed in the kernel */
+	RS_MERGING,		/* completing right now */
+	RS_EXPIRED,		/* fenced by user space */
+	RS_REUSED,		/* the slot was opened by a newer request */
+	RS_NEVER_OPENED,	/* no trigger of the request opened the slot */
+	RS_ALL_ANSWERED,	/* active, but every worker of the batch answered */
+};
+
+static const char *const retry_stale_desc[] = {
+	[RS_COMPLETE] = "request complete",
+	[RS_MERGING] = "request merging",
+	[RS_EXPIRED] = "request expired",
+	[RS_REUSED] = "slot reopened by a newer request",
+	[RS_NEVER_OPENED] = "slot never opened",
+	[RS_ALL_ANSWERED] = "every worker answered",
+};
+
+/* A re-scatter with nothing to do sends nothing and touches nothing. */
+START_TEST(test_retry_sends_nothing)
+{
+	const char *desc = retry_stale_desc[_i];
+	struct sgbpf_slot *s, before;
+	stats_t s0, delta = { 0 };
+	struct pkt in, out;
+	int got;
+
+	retry_open(8);
+	s = slot_of(REQ);
+	switch (_i) {
+	case RS_COMPLETE:
+		s->state = SGBPF_TAG(REQ, SGBPF_SLOT_COMPLETE);
+		break;
+	case RS_MERGING:
+		s->state = SGBPF_TAG(REQ, SGBPF_SLOT_MERGING);
+		break;
+	case RS_EXPIRED:
+		s->state = SGBPF_TAG(REQ, SGBPF_SLOT_EXPIRED);
+		break;
+	case RS_REUSED:
+		s->scatter = SGBPF_TAG(REQ + NSLOTS, SGBPF_SCATTER_OPENED);
+		s->state = SGBPF_TAG(REQ + NSLOTS, SGBPF_SLOT_ACTIVE);
+		s->tickets = SGBPF_TAG(REQ + NSLOTS, 0);
+		break;
+	case RS_NEVER_OPENED:
+		slot_leftover(REQ);
+		s->scatter = SGBPF_TAG(REQ, 0);
+		break;
+	case RS_ALL_ANSWERED:
+		s->seen[0] = SGBPF_TAG(REQ, 0xff);
+		break;
+	}
+	before = *s;
+	stats_read(s0);
+	ck_assert_msg(retry_trigger(REQ, 0, &in, &out) == TC_ACT_SHOT, "%s: verdict", desc);
+	got = capture(retry_frames, SGBPF_SCATTER_BATCH + 1, 0);
+	ck_assert_msg(got == 0, "%s: %d copies went out", desc, got);
+	ck_assert_msg(memcmp(&before, s, sizeof(before)) == 0, "%s: the slot was modified", desc);
+	delta[SGBPF_STAT_RETRY_IDLE] = 1;
+	stats_expect(s0, delta, desc);
+}
+END_TEST
+
+/* ---- all-gathers ------------------------------------------------------ */
+
+/* An all-gather trigger of req to worker first: the result as its body. */
+static int allgather_trigger(uint32_t req, uint32_t first, struct pkt *in, struct pkt *out)
+{
+	const struct pkt_flow f = {
+		.saddr = COORD_IP, .daddr = worker_addr(first),
+		.sport = SVC_PORT, .dport = worker_port(first),
+	};
+	struct __sk_buff ctx_out;
+	uint8_t msg[128], body[12] = { 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0 };
+	int len = pkt_scatter_msg(msg, sizeof(msg), req, body, sizeof(body));
+
+	msg[offsetof(struct sgbpf_hdr, msg_type)] = SGBPF_MSG_ALLGATHER;
+	ck_assert_int_eq(pkt_udp(in, &f, msg, len, PKT_IP_DF), 0);
+	return tc_run(in, out, SGBPF_SCATTER_PRIORITY, &ctx_out);
+}
+
+/*
+ * The all-gather of a complete request reaches every worker of its batch,
+ * the message unchanged (type 2, the result as body), and opens nothing.
+ */
+START_TEST(test_allgather_complete)
+{
+	struct sgbpf_slot before;
+	stats_t s0, delta = { 0 };
+	struct pkt in, out;
+	int got;
+
+	retry_open(8);
+	slot_of(REQ)->state = SGBPF_TAG(REQ, SGBPF_SLOT_COMPLETE);
+	before = *slot_of(REQ);
+	stats_read(s0);
+	ck_assert_int_eq(allgather_trigger(REQ, 0, &in, &out), TC_ACT_OK);
+	check_copy(&in, &out, 7, "all-gather");
+	got = capture(retry_frames, SGBPF_SCATTER_BATCH + 1, 7);
+	ck_assert_int_eq(got, 7);
+	for (int k = 0; k < got; k++)
+		check_copy(&in, &retry_frames[k], k, "all-gather");
+	ck_assert_msg(memcmp(&before, slot_of(REQ), sizeof(before)) == 0,
+		      "the all-gather changed the slot");
+	delta[SGBPF_STAT_CLONES] = 8;
+	delta[SGBPF_STAT_ALLGATHER_COPIES] = 8;
+	stats_expect(s0, delta, "all-gather");
+}
+END_TEST
+
+/* Only a complete request is all-gathered: anything else is dropped untouched. */
+START_TEST(test_allgather_not_complete)
+{
+	static const char *const desc[] = { "active", "expired", "reused", "never opened" };
+	struct sgbpf_slot *s, before;
+	stats_t s0, delta = { 0 };
+	struct pkt in, out;
+
+	retry_open(8);
+	s = slot_of(REQ);
+	switch (_i) {
+	case 0:
+		break;
+	case 1:
+		s->state = SGBPF_TAG(REQ, SGBPF_SLOT_EXPIRED);
+		break;
+	case 2:
+		s->scatter = SGBPF_TAG(REQ + NSLOTS, SGBPF_SCATTER_OPENED);
+		s->state = SGBPF_TAG(REQ + NSLOTS, SGBPF_SLOT_COMPLETE);
+		break;
+	case 3:
+		slot_leftover(REQ);
+		s->scatter = SGBPF_TAG(REQ, 0);
+		s->state = SGBPF_TAG(REQ, SGBPF_SLOT_COMPLETE);
+		break;
+	}
+	before = *s;
+	stats_read(s0);
+	ck_assert_msg(allgather_trigger(REQ, 0, &in, &out) == TC_ACT_SHOT, "%s: verdict", desc[_i]);
+	ck_assert_msg(capture(retry_frames, SGBPF_SCATTER_BATCH + 1, 0) == 0, "%s: copies sent",
+		      desc[_i]);
+	ck_assert_msg(memcmp(&before, s, sizeof(before)) == 0, "%s: slot modified", desc[_i]);
+	delta[SGBPF_STAT_SCATTER_ERRORS] = 1;
+	stats_expect(s0, delta, desc[_i]);
+}
+END_TEST
+
 static Suite *scatter_suite(void)
 {
 	Suite *s = suite_create("bpf_scatter");
@@ -843,6 +1096,12 @@ static Suite *scatter_suite(void)
 	tcase_add_test(tc, test_scatter_reopen_same_id);
 	tcase_add_test(tc, test_scatter_ranges);
 	tcase_add_test(tc, test_clone_failures_skipped);
+	tcase_add_test(tc, test_retry_only_stragglers);
+	tcase_add_test(tc, test_retry_older_seen_bits);
+	tcase_add_test(tc, test_retry_batch_words);
+	tcase_add_loop_test(tc, test_retry_sends_nothing, 0, ARRAY_SIZE(retry_stale_desc));
+	tcase_add_test(tc, test_allgather_complete);
+	tcase_add_loop_test(tc, test_allgather_not_complete, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

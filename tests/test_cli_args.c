@@ -173,6 +173,9 @@ static const struct cli_case cases[] = {
 	{ { "worker", "--listen", "127.0.0.1:9", "--cpu", "100000" }, 2, "try 'sgbpf worker --help'" },
 	{ { "worker", "--listen", "127.0.0.1:9", "--delay-us", "x" }, 2, "try 'sgbpf worker --help'" },
 	{ { "worker", "--listen", "127.0.0.1:9", "--delay-us", "99999999999" }, 2, "try 'sgbpf worker --help'" },
+	{ { "worker", "--listen", "127.0.0.1:9", "--ignore-first", "x" }, 2, "unexpected argument" },
+	{ { "worker", "--xdp", "--dev", "lo", "--listen", "127.0.0.1:9", "--ignore-first" }, 2,
+	  "--ignore-first" },
 	{ { "worker", "--listen", "127.0.0.1:9", "--silent-port", "70000" }, 2, "try 'sgbpf worker --help'" },
 	{ { "worker", "--listen", "127.0.0.1:9", "--duplicate=yes" }, 2, "takes no value" },
 	{ { "worker", "--listen", "127.0.0.1:9", "stray-argument" }, 2, "unexpected argument" },
@@ -337,6 +340,12 @@ START_TEST(test_no_silent_clamping)
 	GATHER(2, "1..1000000000", "--workers", w16, "--count", "0");
 	GATHER(2, "--inflight", "--workers", w16, "--inflight", "10000");
 	GATHER(2, "--inflight", "--workers", w16, "--max-inflight", "1", "--inflight", "16");
+	GATHER(2, "--retries needs --retry-us", "--workers", w16, "--retries", "2");
+	GATHER(2, "bad --retry-us '0'", "--workers", w16, "--retry-us", "0");
+	GATHER(2, "bad --retry-us 'x'", "--workers", w16, "--retry-us", "x");
+	GATHER(2, "bad --retry-us", "--workers", w16, "--retry-us", "3600000001");
+	GATHER(2, "bad --retries '0'", "--workers", w16, "--retry-us", "10", "--retries", "0");
+	GATHER(2, "bad --retries", "--workers", w16, "--retry-us", "10", "--retries", "1001");
 	GATHER(2, "alternatives", "--workers", w16, "--reduce", "sum-u64", "--reduce-obj", w16);
 	GATHER(2, "alternatives", "--workers", w16, "--reduce-obj", w16, "--reduce", "sum-u64");
 	/* A text file is not a BPF object: say so, name it. */

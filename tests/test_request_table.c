@@ -248,6 +248,53 @@ START_TEST(test_set_id_counter_wraps)
 }
 END_TEST
 
+/*
+ * A re-scatter time is a timer like a deadline: the earlier of the two
+ * orders the request, with or without a deadline, and clearing it leaves
+ * the deadline alone.
+ */
+START_TEST(test_retry_timers)
+{
+	uint32_t ids[3];
+	int slots[3];
+
+	slots[0] = sgbpf_reqtab_alloc(&t, 1000, 100, NULL, &ids[0]);	/* deadline 1100 */
+	slots[1] = sgbpf_reqtab_alloc(&t, 1000, 300, NULL, &ids[1]);	/* deadline 1300 */
+	slots[2] = sgbpf_reqtab_alloc(&t, 1000, 0, NULL, &ids[2]);	/* none */
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 1100);
+	sgbpf_reqtab_set_retry(&t, slots[1], 1050);
+	ck_assert_uint_eq(t.reqs[slots[1]].retry_ns, 1050);
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 1050);
+	ck_assert_int_eq(sgbpf_reqtab_due(&t, 1049), -1);
+	ck_assert_int_eq(sgbpf_reqtab_due(&t, 1050), slots[1]);
+	/* The next re-scatter later than its deadline: the deadline comes first. */
+	sgbpf_reqtab_set_retry(&t, slots[1], 1400);
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 1100);
+	sgbpf_reqtab_release(&t, slots[0]);
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 1300);
+	/* A request without a deadline gets a timer of its own. */
+	sgbpf_reqtab_set_retry(&t, slots[2], 1200);
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 1200);
+	ck_assert_int_eq(sgbpf_reqtab_due(&t, 1250), slots[2]);
+	sgbpf_reqtab_set_retry(&t, slots[2], 0);
+	ck_assert_uint_eq(t.reqs[slots[2]].retry_ns, 0);
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 1300);
+	ck_assert_uint_eq(t.reqs[slots[1]].deadline_ns, 1300);
+	sgbpf_reqtab_set_retry(&t, slots[1], 0);
+	ck_assert_int_eq(sgbpf_reqtab_due(&t, 1300), slots[1]);
+	/* Released with a re-scatter pending: its timer goes with it. */
+	sgbpf_reqtab_set_retry(&t, slots[2], 5000);
+	sgbpf_reqtab_release(&t, slots[2]);
+	sgbpf_reqtab_release(&t, slots[1]);
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 0);
+	ck_assert_int_eq(sgbpf_reqtab_due(&t, 10000), -1);
+	/* A slot's next request starts without one. */
+	slots[2] = sgbpf_reqtab_alloc(&t, 6000, 0, NULL, &ids[2]);
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 0);
+	ck_assert_uint_eq(t.reqs[slots[2]].retry_ns, 0);
+}
+END_TEST
+
 START_TEST(test_deadlines_in_order)
 {
 	uint64_t timeouts[] = { 500, 100, 900, 300, 700 };
@@ -256,11 +303,11 @@ START_TEST(test_deadlines_in_order)
 
 	for (int i = 0; i < 5; i++)
 		slots[i] = sgbpf_reqtab_alloc(&t, 1000, timeouts[i], NULL, &ids[i]);
-	ck_assert_uint_eq(sgbpf_reqtab_next_deadline(&t), 1100);
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 1100);
 	ck_assert_int_eq(sgbpf_reqtab_due(&t, 1099), -1);
 	/* Releasing the earliest moves the next one up. */
 	sgbpf_reqtab_release(&t, slots[1]);
-	ck_assert_uint_eq(sgbpf_reqtab_next_deadline(&t), 1300);
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 1300);
 	sgbpf_reqtab_release(&t, slots[2]);
 	due = sgbpf_reqtab_due(&t, 2000);
 	ck_assert_int_eq(due, slots[3]);
@@ -269,7 +316,7 @@ START_TEST(test_deadlines_in_order)
 	sgbpf_reqtab_release(&t, slots[0]);
 	ck_assert_int_eq(sgbpf_reqtab_due(&t, 2000), slots[4]);
 	sgbpf_reqtab_release(&t, slots[4]);
-	ck_assert_uint_eq(sgbpf_reqtab_next_deadline(&t), 0);
+	ck_assert_uint_eq(sgbpf_reqtab_next_timer(&t), 0);
 	ck_assert_uint_eq(t.inflight, 0);
 }
 END_TEST
@@ -310,6 +357,7 @@ int main(void)
 	tcase_add_test(tc, test_alloc_skips_zero);
 	tcase_add_test(tc, test_set_id_counter_wraps);
 	tcase_add_test(tc, test_deadlines_in_order);
+	tcase_add_test(tc, test_retry_timers);
 	tcase_add_test(tc, test_live_array_tracks_inflight);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

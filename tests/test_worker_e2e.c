@@ -398,6 +398,92 @@ START_TEST(test_duplicate)
 }
 END_TEST
 
+/*
+ * --ignore-first: each port drops the first copy of every request id it
+ * receives and answers every later one, as a straggler that only a
+ * re-scatter gets an answer from.  Ports and ids are independent.
+ */
+START_TEST(test_ignore_first)
+{
+	static const char *const extra[] = { "--ignore-first", NULL };
+	struct worker_proc w;
+	struct reply r;
+	int fd;
+
+	start_worker(&w, extra);
+	fd = client_socket();
+	send_scatter(fd, w.base, 5);
+	assert_quiet(fd, 100);
+	send_scatter(fd, w.base, 5);
+	ck_assert_msg(recv_reply(fd, &r), "no answer to the second copy");
+	assert_vector_reply(&r, 5, 0, 1);
+	ck_assert_uint_eq(r.from_port, w.base);
+	/* Another port has not had request 5 yet; another id is new at the first. */
+	send_scatter(fd, (uint16_t)(w.base + 1), 5);
+	send_scatter(fd, w.base, 6);
+	assert_quiet(fd, 100);
+	/* Every copy after the first is answered. */
+	send_scatter(fd, w.base, 5);
+	ck_assert_msg(recv_reply(fd, &r), "no answer to the third copy");
+	assert_vector_reply(&r, 5, 0, 1);
+	send_scatter(fd, (uint16_t)(w.base + 1), 5);
+	ck_assert_msg(recv_reply(fd, &r), "no answer on the second port");
+	assert_vector_reply(&r, 5, 0, 1);
+	ck_assert_uint_eq(r.from_port, w.base + 1);
+	assert_quiet(fd, 100);
+	ck_assert_int_eq(stop_worker(&w), 0);
+	ck_assert_msg(strstr(w.err, ", 3 ignored"), "summary: %s", w.err);
+	close(fd);
+}
+END_TEST
+
+/* An all-gather message (type 2) for req_id with a body of n u32. */
+static void send_allgather(int fd, uint16_t port, uint32_t req_id, uint32_t n)
+{
+	uint8_t msg[18 + 64] = { 0 };
+
+	memcpy(msg, &req_id, 4);	/* the test runs little-endian, like the wire */
+	msg[8] = 1;
+	msg[12] = (uint8_t)(4 * n);
+	msg[16] = 2;
+	send_raw(fd, port, msg, 18 + 4 * n);
+}
+
+/*
+ * --expect-allgather: all-gathers of requests the worker answered are
+ * counted, never answered; one for an id it never saw is counted apart.
+ * Without it an all-gather is malformed, as before.
+ */
+START_TEST(test_expect_allgather)
+{
+	static const char *const extra[] = { "--expect-allgather", NULL };
+	struct worker_proc w;
+	struct reply r;
+	int fd;
+
+	start_worker(&w, extra);
+	fd = client_socket();
+	send_scatter(fd, w.base, 7);
+	ck_assert(recv_reply(fd, &r));
+	send_allgather(fd, w.base, 7, 3);
+	send_allgather(fd, w.base, 7, 0);
+	send_allgather(fd, w.base, 8, 3);
+	assert_quiet(fd, 100);
+	ck_assert_int_eq(stop_worker(&w), 0);
+	ck_assert_msg(strstr(w.err, " 0 malformed, 2 all-gathers, 1 for unknown requests"),
+		      "summary: %s", w.err);
+	close(fd);
+
+	start_worker(&w, NULL);
+	fd = client_socket();
+	send_allgather(fd, w.base, 7, 3);
+	assert_quiet(fd, 100);
+	ck_assert_int_eq(stop_worker(&w), 0);
+	ck_assert_msg(strstr(w.err, " 1 malformed"), "summary: %s", w.err);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_scalar_unpadded)
 {
 	static const char *const extra[] = { "--reply", "scalar", "--no-pad", NULL };
@@ -578,6 +664,8 @@ int main(void)
 	tcase_add_test(tc, test_vector_replies);
 	tcase_add_test(tc, test_packets);
 	tcase_add_test(tc, test_duplicate);
+	tcase_add_test(tc, test_ignore_first);
+	tcase_add_test(tc, test_expect_allgather);
 	tcase_add_test(tc, test_scalar_unpadded);
 	tcase_add_test(tc, test_random_matches_reply_gen);
 	tcase_add_test(tc, test_count_limit);

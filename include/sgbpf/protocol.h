@@ -32,6 +32,13 @@ enum sgbpf_msg_flags {
 	 * socket: the request named by req_id has completed.
 	 */
 	SGBPF_FLAG_COMPLETE = 1 << 0,
+	/*
+	 * Set by the coordinator on a request it sends again, with the same
+	 * req_id, to the workers that have not answered it yet (a re-scatter,
+	 * sgbpf_scatter_opts.retry_us).  Workers may ignore it: an answer to
+	 * either copy counts once.
+	 */
+	SGBPF_FLAG_RETRY = 1 << 1,
 };
 
 struct sgbpf_hdr {

@@ -40,6 +40,8 @@ extern "C" {
 /* Largest value accepted for sgbpf_service_opts.max_inflight. */
 #define SGBPF_MAX_INFLIGHT 65536u
 #define SGBPF_DEFAULT_INFLIGHT 8192u
+/* Largest sgbpf_scatter_opts.retry_us: an hour. */
+#define SGBPF_MAX_RETRY_US 3600000000ull
 
 /* Declare and zero an options struct with its size filled in. */
 #define SGBPF_OPTS(TYPE, NAME, ...)				\
@@ -161,6 +163,8 @@ struct sgbpf_result {
 	 * have answered in a worker's name first (docs/architecture.md, trust).
 	 */
 	uint32_t duplicates;
+	/* Re-scatters sent for this request (sgbpf_scatter_opts.retry_us). */
+	uint32_t retries;
 };
 
 typedef void (*sgbpf_complete_fn)(const struct sgbpf_result *res, void *ctx);
@@ -217,9 +221,18 @@ struct sgbpf_scatter_opts {
 	uint32_t n;		/* SGBPF_POLICY_N */
 	uint64_t timeout_us;	/* 0: no timeout */
 	void *user_ctx;		/* handed back in sgbpf_result.user_ctx */
+	/*
+	 * Re-scatter to stragglers: when the request has not completed
+	 * retry_us microseconds after its scatter (and after each re-scatter),
+	 * it is sent again, with the same request id, only to the workers that
+	 * have not answered it, at most `retries` times (0 means 1).  A worker
+	 * that answers both copies counts once.  0: never.
+	 */
+	uint64_t retry_us;	/* at most SGBPF_MAX_RETRY_US */
+	uint32_t retries;
 	size_t :0;
 };
-#define sgbpf_scatter_opts__last_field user_ctx
+#define sgbpf_scatter_opts__last_field retries
 
 struct sgbpf_service;
 
@@ -312,6 +325,14 @@ struct sgbpf_stats {
 	uint64_t expired;	/* requests reported expired by the library */
 	uint64_t scatter_fragments;	/* scatters dropped at TC egress: IP-fragmented */
 	uint64_t clone_failures;	/* copies the kernel refused; those workers were skipped */
+	uint64_t retries;	/* re-scatters the library sent (sgbpf_scatter_opts.retry_us) */
+	uint64_t retry_copies;	/* copies they reached stragglers with (also in clones) */
+	/*
+	 * Re-scatter datagrams that sent nothing: the request completed or
+	 * expired meanwhile, or every worker of the batch had answered.
+	 */
+	uint64_t retry_idle;
+	uint64_t retry_failures;	/* re-scatters whose send failed; the request waits on */
 };
 
 /* Sums the per-CPU counters of svc into *out.  Returns 0 or -errno. */

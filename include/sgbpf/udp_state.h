@@ -190,6 +190,16 @@ enum sgbpf_stat {
 	SGBPF_STAT_UNSOLICITED,
 	SGBPF_STAT_SCATTER_FRAGMENTS,	/* IP-fragmented scatters, dropped */
 	SGBPF_STAT_CLONE_FAILURES,	/* copies the kernel refused; worker skipped */
+	/* Copies sent by re-scatters (SGBPF_FLAG_RETRY triggers), also in CLONES. */
+	SGBPF_STAT_RETRY_COPIES,
+	/*
+	 * Re-scatter triggers that sent nothing: the request was no longer
+	 * active (completed, expired, never opened, or its slot holds another
+	 * request), or every worker of the batch had answered.
+	 */
+	SGBPF_STAT_RETRY_IDLE,
+	/* Copies of all-gathers (SGBPF_MSG_ALLGATHER triggers) sent to workers. */
+	SGBPF_STAT_ALLGATHER_COPIES,
 	__SGBPF_STAT_MAX,
 };
 

@@ -37,6 +37,10 @@ static void usage(FILE *out)
 "  -p, --policy all|any|N      completion policy (default all)\n"
 "  -t, --timeout-us T          per-request timeout in microseconds (default 1000000;\n"
 "                              0 waits for ever)\n"
+"      --retry-us T            re-send a request that has not completed T us after\n"
+"                              its scatter, only to the workers that have not\n"
+"                              answered, with the same id (default: never)\n"
+"      --retries R             at most R such re-scatters per request (default 1)\n"
 "  -n, --count K               requests to run (default 1)\n"
 "  -i, --inflight M            requests outstanding at once (default 1)\n"
 "  -D, --delivery MODE         ringbuf (default), ctrl-fd, block, busy-wait\n"
@@ -181,7 +185,9 @@ int cmd_gather(int argc, char **argv)
 	 */
 	if (sgbpf_workers_parse_file(so.workers_file, &eps, &neps, NULL))
 		return cli_usage_error(CMD, "%s", sgbpf_last_error());
-	ret = svc_policy_check(CMD, &g.sopts, (uint32_t)neps);
+	ret = svc_retry_check(CMD, &g.sopts);
+	if (!ret)
+		ret = svc_policy_check(CMD, &g.sopts, (uint32_t)neps);
 	if (ret)
 		goto out_eps;
 	so.workers_file = NULL;

@@ -56,6 +56,9 @@ static void usage(FILE *out)
 "  -D, --delivery MODE      ringbuf (default), ctrl-fd, block, busy-wait\n"
 "  -a, --allow              let replies through to user space as well\n"
 "  -t, --timeout-us T       per-request timeout (default 1000000)\n"
+"      --retry-us T         re-send a request not complete after T us to the\n"
+"                           workers that have not answered (default: never)\n"
+"      --retries R          at most R re-scatters per request (default 1)\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
 "\n"
@@ -208,6 +211,8 @@ int cmd_run(int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
 	ret = svc_common_check(CMD, &so, g.inflight);
+	if (!ret)
+		ret = svc_retry_check(CMD, &g.sopts);
 	if (ret)
 		return ret;
 	ret = CLI_EXIT_FAIL;

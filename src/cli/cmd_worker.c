@@ -60,6 +60,8 @@
 #define MIN_SQ		4096u
 /* Recently seen request ids, to count distinct requests across ports. */
 #define SEEN_SLOTS	65536u
+/* --ignore-first: request ids remembered per port (a power of two). */
+#define IGNORE_IDS	1024u
 /* Socket buffers: bursts of one datagram per port, or pipelined requests. */
 #define SOCK_BUF_BYTES	(2 << 20)
 /* How long to wait for queued replies to leave once stopping. */
@@ -143,9 +145,14 @@ struct worker {
 	uint8_t *bodies;		/* shared bodies per seq (not random) */
 	uint32_t body_len, body_wire_len;
 	uint64_t *seen;
+	/* --ignore-first: per port, IGNORE_IDS ids whose first copy came, tagged. */
+	uint64_t *first_copies;
 	struct __kernel_timespec delay_ts;
 
 	uint64_t requests, replies, malformed, send_errors;
+	uint64_t ignored;		/* first copies dropped (--ignore-first) */
+	/* --expect-allgather: results received for requests seen, and for others. */
+	uint64_t allgathers, allgather_unknown;
 	bool stop;
 	bool ready_sent;		/* ready_fd written and closed */
 	int fatal;			/* negative errno that ends the loop */
@@ -386,6 +393,11 @@ static int setup_replies(struct worker *w)
 	w->seen = calloc(SEEN_SLOTS, sizeof(*w->seen));
 	if (!w->slots || !w->seen)
 		return cli_fail(CMD, "out of memory"), -ENOMEM;
+	if (o->ignore_first) {
+		w->first_copies = calloc((size_t)w->nsocks * IGNORE_IDS, sizeof(*w->first_copies));
+		if (!w->first_copies)
+			return cli_fail(CMD, "out of memory"), -ENOMEM;
+	}
 	for (i = 0; i < w->nslots; i++)
 		w->slots[i].next_free = i + 1 < w->nslots ? i + 1 : NO_SLOT;
 	w->free_head = 0;
@@ -521,6 +533,50 @@ static void note_request(struct worker *w, uint32_t req_id)
 	}
 }
 
+/* Was req_id one of the requests received lately (note_request())? */
+static bool request_seen(const struct worker *w, uint32_t req_id)
+{
+	return w->seen[req_id & (SEEN_SLOTS - 1)] == (1ull << 32 | req_id);
+}
+
+/*
+ * --expect-allgather: is the datagram an all-gather (type 2, a whole header,
+ * a body_len that fits)?  Counted by whether its request came here first.
+ */
+static bool take_allgather(struct worker *w, const uint8_t *p, uint32_t len)
+{
+	struct sgbpf_hdr hdr;
+
+	if (len < SGBPF_HDR_LEN)
+		return false;
+	memcpy(&hdr, p, sizeof(hdr));
+	if (hdr.msg_type != SGBPF_MSG_ALLGATHER || sgbpf_le32(hdr.body_len) > len - SGBPF_HDR_LEN)
+		return false;
+	if (request_seen(w, sgbpf_le32(hdr.req_id)))
+		w->allgathers++;
+	else
+		w->allgather_unknown++;
+	return true;
+}
+
+/*
+ * --ignore-first: is this the first copy of req_id port si received?  A
+ * direct-mapped table per port, by the id's low bits: exact while at most
+ * IGNORE_IDS requests are in flight, since the ids a service has in flight
+ * differ in their low bits (their slot).  Past that, an evicted id's next
+ * copy counts as a first one again.
+ */
+static bool first_copy(struct worker *w, uint32_t si, uint32_t req_id)
+{
+	uint64_t tagged = 1ull << 32 | req_id;
+	uint64_t *e = &w->first_copies[(size_t)si * IGNORE_IDS + (req_id & (IGNORE_IDS - 1))];
+
+	if (*e == tagged)
+		return false;
+	*e = tagged;
+	return true;
+}
+
 static void on_recv(struct worker *w, uint32_t si, const struct io_uring_cqe *cqe)
 {
 	struct io_uring_recvmsg_out *out;
@@ -553,10 +609,20 @@ static void on_recv(struct worker *w, uint32_t si, const struct io_uring_cqe *cq
 	if (!out || out->namelen < sizeof(struct sockaddr_in) || (out->flags & MSG_TRUNC))
 		goto malformed;
 	plen = io_uring_recvmsg_payload_length(out, cqe->res, &w->rx_tmpl);
+	if (w->o->expect_allgather &&
+	    take_allgather(w, io_uring_recvmsg_payload(out, &w->rx_tmpl), plen)) {
+		recycle_buf(w, bid);
+		return;
+	}
 	if (!parse_scatter(io_uring_recvmsg_payload(out, &w->rx_tmpl), plen, &req_id))
 		goto malformed;
 	note_request(w, req_id);
 	if (w->socks[si].silent) {
+		recycle_buf(w, bid);
+		return;
+	}
+	if (w->o->ignore_first && first_copy(w, si, req_id)) {
+		w->ignored++;
 		recycle_buf(w, bid);
 		return;
 	}
@@ -862,6 +928,7 @@ static void worker_cleanup(struct worker *w)
 	free(w->slot_bodies);
 	free(w->bodies);
 	free(w->seen);
+	free(w->first_copies);
 }
 
 static void notify_ready(struct worker *w)
@@ -887,6 +954,13 @@ static void print_summary(const struct worker *w)
 	len = snprintf(line, sizeof(line),
 		       "worker: %u ports, %" PRIu64 " requests, %" PRIu64 " replies, %" PRIu64
 		       " malformed", w->nsocks, w->requests, w->replies, w->malformed);
+	if (w->o->expect_allgather)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, ", %" PRIu64
+				" all-gathers, %" PRIu64 " for unknown requests", w->allgathers,
+				w->allgather_unknown);
+	if (w->o->ignore_first)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, ", %" PRIu64 " ignored",
+				w->ignored);
 	if (w->send_errors)
 		len += snprintf(line + len, sizeof(line) - (size_t)len, ", %" PRIu64 " send errors",
 				w->send_errors);
@@ -1005,6 +1079,12 @@ static void worker_usage(void)
 "      --stray                    also send each datagram from an unlisted port\n"
 "      --silent-port PORT         that port receives but never answers (repeatable)\n"
 "      --delay-us US              delay every reply by US microseconds\n"
+"      --expect-allgather         count the all-gathers (message type 2, gather\n"
+"                                 --all-gather) that arrive, apart for requests\n"
+"                                 never received; without it they are malformed\n"
+"      --ignore-first             never answer the first copy of a request a port\n"
+"                                 receives, only later ones (a straggler that a\n"
+"                                 re-scatter, gather --retry-us, gets an answer from)\n"
 "\n"
 "  -h, --help                     show this help and exit\n"
 "  -V, --version                  show the version and exit\n"
@@ -1023,6 +1103,8 @@ enum {
 	OPT_SILENT_PORT,
 	OPT_DELAY_US,
 	OPT_XDP,
+	OPT_IGNORE_FIRST,
+	OPT_EXPECT_ALLGATHER,
 };
 
 /* Returns -1 when options parsed and the worker should run, else an exit code. */
@@ -1041,6 +1123,8 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 		{ "stray", no_argument, NULL, OPT_STRAY },
 		{ "silent-port", required_argument, NULL, OPT_SILENT_PORT },
 		{ "delay-us", required_argument, NULL, OPT_DELAY_US },
+		{ "ignore-first", no_argument, NULL, OPT_IGNORE_FIRST },
+		{ "expect-allgather", no_argument, NULL, OPT_EXPECT_ALLGATHER },
 		{ "xdp", no_argument, NULL, OPT_XDP },
 		{ "dev", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1114,6 +1198,12 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 			if (cli_parse_u64(optarg, 0, WORKER_MAX_DELAY_US, &o->delay_us))
 				return cli_usage_error(CMD, "--delay-us %s: expected 0..%llu", optarg,
 						       (unsigned long long)WORKER_MAX_DELAY_US);
+			break;
+		case OPT_IGNORE_FIRST:
+			o->ignore_first = true;
+			break;
+		case OPT_EXPECT_ALLGATHER:
+			o->expect_allgather = true;
 			break;
 		case OPT_XDP:
 			o->xdp = true;

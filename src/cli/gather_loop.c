@@ -58,6 +58,8 @@ static void print_json(const struct gather_loop *g, const struct sgbpf_result *r
 		printf(", \"correct\": %s", correct ? "true" : "false");
 	if (res->duplicates)
 		printf(", \"duplicates\": %" PRIu32, res->duplicates);
+	if (g->sopts.retry_us)
+		printf(", \"retries\": %" PRIu32, res->retries);
 	printf(", \"result\": [");
 	for (uint32_t i = 0; i < res->nelems && res->data; i++) {
 		const uint8_t *p = (const uint8_t *)res->data + (size_t)i * res->elem_size;
@@ -196,6 +198,10 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 		if (g->stopped_by)
 			fprintf(out, ", \"stopped_by\": \"%s\", \"abandoned\": %" PRIu64,
 				g->stopped_by == SIGINT ? "SIGINT" : "SIGTERM", g->abandoned);
+		if (g->sopts.retry_us)
+			fprintf(out, ", \"retries\": %" PRIu64 ", \"retry_copies\": %" PRIu64
+				", \"retry_idle\": %" PRIu64 ", \"retry_failures\": %" PRIu64,
+				st.retries, st.retry_copies, st.retry_idle, st.retry_failures);
 		fprintf(out,
 			", \"latency_p50_us\": %.1f, \"latency_p99_us\": %.1f"
 			", \"requests_per_second\": %.0f, \"kernel\": {\"scatters\": %" PRIu64
@@ -225,6 +231,10 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 		" surplus, %" PRIu64 " unsolicited\n",
 		st.folded, st.duplicates, st.unknown_src, st.malformed, st.stale, st.surplus,
 		st.unsolicited);
+	if (g->sopts.retry_us)
+		fprintf(out, "retry:    %" PRIu64 " re-scatters, %" PRIu64 " copies to stragglers, %"
+			PRIu64 " with nothing left to send, %" PRIu64 " failed sends\n", st.retries,
+			st.retry_copies, st.retry_idle, st.retry_failures);
 	/* Only when it happened: copies the kernel refused, scatters cut in fragments. */
 	if (st.clone_failures || st.scatter_fragments)
 		fprintf(out, "scatter:  %" PRIu64 " copies refused by the kernel, %" PRIu64

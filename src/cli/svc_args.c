@@ -121,6 +121,17 @@ int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_serv
 	case 'a':
 		so->fate = SGBPF_FATE_ALLOW;
 		return 0;
+	case SVC_OPT_RETRY_US:
+		if (cli_parse_u64(arg, 1, SGBPF_MAX_RETRY_US, &u64))
+			return cli_usage_error(cmd, "bad --retry-us '%s' (microseconds, 1 to an hour)",
+					       arg);
+		sc->retry_us = u64;
+		return 0;
+	case SVC_OPT_RETRIES:
+		if (cli_parse_u32(arg, 1, SVC_RETRIES_MAX, &sc->retries))
+			return cli_usage_error(cmd, "bad --retries '%s' (1..%u)", arg,
+					       SVC_RETRIES_MAX);
+		return 0;
 	default:
 		return -1;
 	}
@@ -135,6 +146,13 @@ int svc_common_check(const char *cmd, const struct sgbpf_service_opts *so, uint3
 		return cli_usage_error(cmd, "--inflight %u exceeds --max-inflight %u%s", inflight,
 				       so->max_inflight ? so->max_inflight : SGBPF_DEFAULT_INFLIGHT,
 				       so->max_inflight ? "" : " (the default)");
+	return 0;
+}
+
+int svc_retry_check(const char *cmd, const struct sgbpf_scatter_opts *sc)
+{
+	if (sc->retries && !sc->retry_us)
+		return cli_usage_error(cmd, "--retries needs --retry-us");
 	return 0;
 }
 

@@ -19,12 +19,18 @@ int svc_parse_backend(const char *s, enum sgbpf_backend *out);
 
 /*
  * The options 'gather' and 'run' share, by short option letter: -b backend,
- * -t timeout-us, -n count, -i inflight, -D delivery, -a allow.  Returns -1
+ * -t timeout-us, -n count, -i inflight, -D delivery, -a allow, and the
+ * long-only --retry-us and --retries (SVC_OPT_*).  Returns -1
  * when c is not one of them, 0 when it was parsed, or CLI_EXIT_USAGE after
  * printing the error.
  */
 int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_service_opts *so,
 		      struct sgbpf_scatter_opts *sc, uint64_t *count, uint32_t *inflight);
+
+/* Long-only shared options (above any short option letter). */
+enum { SVC_OPT_RETRY_US = 0x1000, SVC_OPT_RETRIES };
+/* Largest --retries. */
+#define SVC_RETRIES_MAX 1000u
 
 /* Largest --count. */
 #define SVC_COUNT_MAX 1000000000ull
@@ -34,6 +40,9 @@ int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_serv
  * --inflight may not exceed --max-inflight, given or default.
  */
 int svc_common_check(const char *cmd, const struct sgbpf_service_opts *so, uint32_t inflight);
+
+/* --retries without --retry-us: a usage error (nothing would be re-sent). */
+int svc_retry_check(const char *cmd, const struct sgbpf_scatter_opts *sc);
 
 /* --policy N with more than nworkers: a usage error, never "all". */
 int svc_policy_check(const char *cmd, const struct sgbpf_scatter_opts *sc, uint32_t nworkers);
@@ -45,7 +54,9 @@ int svc_policy_check(const char *cmd, const struct sgbpf_scatter_opts *sc, uint3
 	{ "count", required_argument, NULL, 'n' },			\
 	{ "inflight", required_argument, NULL, 'i' },			\
 	{ "delivery", required_argument, NULL, 'D' },			\
-	{ "allow", no_argument, NULL, 'a' }
+	{ "allow", no_argument, NULL, 'a' },				\
+	{ "retry-us", required_argument, NULL, SVC_OPT_RETRY_US },	\
+	{ "retries", required_argument, NULL, SVC_OPT_RETRIES }
 #define SVC_COMMON_SHORTOPTS "b:t:n:i:D:a"
 
 #endif

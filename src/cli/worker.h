@@ -29,6 +29,8 @@ struct worker_opts {
 	bool junk;			/* a 5-byte garbage datagram after each reply */
 	bool stray;			/* a copy of each datagram from an unlisted port */
 	uint64_t delay_us;		/* delay of every reply */
+	bool ignore_first;		/* drop the first copy of each request a port gets */
+	bool expect_allgather;		/* count all-gathers (type 2) instead of malformed */
 	uint64_t count_limit;		/* stop after answering this many messages; 0: never */
 	int cpu;			/* CPU to pin to; -1: none */
 	bool xdp;			/* answer in the kernel (src/worker/xdp_worker.c) */

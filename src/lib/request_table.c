@@ -126,9 +126,19 @@ void sgbpf_reqtab_free(struct sgbpf_reqtab *t)
 	t->live = NULL;
 }
 
+/* A request's next timer: the earlier of its deadline and its next re-scatter. */
+static uint64_t timer_of(const struct sgbpf_req *r)
+{
+	if (!r->retry_ns)
+		return r->deadline_ns;
+	if (!r->deadline_ns)
+		return r->retry_ns;
+	return r->retry_ns < r->deadline_ns ? r->retry_ns : r->deadline_ns;
+}
+
 static uint64_t deadline_at(const struct sgbpf_reqtab *t, uint32_t i)
 {
-	return t->reqs[t->heap[i]].deadline_ns;
+	return timer_of(&t->reqs[t->heap[i]]);
 }
 
 static void heap_swap(struct sgbpf_reqtab *t, uint32_t a, uint32_t b)
@@ -215,6 +225,10 @@ int sgbpf_reqtab_alloc(struct sgbpf_reqtab *t, uint64_t now_ns, uint64_t timeout
 	r->failed = false;
 	r->start_ns = now_ns;
 	r->deadline_ns = timeout_ns ? now_ns + timeout_ns : 0;
+	r->retry_ns = 0;
+	r->retry_interval_ns = 0;
+	r->retries_left = 0;
+	r->retries = 0;
 	r->user_ctx = user_ctx;
 	r->nresp = 0;
 	r->kernel_done = false;
@@ -270,7 +284,27 @@ void sgbpf_reqtab_release(struct sgbpf_reqtab *t, uint32_t slot)
 	}
 }
 
-uint64_t sgbpf_reqtab_next_deadline(const struct sgbpf_reqtab *t)
+void sgbpf_reqtab_set_retry(struct sgbpf_reqtab *t, uint32_t slot, uint64_t retry_ns)
+{
+	struct sgbpf_req *r = &t->reqs[slot & t->mask];
+
+	if (!r->busy)
+		return;
+	r->retry_ns = retry_ns;
+	if (!timer_of(r)) {
+		heap_remove(t, slot & t->mask);
+		return;
+	}
+	if (r->heap_pos == NO_POS) {
+		r->heap_pos = t->heap_len;
+		t->heap[t->heap_len++] = slot & t->mask;
+	}
+	/* Earlier or later than before: one of the two moves it. */
+	heap_up(t, r->heap_pos);
+	heap_down(t, r->heap_pos);
+}
+
+uint64_t sgbpf_reqtab_next_timer(const struct sgbpf_reqtab *t)
 {
 	return t->heap_len ? deadline_at(t, 0) : 0;
 }

@@ -26,8 +26,13 @@ struct sgbpf_req {
 	bool failed;		/* the send failed: report SGBPF_STATUS_FAILED */
 	uint64_t start_ns;
 	uint64_t deadline_ns;	/* 0: none */
+	uint64_t retry_ns;	/* next re-scatter; 0: none */
+	/* Re-scatters to stragglers (sgbpf_scatter_opts.retry_us), kept by the core. */
+	uint64_t retry_interval_ns;	/* from the scatter to the first, and between them */
+	uint32_t retries_left;	/* still allowed */
+	uint32_t retries;	/* sent */
 	void *user_ctx;
-	uint32_t heap_pos;	/* index in the deadline heap, or UINT32_MAX */
+	uint32_t heap_pos;	/* index in the timer heap, or UINT32_MAX */
 	uint32_t live_pos;	/* index in the live array while busy */
 	uint32_t nresp;		/* replies read by user space (fate allow) */
 	bool kernel_done;	/* fate allow: complete, waiting for its replies */
@@ -37,7 +42,7 @@ struct sgbpf_req {
 
 struct sgbpf_reqtab {
 	struct sgbpf_req *reqs;
-	uint32_t *heap;		/* slots with a deadline, min-heap by deadline */
+	uint32_t *heap;		/* slots with a timer, min-heap by their next one */
 	uint32_t heap_len;
 	uint32_t *live;		/* slots in flight, unordered, for scans */
 	uint32_t nslots;
@@ -92,10 +97,18 @@ static inline uint32_t sgbpf_reqtab_live(const struct sgbpf_reqtab *t, uint32_t 
 	return t->live[i];
 }
 
-/* The earliest deadline among in-flight requests, or 0 when there is none. */
-uint64_t sgbpf_reqtab_next_deadline(const struct sgbpf_reqtab *t);
+/*
+ * Sets the next re-scatter time of the slot's request (0: none).  Every
+ * request in flight has one timer, the earlier of its deadline and its next
+ * re-scatter: the heap orders requests by it, and the caller tells which
+ * one fell due.  Releasing the slot clears it.
+ */
+void sgbpf_reqtab_set_retry(struct sgbpf_reqtab *t, uint32_t slot, uint64_t retry_ns);
 
-/* The slot with the earliest deadline if it is <= now, else -1. */
+/* The earliest timer (deadline or re-scatter) in flight, or 0 when there is none. */
+uint64_t sgbpf_reqtab_next_timer(const struct sgbpf_reqtab *t);
+
+/* The slot with the earliest timer if it is <= now, else -1. */
 int sgbpf_reqtab_due(const struct sgbpf_reqtab *t, uint64_t now_ns);
 
 static inline uint32_t sgbpf_reqtab_slot(const struct sgbpf_reqtab *t, uint32_t req_id)

@@ -229,6 +229,7 @@ static void report(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_st
 		.latency_ns = sgbpf_now_ns() - r->start_ns,
 		.user_ctx = r->user_ctx,
 		.duplicates = ks->duplicates,
+		.retries = r->retries,
 	};
 
 	if (status == SGBPF_STATUS_COMPLETE) {
@@ -393,13 +394,51 @@ static void expire(struct sgbpf_service *svc, struct sgbpf_req *r)
 	finish(svc, r, r->failed ? SGBPF_STATUS_FAILED : SGBPF_STATUS_EXPIRED);
 }
 
-static void expire_due(struct sgbpf_service *svc)
+/*
+ * A request whose re-scatter time came: sends it again to the workers that
+ * have not answered, and sets the next one.  Only while the kernel still
+ * gathers for it: a completion waits for its notification or the scan, a
+ * failed send for the scan, and a slot the scatter never opened would take
+ * no re-scatter (the kernel refuses those anyway).  A re-scatter whose send
+ * fails is counted; the request keeps its deadline and its remaining ones.
+ */
+static void rescatter(struct sgbpf_service *svc, struct sgbpf_req *r, uint64_t now)
+{
+	uint32_t slot = sgbpf_reqtab_slot(&svc->reqs, r->req_id);
+	int sent;
+
+	r->retries_left--;
+	sgbpf_reqtab_set_retry(&svc->reqs, slot, r->retries_left ? now + r->retry_interval_ns : 0);
+	if (r->failed || r->kernel_done ||
+	    slot_state(svc, r) != SGBPF_TAG(r->req_id, SGBPF_SLOT_ACTIVE))
+		return;
+	sent = svc->ops->rescatter(svc, slot, r->req_id);
+	if (sent < 0) {
+		svc->retry_failures++;
+	} else if (sent > 0) {
+		r->retries++;
+		svc->retries++;
+	}
+}
+
+/*
+ * The timers that fell due, earliest first: re-scatters, and deadlines,
+ * which win when both are due.  Every delivery mode runs them from its
+ * wait, so re-scatters need no thread of their own.
+ */
+static void timers_due(struct sgbpf_service *svc)
 {
 	uint64_t now = sgbpf_now_ns();
 	int slot;
 
-	while (!svc->destroy_pending && (slot = sgbpf_reqtab_due(&svc->reqs, now)) >= 0)
-		expire(svc, &svc->reqs.reqs[slot]);
+	while (!svc->destroy_pending && (slot = sgbpf_reqtab_due(&svc->reqs, now)) >= 0) {
+		struct sgbpf_req *r = &svc->reqs.reqs[slot];
+
+		if (r->deadline_ns && r->deadline_ns <= now)
+			expire(svc, r);
+		else
+			rescatter(svc, r, now);
+	}
 }
 
 /*
@@ -459,8 +498,8 @@ int sgbpf_next_timeout_ms(const struct sgbpf_service *svc)
 	if (!svc->reqs.inflight)
 		return -1;
 	now = sgbpf_now_ns();
-	d = sgbpf_reqtab_next_deadline(&svc->reqs);
-	/* Come back for the periodic look at the slots even without a deadline. */
+	d = sgbpf_reqtab_next_timer(&svc->reqs);
+	/* Come back for the periodic look at the slots even without a timer. */
 	if (!d || d > svc->next_scan_ns)
 		d = svc->next_scan_ns;
 	if (d <= now)
@@ -531,7 +570,7 @@ static int do_wait(struct sgbpf_service *svc, int timeout_ms)
 				scan_slots(svc);
 		}
 		maintain(svc, sgbpf_now_ns());
-		expire_due(svc);
+		timers_due(svc);
 		if (svc->reported || timeout_ms == 0 || svc->destroy_pending || svc->link_err ||
 		    interrupted)
 			break;
@@ -624,6 +663,8 @@ static int scatter(struct sgbpf_service *svc, const void *body, size_t len, uint
 		   const struct sgbpf_scatter_opts *opts, uint32_t *req_id)
 {
 	uint64_t timeout_us = OPTS_GET(opts, timeout_us, 0);
+	uint64_t retry_us = OPTS_GET(opts, retry_us, 0);
+	struct sgbpf_req *r;
 	uint32_t id;
 	int slot, err;
 
@@ -643,6 +684,14 @@ static int scatter(struct sgbpf_service *svc, const void *body, size_t len, uint
 		slot_fence(svc, &svc->reqs.reqs[slot]);
 		sgbpf_reqtab_release(&svc->reqs, slot);
 		return err;
+	}
+	r = &svc->reqs.reqs[slot];
+	if (retry_us) {
+		uint32_t retries = OPTS_GET(opts, retries, 0);
+
+		r->retry_interval_ns = retry_us * 1000;
+		r->retries_left = retries ? retries : 1;
+		sgbpf_reqtab_set_retry(&svc->reqs, slot, r->start_ns + r->retry_interval_ns);
 	}
 	if (req_id)
 		*req_id = id;
@@ -676,6 +725,14 @@ int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
 	if (needed == 0 || needed > svc->nworkers)
 		return sgbpf_err(-EINVAL, "policy N needs 1 <= n <= %u (the service's workers), "
 				 "got %u", svc->nworkers, needed);
+	if (OPTS_GET(opts, retry_us, 0)) {
+		if (!svc->ops->rescatter)
+			return sgbpf_err(-EOPNOTSUPP, "the %s backend cannot re-scatter",
+					 svc->ops->name);
+		if (OPTS_GET(opts, retry_us, 0) > SGBPF_MAX_RETRY_US)
+			return sgbpf_err(-EINVAL, "retry_us is at most %llu (an hour)",
+					 (unsigned long long)SGBPF_MAX_RETRY_US);
+	}
 	ret = check_usable(svc);
 	if (ret)
 		return ret;
@@ -707,6 +764,8 @@ int sgbpf_service_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out
 	memset(out, 0, sizeof(*out));
 	err = svc->ops->stats(svc, out);
 	out->expired = svc->expired;
+	out->retries = svc->retries;
+	out->retry_failures = svc->retry_failures;
 	return err;
 }
 

@@ -25,6 +25,13 @@ struct sgbpf_backend_ops {
 	/* Queues and submits the scatter of one request (one system call). */
 	int (*scatter)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		       const void *body, size_t len);
+	/*
+	 * Sends the slot's request again, to the workers that have not answered
+	 * it; the kernel sends nothing for a request no longer gathering.
+	 * Returns the datagrams sent (0: everybody had answered) or a negative
+	 * errno.  Optional: without it, retry_us is refused.
+	 */
+	int (*rescatter)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
 	/* Reaps transport completions (send errors, received replies) without blocking. */
 	int (*reap)(struct sgbpf_service *svc);
 	/*
@@ -71,6 +78,8 @@ struct sgbpf_service {
 
 	int notify_fd;			/* ring buffer epoll fd or control socket; -1 */
 	uint64_t expired;		/* requests reported expired */
+	uint64_t retries;		/* re-scatters sent */
+	uint64_t retry_failures;	/* re-scatters whose send failed */
 	uint32_t pending;		/* completed in the kernel, replies still arriving */
 	uint32_t send_failures;		/* sends failed since the last scan for them */
 	int reported;			/* completions reported by the current wait */

@@ -69,9 +69,10 @@ int xdp_worker_check_opts(const struct worker_opts *o)
 	if (o->packets != 1)
 		return cli_usage_error(CMD, "--xdp sends one datagram per reply (--packets 1)");
 	if (o->duplicate || o->junk || o->stray || o->delay_us || o->count_limit || o->cpu >= 0 ||
-	    o->has_silent)
+	    o->has_silent || o->ignore_first || o->expect_allgather)
 		return cli_usage_error(CMD, "--xdp takes none of --duplicate, --junk, --stray, "
-				       "--silent-port, --delay-us, --count-limit, --cpu");
+				       "--silent-port, --delay-us, --ignore-first, "
+				       "--expect-allgather, --count-limit, --cpu");
 	return -1;
 }
 

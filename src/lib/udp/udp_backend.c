@@ -682,6 +682,8 @@ static int udp_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out)
 	out->unsolicited = sums[SGBPF_STAT_UNSOLICITED];
 	out->scatter_fragments = sums[SGBPF_STAT_SCATTER_FRAGMENTS];
 	out->clone_failures = sums[SGBPF_STAT_CLONE_FAILURES];
+	out->retry_copies = sums[SGBPF_STAT_RETRY_COPIES];
+	out->retry_idle = sums[SGBPF_STAT_RETRY_IDLE];
 	return 0;
 }
 
@@ -690,6 +692,7 @@ const struct sgbpf_backend_ops sgbpf_udp_backend = {
 	.create = udp_create,
 	.destroy = udp_destroy,
 	.scatter = sgbpf_udp_scatter,
+	.rescatter = sgbpf_udp_rescatter,
 	.reap = sgbpf_udp_reap,
 	.wait_events = sgbpf_udp_wait_events,
 	.responses = sgbpf_udp_responses,

@@ -113,6 +113,7 @@ void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b);
 int sgbpf_udp_io_start(struct sgbpf_service *svc, struct sgbpf_udp_backend *b);
 int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		      const void *body, size_t len);
+int sgbpf_udp_rescatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
 int sgbpf_udp_reap(struct sgbpf_service *svc);
 int sgbpf_udp_wait_events(struct sgbpf_service *svc, int timeout_ms);
 const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint32_t slot,

@@ -714,10 +714,89 @@ static struct io_uring_sqe *tx_sqe(struct sgbpf_service *svc, struct sgbpf_udp_b
 }
 
 /*
- * Sends one trigger per batch of workers, all in one io_uring_enter().  The
- * completion policy does not travel in the datagram: it is written to the
- * slot first (tagged with req_id), so the message is exactly what workers
- * get and a 1454-byte body fits a 1500-byte MTU.
+ * Sends the message in the slot's buffer as one trigger per batch of
+ * workers in `batches` (bit k: the batch starting at worker k *
+ * SGBPF_SCATTER_BATCH), all in one io_uring_enter(), and waits for every
+ * send to complete.  Returns 0 or a negative errno.
+ */
+static int send_triggers(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, uint32_t slot,
+			 uint32_t req_id, size_t msg_len, uint32_t batches, bool again)
+{
+	struct udp_tx *tx = &b->tx[slot];
+	uint32_t nsend = (uint32_t)__builtin_popcount(batches);
+	int ret;
+
+	/*
+	 * Set before the first SQE: tx_sqe() may reap this scatter's first
+	 * completions when the submission queue fills.
+	 */
+	b->tx_wait = UD(UD_TX, slot, req_id);
+	b->tx_left = nsend;
+	b->tx_res = 0;
+	for (uint32_t k = 0, queued = 0; k < b->nbatch; k++) {
+		struct io_uring_sqe *sqe;
+
+		if (!(batches & (1u << k)))
+			continue;
+		sqe = tx_sqe(svc, b);
+		if (!sqe) {
+			/* The sends queued so far still complete; wait for them below. */
+			b->tx_left -= nsend - queued;
+			b->tx_res = sgbpf_err(-EBUSY, "io_uring submission queue full");
+			break;
+		}
+		/*
+		 * MSG_DONTWAIT: a full send buffer fails the send at once instead of
+		 * leaving it to io_uring's poll retry, which would send it later, from
+		 * a buffer the slot's next request may have rewritten by then.  So
+		 * every send completes inside this call, and the slot is never
+		 * released while the kernel may still read its buffer or open it.
+		 */
+		io_uring_prep_send(sqe, b->sock, tx->buf, msg_len, MSG_DONTWAIT);
+		io_uring_prep_send_set_addr(sqe, (const struct sockaddr *)&b->batch_addr[k],
+					    sizeof(b->batch_addr[k]));
+		sqe->user_data = UD(UD_TX, slot, req_id);
+		queued++;
+	}
+	ret = io_uring_submit(&b->ring);
+	if (ret < 0)
+		return sgbpf_err(ret, "cannot submit the %sscatter: %s", again ? "re-" : "",
+				 strerror(-ret));
+	/* Inline completions are posted before io_uring_enter() returns. */
+	reap_cqes(svc, b);
+	while (b->tx_left) {
+		struct io_uring_cqe *cqe;
+
+		/* Not expected with MSG_DONTWAIT; but a pending send must be waited for. */
+		ret = io_uring_wait_cqe(&b->ring, &cqe);
+		if (ret < 0 && ret != -EINTR && ret != -ETIME)
+			return sgbpf_err(ret, "cannot collect the scatter's send: %s", strerror(-ret));
+		reap_cqes(svc, b);
+	}
+	if (b->tx_res < 0) {
+		if (b->tx_res == -EAGAIN || b->tx_res == -ENOBUFS)
+			return sgbpf_err(b->tx_res, "the send buffer of the service socket on %s is "
+					 "full; report some requests and retry", b->ifname);
+		return sgbpf_err(b->tx_res, "cannot %ssend request %u on %s: %s",
+				 again ? "re-" : "", req_id, b->ifname, strerror(-b->tx_res));
+	}
+	return 0;
+}
+
+/* Every batch: a request's scatter. */
+static uint32_t all_batches(const struct sgbpf_udp_backend *b)
+{
+	return b->nbatch >= 32 ? UINT32_MAX : (1u << b->nbatch) - 1;
+}
+
+/* Room for every batch of SGBPF_MAX_WORKERS in a batch mask. */
+_Static_assert(SGBPF_MAX_WORKERS / SGBPF_SCATTER_BATCH <= 32, "batch masks are 32 bits");
+
+/*
+ * Sends one trigger per batch of workers.  The completion policy does not
+ * travel in the datagram: it is written to the slot first (tagged with
+ * req_id), so the message is exactly what workers get and a 1454-byte body
+ * fits a 1500-byte MTU.
  */
 int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		      const void *body, size_t len)
@@ -747,56 +826,59 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 		if (ret)
 			return ret;
 	}
-	/*
-	 * Set before the first SQE: tx_sqe() may reap this scatter's first
-	 * completions when the submission queue fills.
-	 */
-	b->tx_wait = UD(UD_TX, slot, req_id);
-	b->tx_left = b->nbatch;
-	b->tx_res = 0;
-	for (uint32_t k = 0; k < b->nbatch; k++) {
-		struct io_uring_sqe *sqe = tx_sqe(svc, b);
+	return send_triggers(svc, b, slot, req_id, SGBPF_HDR_LEN + len, all_batches(b), false);
+}
 
-		if (!sqe) {
-			/* The sends queued so far still complete; wait for them below. */
-			b->tx_left -= b->nbatch - k;
-			b->tx_res = sgbpf_err(-EBUSY, "io_uring submission queue full");
-			break;
-		}
-		/*
-		 * MSG_DONTWAIT: a full send buffer fails the send at once instead of
-		 * leaving it to io_uring's poll retry, which would send it later, from
-		 * a buffer the slot's next request may have rewritten by then.  So
-		 * every send completes inside this call, and the slot is never
-		 * released while the kernel may still read its buffer or open it.
-		 */
-		io_uring_prep_send(sqe, b->sock, tx->buf, SGBPF_HDR_LEN + len, MSG_DONTWAIT);
-		io_uring_prep_send_set_addr(sqe, (const struct sockaddr *)&b->batch_addr[k],
-					    sizeof(b->batch_addr[k]));
-		sqe->user_data = UD(UD_TX, slot, req_id);
-	}
-	ret = io_uring_submit(&b->ring);
-	if (ret < 0)
-		return sgbpf_err(ret, "cannot submit the scatter: %s", strerror(-ret));
-	/* Inline completions are posted before io_uring_enter() returns. */
-	reap_cqes(svc, b);
-	while (b->tx_left) {
-		struct io_uring_cqe *cqe;
+/*
+ * Does batch k have a worker whose seen bit for req_id is not set?  Batches
+ * start at multiples of 64, so each covers whole seen words (the last one
+ * only its workers' bits).
+ */
+static bool batch_has_straggler(const struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
+				uint32_t k)
+{
+	const struct sgbpf_slot *ks = &svc->slots[slot];
+	uint32_t first = k * SGBPF_SCATTER_BATCH;
+	uint32_t end = first + SGBPF_SCATTER_BATCH < svc->nworkers ? first + SGBPF_SCATTER_BATCH :
+								     svc->nworkers;
 
-		/* Not expected with MSG_DONTWAIT; but a pending send must be waited for. */
-		ret = io_uring_wait_cqe(&b->ring, &cqe);
-		if (ret < 0 && ret != -EINTR && ret != -ETIME)
-			return sgbpf_err(ret, "cannot collect the scatter's send: %s", strerror(-ret));
-		reap_cqes(svc, b);
+	for (uint32_t w = first; w < end; w += 32) {
+		uint64_t v = __atomic_load_n(&ks->seen[w / 32], __ATOMIC_RELAXED);
+		uint32_t bits = SGBPF_TAG_REQ(v) == req_id ? SGBPF_TAG_LOW(v) : 0;
+		uint32_t want = end - w >= 32 ? UINT32_MAX : (1u << (end - w)) - 1;
+
+		if ((bits & want) != want)
+			return true;
 	}
-	if (b->tx_res < 0) {
-		if (b->tx_res == -EAGAIN || b->tx_res == -ENOBUFS)
-			return sgbpf_err(b->tx_res, "the send buffer of the service socket on %s is "
-					 "full; report some requests and retry", b->ifname);
-		return sgbpf_err(b->tx_res, "cannot send request %u on %s: %s", req_id, b->ifname,
-				 strerror(-b->tx_res));
-	}
-	return 0;
+	return false;
+}
+
+/*
+ * Sends the slot's request again, flagged SGBPF_FLAG_RETRY, to the batches
+ * with a worker that has not answered; TC egress then skips, within each,
+ * the workers that have (and sends nothing for a request no longer
+ * gathering).  The message is still in the slot's send buffer: the slot is
+ * the request's until it is reported.
+ */
+int sgbpf_udp_rescatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+	struct sgbpf_hdr *h = (struct sgbpf_hdr *)b->tx[slot].buf;
+	uint32_t batches = 0;
+	int ret;
+
+	for (uint32_t k = 0; k < b->nbatch; k++)
+		if (batch_has_straggler(svc, slot, req_id, k))
+			batches |= 1u << k;
+	if (!batches)
+		return 0;
+	ret = ring_own(svc, b);
+	if (ret)
+		return ret;
+	h->flags = SGBPF_FLAG_RETRY;
+	ret = send_triggers(svc, b, slot, req_id, SGBPF_HDR_LEN + sgbpf_le32(h->body_len), batches,
+			    true);
+	return ret < 0 ? ret : __builtin_popcount(batches);
 }
 
 /* Handles the completions in the shared queue; no system call. */

@@ -1,0 +1,3 @@
+# Re-scatters to stragglers end to end, in a namespace the test creates (root only).
+sgbpf_test(test_retry SOURCES test_retry.c LIBS sgbpf_netns_util TIMEOUT 300 LABELS root)
+add_dependencies(test_retry sgbpf_cli)

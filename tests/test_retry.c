@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Re-scatters to stragglers (sgbpf_scatter_opts.retry_us, gather
+ * --retry-us): inside a namespace of its own, on its lo, six reference
+ * workers answer every request and two answer only its second copy
+ * (`sgbpf worker --ignore-first`).  With a re-scatter every request
+ * completes with the exact sum of all eight, in every delivery mode; without
+ * one, every request expires with the six.  A silent worker shows that a
+ * request is re-scattered at most `retries` times.
+ */
+#define _GNU_SOURCE	/* pipe2 */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sgbpf/sgbpf.h>
+
+#include "netns_util.h"
+#include "reply_gen.h"
+#include "worker_farm.h"
+
+#define BASE		38000
+#define ON_TIME		6		/* ports BASE .. BASE + 5 */
+#define STRAGGLERS	2		/* ports BASE + 6, BASE + 7: --ignore-first */
+#define FANOUT		(ON_TIME + STRAGGLERS)
+#define SILENT_PORT	(BASE + 8)	/* receives, never answers */
+#define NREQ		20
+#define RETRY_US	3000
+
+static struct netns ns;
+static pid_t farm, stragglers, silent;
+
+struct tally {
+	uint32_t nworkers;		/* of the service: the exact sum is over them */
+	uint32_t complete, expired, other, wrong;
+	uint32_t retries_min, retries_max;
+	char why[200];
+};
+
+static void on_result(const struct sgbpf_result *res, void *ctx)
+{
+	struct tally *t = ctx;
+	uint32_t expect[REPLY_GEN_NELEMS];
+	uint16_t ports[FANOUT];
+	struct reply_gen g;
+
+	if (res->retries < t->retries_min)
+		t->retries_min = res->retries;
+	if (res->retries > t->retries_max)
+		t->retries_max = res->retries;
+	if (res->status == SGBPF_STATUS_EXPIRED) {
+		t->expired++;
+		return;
+	}
+	if (res->status != SGBPF_STATUS_COMPLETE) {
+		t->other++;
+		return;
+	}
+	t->complete++;
+	reply_gen_parse("random:4242", &g);
+	for (uint32_t i = 0; i < t->nworkers; i++)
+		ports[i] = BASE + i;
+	reply_gen_expected_sum_u32(&g, ports, t->nworkers, res->req_id, 0, expect);
+	if (res->responses != t->nworkers || res->nelems != REPLY_GEN_NELEMS ||
+	    memcmp(res->data, expect, sizeof(expect))) {
+		t->wrong++;
+		snprintf(t->why, sizeof(t->why), "request %#x: %u responses, %u elements, sum "
+			 "%s", res->req_id, res->responses, res->nelems,
+			 res->nelems ? "differs" : "missing");
+	}
+}
+
+static void setup(void)
+{
+	char listen[32];
+
+	farm = stragglers = silent = -1;
+	ck_assert_int_eq(netns_create(&ns, "retry"), 0);
+	ck_assert_int_eq(netns_link_up(&ns, "lo"), 0);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u-%u", BASE, BASE + ON_TIME - 1);
+	farm = worker_farm_start(&ns, listen,
+				 (const char *const[]){ "--reply", "random:4242", NULL });
+	ck_assert_int_gt(farm, 0);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u-%u", BASE + ON_TIME, BASE + FANOUT - 1);
+	stragglers = worker_farm_start(&ns, listen,
+				       (const char *const[]){ "--reply", "random:4242",
+							      "--ignore-first", NULL });
+	ck_assert_int_gt(stragglers, 0);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", SILENT_PORT);
+	silent = worker_farm_start(&ns, listen, (const char *const[]){ "--silent-port",
+								       listen + 10, NULL });
+	ck_assert_int_gt(silent, 0);
+	ck_assert_int_eq(netns_enter(&ns, NULL), 0);
+}
+
+static void teardown(void)
+{
+	worker_farm_stop(silent);
+	worker_farm_stop(stragglers);
+	worker_farm_stop(farm);
+	netns_delete(&ns);
+}
+
+static struct sgbpf_service *make_service(uint32_t nworkers, enum sgbpf_delivery delivery,
+					  enum sgbpf_fate fate, struct tally *t)
+{
+	struct sgbpf_endpoint eps[FANOUT + 1];
+	struct sgbpf_service *svc;
+
+	for (uint32_t i = 0; i < nworkers; i++) {
+		eps[i].addr = htonl(INADDR_LOOPBACK);
+		eps[i].port = BASE + i;
+	}
+	t->nworkers = nworkers;
+	t->retries_min = UINT32_MAX;
+	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = nworkers,
+		   .reduce = SGBPF_REDUCE_SUM_U32, .delivery = delivery, .fate = fate,
+		   .on_complete = on_result, .cb_ctx = t);
+	svc = sgbpf_service_create(&so);
+	ck_assert_msg(svc, "create: %s", sgbpf_last_error());
+	return svc;
+}
+
+/* Runs NREQ requests, up to four in flight (one in block mode), to the end. */
+static void run_requests(struct sgbpf_service *svc, enum sgbpf_delivery delivery,
+			 const struct sgbpf_scatter_opts *sc, const struct tally *t)
+{
+	uint32_t sent = 0, inflight = delivery == SGBPF_DELIVERY_BLOCK ? 1 : 4;
+
+	while (t->complete + t->expired + t->other < NREQ) {
+		while (sent < NREQ && sgbpf_inflight(svc) < inflight) {
+			int err = sgbpf_scatter(svc, "retry", 5, sc, NULL);
+
+			ck_assert_msg(err == 0, "scatter: %s", sgbpf_last_error());
+			sent++;
+		}
+		if (sgbpf_inflight(svc)) {
+			int n = delivery == SGBPF_DELIVERY_CTRL_FD ?
+				(poll(&(struct pollfd){ .fd = sgbpf_service_fd(svc),
+							.events = POLLIN }, 1,
+				      sgbpf_next_timeout_ms(svc)), sgbpf_poll(svc)) :
+				sgbpf_wait(svc, 2000);
+
+			ck_assert_msg(n >= 0, "wait: %s", sgbpf_last_error());
+		}
+	}
+}
+
+static const struct mode {
+	const char *desc;
+	enum sgbpf_delivery delivery;
+	enum sgbpf_fate fate;
+} modes[] = {
+	{ "ring buffer", SGBPF_DELIVERY_RINGBUF, SGBPF_FATE_DISCARD },
+	{ "control fd", SGBPF_DELIVERY_CTRL_FD, SGBPF_FATE_DISCARD },
+	{ "block", SGBPF_DELIVERY_BLOCK, SGBPF_FATE_DISCARD },
+	{ "busy-wait", SGBPF_DELIVERY_BUSY_WAIT, SGBPF_FATE_DISCARD },
+	{ "ring buffer, fate allow", SGBPF_DELIVERY_RINGBUF, SGBPF_FATE_ALLOW },
+};
+
+/*
+ * One re-scatter, RETRY_US after the scatter, reaches the stragglers: every
+ * request completes with the exact sum of all eight workers, re-scattered
+ * once, in every delivery mode, and the kernel folds every worker once.
+ */
+START_TEST(test_retry_completes_stragglers)
+{
+	const struct mode *m = &modes[_i];
+	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 1000000, .retry_us = RETRY_US);
+	struct tally t = { 0 };
+	struct sgbpf_service *svc = make_service(FANOUT, m->delivery, m->fate, &t);
+	struct sgbpf_stats st;
+
+	run_requests(svc, m->delivery, &sc, &t);
+	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	sgbpf_service_destroy(svc);
+	ck_assert_msg(t.complete == NREQ && t.wrong == 0, "%s: %u complete, %u wrong, %u "
+		      "expired, %u failed: %s", m->desc, t.complete, t.wrong, t.expired, t.other,
+		      t.why);
+	ck_assert_msg(t.retries_min == 1 && t.retries_max == 1,
+		      "%s: re-scattered %u..%u times per request, expected once", m->desc,
+		      t.retries_min, t.retries_max);
+	ck_assert_uint_eq(st.retries, NREQ);
+	ck_assert_uint_eq(st.folded, (uint64_t)NREQ * FANOUT);
+	/* Every straggler got a copy; workers that had answered got none. */
+	ck_assert_msg(st.retry_copies >= (uint64_t)NREQ * STRAGGLERS &&
+		      st.retry_copies <= (uint64_t)NREQ * FANOUT,
+		      "%s: %llu copies re-sent", m->desc, (unsigned long long)st.retry_copies);
+	ck_assert_uint_eq(st.clones, (uint64_t)NREQ * FANOUT + st.retry_copies);
+}
+END_TEST
+
+/* Without a re-scatter the same requests expire, with the six on-time workers. */
+START_TEST(test_no_retry_expires)
+{
+	const struct mode *m = &modes[_i];
+	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 30000);
+	struct tally t = { 0 };
+	struct sgbpf_service *svc = make_service(FANOUT, m->delivery, m->fate, &t);
+	struct sgbpf_stats st;
+
+	run_requests(svc, m->delivery, &sc, &t);
+	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	sgbpf_service_destroy(svc);
+	ck_assert_msg(t.expired == NREQ, "%s: %u expired, %u complete", m->desc, t.expired,
+		      t.complete);
+	ck_assert_uint_eq(t.retries_max, 0);
+	ck_assert_uint_eq(st.retries, 0);
+	ck_assert_uint_eq(st.retry_copies, 0);
+	ck_assert_uint_eq(st.folded, (uint64_t)NREQ * ON_TIME);
+}
+END_TEST
+
+/*
+ * A worker that never answers: the request is re-scattered `retries` times,
+ * each time to that worker only (the others answered), then expires.
+ */
+START_TEST(test_retries_bounded)
+{
+	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 100000, .retry_us = 5000, .retries = 3);
+	struct tally t = { 0 };
+	struct sgbpf_service *svc;
+	struct sgbpf_stats st;
+	uint32_t i;
+
+	/* Workers 0..7 as before, then the silent one. */
+	svc = make_service(FANOUT + 1, SGBPF_DELIVERY_RINGBUF, SGBPF_FATE_DISCARD, &t);
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(sgbpf_scatter(svc, "retry", 5, &sc, NULL), 0);
+		while (sgbpf_inflight(svc))
+			ck_assert_int_ge(sgbpf_wait(svc, 2000), 0);
+	}
+	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	sgbpf_service_destroy(svc);
+	ck_assert_uint_eq(t.expired, 5);
+	ck_assert_msg(t.retries_min == 3 && t.retries_max == 3, "re-scattered %u..%u times",
+		      t.retries_min, t.retries_max);
+	ck_assert_uint_eq(st.retries, 15);
+	/* The first re-scatter also reaches the stragglers, the others only the silent one. */
+	ck_assert_msg(st.retry_copies >= 5 * (3 + STRAGGLERS), "%llu copies re-sent",
+		      (unsigned long long)st.retry_copies);
+	ck_assert_uint_eq(st.folded, 5 * FANOUT);
+}
+END_TEST
+
+/* Runs `sgbpf gather ARGS...` and collects its stdout; returns its exit code. */
+static int run_cli(const char *const *args, char *out, size_t cap)
+{
+	const char *cli = getenv("SGBPF_CLI");
+	char *argv[32];
+	int pipefd[2], status, n = 0;
+	size_t used = 0;
+	ssize_t got;
+	pid_t pid;
+
+	ck_assert_msg(cli && *cli, "SGBPF_CLI is not set");
+	argv[n++] = (char *)cli;
+	argv[n++] = "gather";
+	for (int i = 0; args[i] && n < 31; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(pipefd[1], STDOUT_FILENO);
+		execv(cli, argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (used + 1 < cap && (got = read(pipefd[0], out + used, cap - 1 - used)) > 0)
+		used += (size_t)got;
+	out[used] = '\0';
+	close(pipefd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Counts the per-request records of a --json run and how many say "key": value. */
+static int count_records(const char *out, const char *kv, int *with)
+{
+	int records = 0;
+
+	*with = 0;
+	for (const char *p = out; (p = strstr(p, "{\"request\": ")); p++) {
+		const char *eol = strchr(p, '\n'), *k = strstr(p, kv);
+
+		records++;
+		if (k && (!eol || k < eol))
+			(*with)++;
+	}
+	return records;
+}
+
+/*
+ * The command line: `--retry-us 3000` turns the stragglers' expiries into
+ * completions with all eight workers counted (the sums are checked above),
+ * each record saying "retries": 1; without it every
+ * request expires and the exit code says so.
+ */
+START_TEST(test_cli_retry_us)
+{
+	static char out[1 << 18];
+	char path[] = "/tmp/sgbpf-retry-workers-XXXXXX";
+	int fd = mkstemp(path), code, with;
+	FILE *f;
+
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	for (int i = 0; i < FANOUT; i++)
+		fprintf(f, "127.0.0.1:%d\n", BASE + i);
+	fclose(f);
+
+	code = run_cli((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
+					      "--inflight", "4", "--json", "--retry-us", "3000",
+					      NULL },
+		       out, sizeof(out));
+	ck_assert_msg(code == 0, "with --retry-us: exit %d: %.400s", code, out);
+	ck_assert_int_eq(count_records(out, "\"status\": \"complete\"", &with), 20);
+	ck_assert_int_eq(with, 20);
+	count_records(out, "\"retries\": 1,", &with);
+	ck_assert_msg(with == 20, "%d records say \"retries\": 1: %.400s", with, out);
+	count_records(out, "\"responses\": 8,", &with);
+	ck_assert_int_eq(with, 20);
+	ck_assert_msg(strstr(out, "\"retries\": 20"), "summary: %s", strstr(out, "\"summary\""));
+
+	code = run_cli((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
+					      "--inflight", "4", "--json", "--timeout-us",
+					      "30000", NULL },
+		       out, sizeof(out));
+	unlink(path);
+	ck_assert_msg(code == 1, "without --retry-us: exit %d", code);
+	ck_assert_int_eq(count_records(out, "\"status\": \"expired\"", &with), 20);
+	ck_assert_int_eq(with, 20);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("retry");
+	TCase *tc = tcase_create("lo");
+	int failed, skip = netns_check_privileges();
+	SRunner *sr;
+
+	if (skip)
+		return skip;
+	netns_reap_stale();
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_retry_completes_stragglers, 0,
+			    sizeof(modes) / sizeof(modes[0]));
+	tcase_add_loop_test(tc, test_no_retry_expires, 0, sizeof(modes) / sizeof(modes[0]));
+	tcase_add_test(tc, test_retries_bounded);
+	tcase_add_test(tc, test_cli_retry_us);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	netns_reap_stale();
+	return failed ? 1 : 0;
+}
