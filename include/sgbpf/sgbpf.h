@@ -205,9 +205,19 @@ struct sgbpf_service_opts {
 	void *cb_ctx;
 	/* Local UDP port of the service; 0 picks a free one. */
 	uint16_t port;
+	/*
+	 * Replies that may be on their way at once: a request is sent only
+	 * while the replies its workers may still send, added to those of the
+	 * requests already sent, stay within the budget; a later one waits in
+	 * the library (its timeout running) until earlier requests are
+	 * reported.  One request is always let through.  Set it to the
+	 * receive ring the replies arrive in, so that a burst of replies (an
+	 * incast) never overflows it.  0: no limit.
+	 */
+	uint32_t reply_budget;
 	size_t :0;
 };
-#define sgbpf_service_opts__last_field port
+#define sgbpf_service_opts__last_field reply_budget
 
 enum sgbpf_policy {
 	SGBPF_POLICY_ALL = 0,	/* every worker */
@@ -341,6 +351,7 @@ struct sgbpf_stats {
 	 */
 	uint64_t retry_idle;
 	uint64_t retry_failures;	/* re-scatters whose send failed; the request waits on */
+	uint64_t deferred;	/* requests that waited for the reply budget before their send */
 	uint64_t allgathers;		/* results sent back (sgbpf_scatter_opts.all_gather) */
 	uint64_t allgather_copies;	/* datagrams they reached the workers with */
 	uint64_t allgather_failures;	/* all-gathers whose send failed */
