@@ -84,7 +84,7 @@ static void teardown(void)
 static struct sgbpf_service *make_service(uint32_t nworkers, uint32_t budget,
 					  enum sgbpf_delivery delivery, struct tally *t)
 {
-	struct sgbpf_endpoint eps[FANOUT + 1];
+	struct sgbpf_endpoint eps[FANOUT + 1] = { 0 };
 	struct sgbpf_service *svc;
 
 	for (uint32_t i = 0; i < nworkers; i++) {

@@ -114,10 +114,16 @@ enum sgbpf_gather_hook {
 	SGBPF_GATHER_TC_INGRESS = 2,
 };
 
-/* A worker's address: IPv4 in network byte order, port in host order. */
+/*
+ * A worker's address.  family 0 means AF_INET, so that an endpoint built
+ * as { .addr = ..., .port = ... } is IPv4; AF_INET6 (addr6) is reserved for
+ * a later version and refused today with -EAFNOSUPPORT.
+ */
 struct sgbpf_endpoint {
-	uint32_t addr;
-	uint16_t port;
+	uint32_t addr;		/* IPv4, network byte order */
+	uint16_t port;		/* host byte order */
+	uint16_t family;	/* 0 or AF_INET; AF_INET6 not yet supported */
+	uint8_t addr6[16];	/* IPv6, network byte order (family AF_INET6) */
 };
 
 enum sgbpf_status {

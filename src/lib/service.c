@@ -108,8 +108,14 @@ static int load_workers(struct sgbpf_service *svc, const struct sgbpf_service_op
 			return sgbpf_err(-E2BIG, "%zu workers given, at most %u are supported", n,
 					 SGBPF_MAX_WORKERS);
 		for (size_t i = 0; i < n; i++) {
-			const char *why = sgbpf_endpoint_unusable(&arr[i]);
+			const char *why;
 			char addr[INET_ADDRSTRLEN];
+
+			if (arr[i].family != 0 && arr[i].family != AF_INET)
+				return sgbpf_err(-EAFNOSUPPORT, "worker %zu: address family %u is "
+						 "not supported (IPv4 only in this version)", i,
+						 arr[i].family);
+			why = sgbpf_endpoint_unusable(&arr[i]);
 
 			if (why) {
 				inet_ntop(AF_INET, &arr[i].addr, addr, sizeof(addr));
@@ -121,6 +127,8 @@ static int load_workers(struct sgbpf_service *svc, const struct sgbpf_service_op
 		if (!svc->workers)
 			return -ENOMEM;
 		memcpy(svc->workers, arr, n * sizeof(*arr));
+		for (size_t i = 0; i < n; i++)
+			svc->workers[i].family = AF_INET;
 	}
 	svc->nworkers = n;
 	return index_workers(svc);
