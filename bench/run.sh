@@ -141,7 +141,7 @@ CONTENDERS=(
 	"io_uring|bench_udp_io_uring||latency throughput"
 	"floor|bench_udp_floor|--ifname @IF|latency throughput"
 	"sgbpf-ringbuf|bench_udp_sgbpf|--delivery ringbuf --ifname @IF|latency throughput"
-	"sgbpf-paced|bench_udp_sgbpf|--delivery ringbuf --ifname @IF --reply-budget @BUDGET|throughput"
+	"sgbpf-paced|bench_udp_sgbpf|--delivery ringbuf --ifname @IF --reply-budget @BUDGET|latency throughput"
 	"sgbpf-ctrl-fd|bench_udp_sgbpf|--delivery ctrl-fd --ifname @IF|latency throughput"
 	"sgbpf-busy-wait|bench_udp_sgbpf|--delivery busy-wait --ifname @IF|latency throughput"
 	"sgbpf-block|bench_udp_sgbpf|--delivery block --ifname @IF|latency"

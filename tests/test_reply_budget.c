@@ -2,9 +2,9 @@
 /*
  * The reply budget (sgbpf_service_opts.reply_budget, gather
  * --reply-budget): inside a namespace of its own, on its lo, eight
- * reference workers.  A request is sent only while the replies awaited stay
- * within the budget; the others wait in the library, staged, and go out as
- * earlier ones are reported.  The kernel's scatter counter says how many
+ * reference workers that answer 5 ms late.  A request is sent only while the
+ * replies awaited stay within the budget; the others wait in the library,
+ * staged, and go out as the replies of earlier ones are folded.  The kernel's scatter counter says how many
  * reached the wire; every result must still be exact.
  */
 #include <arpa/inet.h>
@@ -57,6 +57,22 @@ static void on_result(const struct sgbpf_result *res, void *ctx)
 		t->wrong++;
 }
 
+static pid_t wide = -1;
+static uint32_t wide_sum[REPLY_GEN_NELEMS], wide_responses;
+
+static void on_wide(const struct sgbpf_result *res, void *ctx)
+{
+	struct tally *t = ctx;
+
+	if (res->status != SGBPF_STATUS_COMPLETE || res->nelems != REPLY_GEN_NELEMS) {
+		t->other++;
+		return;
+	}
+	t->complete++;
+	wide_responses = res->responses;
+	memcpy(wide_sum, res->data, sizeof(wide_sum));
+}
+
 static void setup(void)
 {
 	char listen[32];
@@ -65,7 +81,13 @@ static void setup(void)
 	ck_assert_int_eq(netns_create(&ns, "budget"), 0);
 	ck_assert_int_eq(netns_link_up(&ns, "lo"), 0);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u-%u", BASE, BASE + FANOUT - 1);
-	farm = worker_farm_start(&ns, listen, (const char *const[]){ "--reply", "random:77", NULL });
+	/*
+	 * The budget counts replies not yet folded: a delay keeps them awaited
+	 * while a test scatters, so that what it sees does not depend on how
+	 * fast the workers are.
+	 */
+	farm = worker_farm_start(&ns, listen, (const char *const[]){ "--reply", "random:77",
+								     "--delay-us", "5000", NULL });
 	ck_assert_int_gt(farm, 0);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", SILENT_PORT);
 	silent = worker_farm_start(&ns, listen, (const char *const[]){ "--silent-port",
@@ -76,6 +98,8 @@ static void setup(void)
 
 static void teardown(void)
 {
+	worker_farm_stop(wide);
+	wide = -1;
 	worker_farm_stop(silent);
 	worker_farm_stop(farm);
 	netns_delete(&ns);
@@ -194,6 +218,61 @@ START_TEST(test_budget_held_request_expires)
 }
 END_TEST
 
+#define WIDE_BASE	(BASE + 100)
+#define WIDE		128		/* two scatter batches of 64 */
+
+/*
+ * A fan-out above the budget goes out in parts: of 128 workers in two
+ * batches, with a budget of 64 the scatter sends the first batch, and the
+ * second only once the first one's replies are folded (the library polls
+ * for them).  The result counts all 128, exactly.
+ */
+START_TEST(test_budget_sends_in_parts)
+{
+	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 2000000);
+	struct sgbpf_endpoint eps[WIDE] = { 0 };
+	uint32_t expect[REPLY_GEN_NELEMS], id;
+	uint16_t ports[WIDE];
+	struct sgbpf_service *svc;
+	struct sgbpf_stats st;
+	struct reply_gen g;
+	struct tally t = { 0 };
+	char listen[32];
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u-%u", WIDE_BASE, WIDE_BASE + WIDE - 1);
+	wide = worker_farm_start(&ns, listen, (const char *const[]){ "--reply", "random:77", NULL });
+	ck_assert_int_gt(wide, 0);
+	for (uint32_t i = 0; i < WIDE; i++) {
+		eps[i].addr = htonl(INADDR_LOOPBACK);
+		eps[i].port = ports[i] = WIDE_BASE + i;
+	}
+	/* t.nworkers stays 0: the sum is checked here, over the wide farm's ports. */
+	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = WIDE,
+		   .reduce = SGBPF_REDUCE_SUM_U32, .reply_budget = 64, .on_complete = on_wide,
+		   .cb_ctx = &t);
+	svc = sgbpf_service_create(&so);
+	ck_assert_msg(svc, "create: %s", sgbpf_last_error());
+	for (int r = 0; r < 3; r++) {
+		ck_assert_int_eq(sgbpf_scatter(svc, "b", 1, &sc, &id), 0);
+		ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+		ck_assert_msg(st.clones == (uint64_t)r * WIDE + 64, "request %d: %llu copies out "
+			      "after the scatter, expected the first batch only", r,
+			      (unsigned long long)st.clones);
+		wait_all(svc);
+		ck_assert_uint_eq(t.complete, r + 1);
+		reply_gen_parse("random:77", &g);
+		reply_gen_expected_sum_u32(&g, ports, WIDE, id, 0, expect);
+		ck_assert_uint_eq(wide_responses, WIDE);
+		ck_assert_msg(!memcmp(wide_sum, expect, sizeof(expect)), "request %d: wrong sum", r);
+	}
+	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	sgbpf_service_destroy(svc);
+	ck_assert_uint_eq(st.clones, 3 * WIDE);
+	ck_assert_uint_eq(st.folded, 3 * WIDE);
+	ck_assert_uint_eq(st.scatters, 3);
+}
+END_TEST
+
 /* Without a budget nothing waits: every scatter reaches the wire at once. */
 START_TEST(test_no_budget_sends_at_once)
 {
@@ -228,6 +307,7 @@ int main(void)
 			    sizeof(modes) / sizeof(modes[0]));
 	tcase_add_test(tc, test_budget_below_fanout);
 	tcase_add_test(tc, test_budget_held_request_expires);
+	tcase_add_test(tc, test_budget_sends_in_parts);
 	tcase_add_test(tc, test_no_budget_sends_at_once);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

@@ -212,13 +212,13 @@ struct sgbpf_service_opts {
 	/* Local UDP port of the service; 0 picks a free one. */
 	uint16_t port;
 	/*
-	 * Replies that may be on their way at once: a request is sent only
-	 * while the replies its workers may still send, added to those of the
-	 * requests already sent, stay within the budget; a later one waits in
-	 * the library (its timeout running) until earlier requests are
-	 * reported.  One request is always let through.  Set it to the
-	 * receive ring the replies arrive in, so that a burst of replies (an
-	 * incast) never overflows it.  0: no limit.
+	 * Replies that may be on their way at once: copies of a request go out
+	 * only while the replies awaited (copies sent, less the replies folded)
+	 * stay within the budget; the rest waits in the library, its timeout
+	 * running, and goes out in whole scatter batches as replies are folded
+	 * -- a fan-out above the budget in parts.  Set it to the receive ring
+	 * the replies arrive in, so that a burst of replies (an incast) never
+	 * overflows it.  0: no limit.
 	 */
 	uint32_t reply_budget;
 	size_t :0;

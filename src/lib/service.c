@@ -270,7 +270,7 @@ static void report(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_st
 
 	/* Its workers' replies are in (or no longer awaited): the budget is free. */
 	if (r->on_wire) {
-		svc->wire_replies -= svc->nworkers;
+		svc->wire_replies -= r->launched;
 		r->on_wire = false;
 	}
 	r->held = false;	/* a held request leaves the FIFO lazily */
@@ -570,27 +570,53 @@ static int link_error(struct sgbpf_service *svc)
 }
 
 /*
- * Reply budget.  A request is sent only while the replies that the requests
- * already sent may still bring, plus its own, fit the budget; one request
- * is always let through, so a fan-out above the budget still runs, one
- * request at a time.  The replies of a request stop counting when it is
- * reported: complete, its replies are in; expired, they are no longer
- * awaited (a late one still takes a place in the ring, a bounded error).
+ * Reply budget.  Copies of requests go out only while the replies awaited
+ * -- copies sent to workers whose replies have not been folded yet -- stay
+ * within the budget.  Requests wait, staged, in a FIFO; the head goes out
+ * in whole scatter batches as room appears, so a fan-out above the budget
+ * is sent in parts, the next part once the replies of the first are in.
+ * The replies of a request stop counting when they are folded, or when it
+ * is reported (an expired request's late replies may still take a place in
+ * the ring: a bounded error).  When nothing at all is awaited the head gets
+ * at least one batch, so a budget below a batch still makes progress.
  */
-static bool over_budget(const struct sgbpf_service *svc)
-{
-	return svc->reply_budget &&
-	       (svc->held_len ||
-		(svc->wire_replies && svc->wire_replies + svc->nworkers > svc->reply_budget));
-}
-
-static void put_on_wire(struct sgbpf_service *svc, struct sgbpf_req *r)
+static void put_on_wire(struct sgbpf_service *svc, struct sgbpf_req *r, uint32_t copies)
 {
 	r->on_wire = true;
-	svc->wire_replies += svc->nworkers;
+	r->launched += copies;
+	svc->wire_replies += copies;
 }
 
-/* Queues a staged request behind the others held (the FIFO has a place per slot). */
+/* Replies awaited now: copies sent less the replies already folded. */
+static uint32_t awaited(const struct sgbpf_service *svc)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < svc->reqs.inflight; i++) {
+		uint32_t slot = sgbpf_reqtab_live(&svc->reqs, i);
+		const struct sgbpf_req *r = &svc->reqs.reqs[slot];
+		struct sgbpf_slot_result ks = { 0 };
+
+		if (!r->on_wire)
+			continue;
+		svc->ops->slot_result(svc, slot, r->req_id, false, &ks);
+		n += r->launched - (ks.responses < r->launched ? ks.responses : r->launched);
+	}
+	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+/* Copies the budget lets out now; 0 with *idle false when none. */
+static uint32_t budget_room(const struct sgbpf_service *svc, uint32_t want, bool *idle)
+{
+	uint32_t out = svc->wire_replies;
+
+	/* The sum of copies sent bounds what is awaited; count exactly only if it matters. */
+	if (out > svc->reply_budget || svc->reply_budget - out < want)
+		out = awaited(svc);
+	*idle = out == 0;
+	return out >= svc->reply_budget ? 0 : svc->reply_budget - out;
+}
+
 static bool held_live(const struct sgbpf_service *svc, uint64_t e)
 {
 	const struct sgbpf_req *r = &svc->reqs.reqs[e >> 32];
@@ -598,6 +624,7 @@ static bool held_live(const struct sgbpf_service *svc, uint64_t e)
 	return r->busy && r->held && r->req_id == (uint32_t)e;
 }
 
+/* Queues a staged request behind the others held (the FIFO has a place per slot). */
 static void hold(struct sgbpf_service *svc, struct sgbpf_req *r, uint32_t slot)
 {
 	uint32_t tail;
@@ -623,14 +650,24 @@ static void hold(struct sgbpf_service *svc, struct sgbpf_req *r, uint32_t slot)
 	svc->held[tail] = (uint64_t)slot << 32 | r->req_id;
 	svc->held_len++;
 	r->held = true;
-	svc->deferred++;
+}
+
+/* Is the head of the FIFO a request sent in part?  Then replies are polled for. */
+static bool head_partial(const struct sgbpf_service *svc)
+{
+	uint64_t e;
+
+	if (!svc->held_len)
+		return false;
+	e = svc->held[svc->held_head];
+	return held_live(svc, e) && svc->reqs.reqs[e >> 32].on_wire;
 }
 
 /*
- * Sends the held requests that the budget now lets through, oldest first.
- * An entry whose request was reported meanwhile (expired while held, or
- * cancelled) is dropped.  A launch that fails makes the request fail, like
- * a failed scatter, at the next look at the slots.
+ * Sends what the budget now lets out, oldest request first.  An entry whose
+ * request was reported meanwhile (expired while held, or cancelled) is
+ * dropped.  A launch that fails makes the request fail, like a failed
+ * scatter, at the next look at the slots; what it had sent still counts.
  */
 static void launch_held(struct sgbpf_service *svc)
 {
@@ -638,20 +675,29 @@ static void launch_held(struct sgbpf_service *svc)
 		uint64_t e = svc->held[svc->held_head];
 		uint32_t slot = (uint32_t)(e >> 32), id = (uint32_t)e;
 		struct sgbpf_req *r = &svc->reqs.reqs[slot];
+		uint32_t room;
+		bool idle;
+		int sent;
 
-		if (held_live(svc, e)) {
-			if (svc->wire_replies && svc->wire_replies + svc->nworkers > svc->reply_budget)
-				return;
+		/* The rest of a request that completed or expired meanwhile is not sent. */
+		if (held_live(svc, e) && r->on_wire && slot_view(svc, r) != SGBPF_VIEW_ACTIVE) {
 			r->held = false;
-			if (svc->ops->launch(svc, slot, id) < 0) {
+		} else if (held_live(svc, e)) {
+			room = budget_room(svc, svc->nworkers - r->launched, &idle);
+			sent = svc->ops->launch(svc, slot, id, room, idle);
+			if (sent < 0) {
 				r->failed = true;
 				svc->send_failures++;
 			} else {
-				put_on_wire(svc, r);
+				if (sent)
+					put_on_wire(svc, r, (uint32_t)sent);
+				if (r->launched < svc->nworkers)
+					return;	/* the rest when there is room */
 				if (r->retries_left)
 					sgbpf_reqtab_set_retry(&svc->reqs, slot,
 							       sgbpf_now_ns() + r->retry_interval_ns);
 			}
+			r->held = false;
 		}
 		svc->held_head = (svc->held_head + 1) & svc->reqs.mask;
 		svc->held_len--;
@@ -682,8 +728,16 @@ static int do_wait(struct sgbpf_service *svc, int timeout_ms)
 			 * backend waits for them, not for kernel events, for at most
 			 * a millisecond at a time.
 			 */
-			int t = svc->reported ? 0 :
+			/*
+			 * A request sent in part waits for its first replies to be
+			 * folded, which nothing announces: poll for them.
+			 */
+			bool partial = head_partial(svc);
+			int t = svc->reported || partial ? 0 :
 				svc->pending ? 1 : effective_timeout(svc, timeout_ms);
+
+			if (partial)
+				sched_yield();	/* the receive work may share this CPU */
 
 			if (t > 0 && until) {
 				uint64_t now = sgbpf_now_ns();
@@ -815,17 +869,29 @@ static int scatter(struct sgbpf_service *svc, const void *body, size_t len, uint
 		return sgbpf_err(slot, "%u requests already in flight", svc->reqs.inflight);
 	r = &svc->reqs.reqs[slot];
 	r->all_gather = OPTS_GET(opts, all_gather, false);
-	/* Requests held earlier go first, if the budget lets them now. */
-	if (svc->held_len)
-		launch_held(svc);
-	if (over_budget(svc)) {
-		err = svc->ops->stage(svc, slot, id, needed, body, len);
-		if (!err)
-			hold(svc, r, slot);
+	if (svc->reply_budget) {
+		bool idle;
+
+		/* Requests held earlier go first, if the budget lets them now. */
+		if (svc->held_len)
+			launch_held(svc);
+		if (!svc->held_len && budget_room(svc, svc->nworkers, &idle) >= svc->nworkers) {
+			err = svc->ops->scatter(svc, slot, id, needed, body, len);
+			if (!err)
+				put_on_wire(svc, r, svc->nworkers);
+		} else {
+			err = svc->ops->stage(svc, slot, id, needed, body, len);
+			if (!err) {
+				hold(svc, r, slot);
+				launch_held(svc);
+				if (r->held)
+					svc->deferred++;
+			}
+		}
 	} else {
 		err = svc->ops->scatter(svc, slot, id, needed, body, len);
 		if (!err)
-			put_on_wire(svc, r);
+			put_on_wire(svc, r, svc->nworkers);
 	}
 	if (err) {
 		/* The send failed and is complete: fence the slot like any release. */

@@ -62,14 +62,17 @@ struct sgbpf_backend_ops {
 	int (*scatter)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		       const void *body, size_t len);
 	/*
-	 * A scatter in two halves, for requests the reply budget holds back:
-	 * stage copies the message and writes the policy (nothing sent), launch
-	 * sends what was staged, possibly much later.  Optional: without them
-	 * reply_budget is refused.
+	 * A scatter in parts, for requests the reply budget holds back: stage
+	 * copies the message and writes the policy (nothing sent); launch sends
+	 * the staged request's next copies, possibly much later: as many whole
+	 * transport batches as fit in room copies, at least one when must is
+	 * set, and returns the copies sent (0: none fit) or a negative errno.
+	 * Optional: without them reply_budget is refused.
 	 */
 	int (*stage)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		     const void *body, size_t len);
-	int (*launch)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
+	int (*launch)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t room,
+		      bool must);
 	/*
 	 * Sends the slot's request again, to the workers that have not answered
 	 * it; the kernel sends nothing for a request no longer gathering.

@@ -103,6 +103,7 @@ struct sgbpf_udp_backend {
 	int tx_res;
 	uint32_t tx_left;
 	struct udp_tx *tx;		/* one per slot */
+	uint8_t *next_batch;		/* per slot: first batch a staged request has not sent */
 	struct udp_rx rx;
 };
 
@@ -122,7 +123,8 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 		      const void *body, size_t len);
 int sgbpf_udp_stage(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		    const void *body, size_t len);
-int sgbpf_udp_launch(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
+int sgbpf_udp_launch(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t room,
+		     bool must);
 int sgbpf_udp_rescatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
 int sgbpf_udp_allgather(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 			const void *result, size_t len);

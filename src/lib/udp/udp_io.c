@@ -627,7 +627,8 @@ int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 		return sgbpf_err(err, "cannot set up io_uring: %s", strerror(-err));
 	/* One send buffer per slot: a send may complete after scatter returns. */
 	b->tx = calloc(svc->reqs.nslots, sizeof(*b->tx));
-	if (!b->tx)
+	b->next_batch = calloc(svc->reqs.nslots, sizeof(*b->next_batch));
+	if (!b->tx || !b->next_batch)
 		return -ENOMEM;
 	if (svc->fate == SGBPF_FATE_ALLOW) {
 		err = rx_setup(svc, b);
@@ -689,6 +690,7 @@ void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	free(b->rx.last_worker);
 	free(b->rx.held);
 	free(b->tx);
+	free(b->next_batch);
 	free(b->batch_addr);
 	free(b->ctrl_bufs);
 	if (b->ev_fd >= 0)
@@ -805,7 +807,8 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 {
 	int ret = sgbpf_udp_stage(svc, slot, req_id, needed, body, len);
 
-	return ret ? ret : sgbpf_udp_launch(svc, slot, req_id);
+	ret = ret ? ret : sgbpf_udp_launch(svc, slot, req_id, UINT32_MAX, true);
+	return ret < 0 ? ret : 0;
 }
 
 /*
@@ -820,6 +823,7 @@ int sgbpf_udp_stage(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, u
 	struct udp_tx *tx = &b->tx[slot];
 	struct sgbpf_hdr *h = (struct sgbpf_hdr *)tx->buf;
 
+	b->next_batch[slot] = 0;
 	h->req_id = sgbpf_le32(req_id);
 	h->seq_num = 0;
 	h->num_pks = sgbpf_le32(1);
@@ -833,12 +837,31 @@ int sgbpf_udp_stage(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, u
 	return 0;
 }
 
-/* The second half: the staged message's triggers, one system call. */
-int sgbpf_udp_launch(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id)
+/*
+ * The second half: the staged message's triggers for the next batches that
+ * fit in room copies (at least one batch with must), in one system call.
+ * Returns the copies they reach.
+ */
+int sgbpf_udp_launch(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t room,
+		     bool must)
 {
 	struct sgbpf_udp_backend *b = svc->backend;
 	const struct sgbpf_hdr *h = (const struct sgbpf_hdr *)b->tx[slot].buf;
+	uint32_t k = b->next_batch[slot], batches = 0, copies = 0;
 	int ret;
+
+	for (; k < b->nbatch; k++) {
+		uint32_t first = k * SGBPF_SCATTER_BATCH;
+		uint32_t n = svc->nworkers - first < SGBPF_SCATTER_BATCH ? svc->nworkers - first :
+									  SGBPF_SCATTER_BATCH;
+
+		if (copies + n > room && !(must && !batches))
+			break;
+		batches |= 1u << k;
+		copies += n;
+	}
+	if (!batches)
+		return 0;
 
 	if (b->ring_disabled) {
 		ret = ring_enable(b);
@@ -849,8 +872,12 @@ int sgbpf_udp_launch(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id)
 		if (ret)
 			return ret;
 	}
-	return send_triggers(svc, b, slot, req_id, SGBPF_HDR_LEN + sgbpf_le32(h->body_len),
-			     all_batches(b), false);
+	ret = send_triggers(svc, b, slot, req_id, SGBPF_HDR_LEN + sgbpf_le32(h->body_len),
+			    batches, false);
+	if (ret)
+		return ret;
+	b->next_batch[slot] = (uint8_t)k;
+	return (int)copies;
 }
 
 /*
