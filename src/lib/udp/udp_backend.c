@@ -17,6 +17,8 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include <sgbpf/udp_state.h>
+
 #include "attach.h"
 #include "error.h"
 #include "netdev.h"
@@ -444,7 +446,6 @@ static int map_slots(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 		return sgbpf_err(-errno, "cannot map the request slots: %s", strerror(errno));
 	}
 	b->slots_len = len;
-	svc->slots = b->slots;
 	return 0;
 }
 
@@ -561,7 +562,6 @@ static void udp_destroy(struct sgbpf_service *svc)
 	free(b->load_log);
 	free(b);
 	svc->backend = NULL;
-	svc->slots = NULL;
 }
 
 static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts *opts)
@@ -684,6 +684,7 @@ static int udp_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out)
 	out->clone_failures = sums[SGBPF_STAT_CLONE_FAILURES];
 	out->retry_copies = sums[SGBPF_STAT_RETRY_COPIES];
 	out->retry_idle = sums[SGBPF_STAT_RETRY_IDLE];
+	out->allgather_copies = sums[SGBPF_STAT_ALLGATHER_COPIES];
 	return 0;
 }
 
@@ -691,8 +692,12 @@ const struct sgbpf_backend_ops sgbpf_udp_backend = {
 	.name = "udp",
 	.create = udp_create,
 	.destroy = udp_destroy,
+	.slot_view = sgbpf_udp_slot_view,
+	.slot_close = sgbpf_udp_slot_close,
+	.slot_result = sgbpf_udp_slot_result,
 	.scatter = sgbpf_udp_scatter,
 	.rescatter = sgbpf_udp_rescatter,
+	.allgather = sgbpf_udp_allgather,
 	.reap = sgbpf_udp_reap,
 	.wait_events = sgbpf_udp_wait_events,
 	.responses = sgbpf_udp_responses,
