@@ -164,8 +164,8 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 		svc->ops = &sgbpf_udp_backend;
 		break;
 	case SGBPF_BACKEND_TCP:
-		err = sgbpf_err(-EOPNOTSUPP, "the TCP backend is not available in this version");
-		goto err_free;
+		svc->ops = &sgbpf_tcp_backend;
+		break;
 	default:
 		err = sgbpf_err(-EINVAL, "unknown backend %d", opts->backend);
 		goto err_free;
@@ -177,7 +177,7 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 
 	inflight = OPTS_GET(opts, max_inflight, 0);
 	if (inflight == 0)
-		inflight = svc->ops->default_inflight ? svc->ops->default_inflight(svc) :
+		inflight = svc->ops->default_inflight ? svc->ops->default_inflight(svc, opts) :
 							 SGBPF_DEFAULT_INFLIGHT;
 	if (inflight > SGBPF_MAX_INFLIGHT) {
 		err = sgbpf_err(-EINVAL, "max_inflight %u is above the limit of %u", inflight,

@@ -89,7 +89,8 @@ struct sgbpf_backend_ops {
 	uint32_t (*rx_count)(struct sgbpf_service *svc, uint32_t slot);
 	int (*stats)(const struct sgbpf_service *svc, struct sgbpf_stats *out);
 	/* Requests in flight when the caller leaves max_inflight at 0; optional. */
-	uint32_t (*default_inflight)(const struct sgbpf_service *svc);
+	uint32_t (*default_inflight)(const struct sgbpf_service *svc,
+				     const struct sgbpf_service_opts *opts);
 	/*
 	 * Periodic, non-blocking look at what has no notification of its own
 	 * (the interface's state); reports through sgbpf_service_link_changed().
@@ -168,5 +169,6 @@ void sgbpf_service_link_changed(struct sgbpf_service *svc, int err, const char *
 uint64_t sgbpf_now_ns(void);
 
 extern const struct sgbpf_backend_ops sgbpf_udp_backend;
+extern const struct sgbpf_backend_ops sgbpf_tcp_backend;
 
 #endif

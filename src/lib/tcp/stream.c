@@ -328,6 +328,16 @@ const void *sgbpf_tcp_stream_result(const struct sgbpf_tcp_stream *st, uint32_t 
 				     SGBPF_TCP_CHUNK;
 }
 
+struct sgbpf_tcp_slot *sgbpf_tcp_stream_slot(const struct sgbpf_tcp_stream *st, uint32_t s)
+{
+	return st && s < st->nslots ? &st->slots[s] : NULL;
+}
+
+size_t sgbpf_tcp_stream_result_bytes(const struct sgbpf_tcp_stream *st)
+{
+	return st ? (size_t)st->chunks_per_slot * SGBPF_TCP_CHUNK : 0;
+}
+
 int sgbpf_tcp_stream_poll(struct sgbpf_tcp_stream *st, int timeout_ms, sgbpf_tcp_event_fn fn,
 			  void *ctx)
 {

@@ -70,6 +70,15 @@ int sgbpf_tcp_stream_expire(struct sgbpf_tcp_stream *st, uint32_t req_id);
 const void *sgbpf_tcp_stream_result(const struct sgbpf_tcp_stream *st, uint32_t req_id,
 				    uint32_t *nelems, uint32_t *responses);
 
+/*
+ * Slot s of the mmap'ed slot array (s < slots), for the service core's view
+ * of it (tcp_slot.c); NULL when out of range.
+ */
+struct sgbpf_tcp_slot *sgbpf_tcp_stream_slot(const struct sgbpf_tcp_stream *st, uint32_t s);
+
+/* The largest result in bytes a slot holds: max_reply rounded up to chunks. */
+size_t sgbpf_tcp_stream_result_bytes(const struct sgbpf_tcp_stream *st);
+
 typedef int (*sgbpf_tcp_event_fn)(void *ctx, const struct sgbpf_tcp_event *ev);
 
 /*
