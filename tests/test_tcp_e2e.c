@@ -10,6 +10,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,6 +424,104 @@ START_TEST(test_missing_workers_named)
 }
 END_TEST
 
+/* Reads exactly len bytes from fd within a second; 0 or -errno. */
+static int read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, 1000) != 1)
+			return -ETIMEDOUT;
+		n = recv(fd, p, len, 0);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The request a rig worker reads: its id. */
+static uint32_t rig_request(int fd)
+{
+	uint8_t m[SGBPF_HDR_LEN + 2];
+	struct sgbpf_hdr h;
+
+	ck_assert_int_eq(read_full(fd, m, sizeof(m)), 0);
+	memcpy(&h, m, sizeof(h));
+	ck_assert_uint_eq(h.msg_type, SGBPF_MSG_SCATTER);
+	ck_assert_uint_eq(h.body_len, 2);
+	return h.req_id;
+}
+
+/*
+ * A worker whose stream breaks the wire rules (a message type no reply
+ * has): the stream program flags it, the service resets that connection
+ * and counts it, the request it was part of expires, and the worker's next
+ * connection is counted again and summed exactly.
+ */
+START_TEST(test_protocol_error_resets)
+{
+	struct seen s = { .reply_size = 4096 };
+	SGBPF_OPTS(sgbpf_scatter_opts, so, .timeout_us = 300000);
+	struct sgbpf_hdr bad = { .body_len = 4, .msg_type = 9 };
+	uint8_t reply[SGBPF_HDR_LEN + 4096];
+	struct sgbpf_hdr h = { .num_pks = 1, .body_len = 4096, .msg_type = SGBPF_MSG_GATHER };
+	struct sgbpf_service *svc;
+	struct sgbpf_stats st;
+	pid_t pid = farm(7650, 34500, 1, 4096, "vector");
+	uint32_t req;
+	char c;
+	int fd;
+
+	svc = service(7650, 34500, 2, 4096, 4, SGBPF_DELIVERY_RINGBUF, &s);
+	fd = rig_connect(34501, 7650);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(sgbpf_scatter(svc, "go", 2, &so, NULL), 0);
+	req = rig_request(fd);
+	bad.req_id = req;
+	ck_assert_int_eq(rig_send_all(fd, &bad, sizeof(bad)), 0);
+	ck_assert_int_eq(rig_send_all(fd, "abcd", 4), 0);
+	while (sgbpf_inflight(svc))
+		ck_assert_int_ge(sgbpf_wait(svc, 1000), 0);
+	ck_assert_uint_eq(s.expired, 1);
+	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	ck_assert_uint_eq(st.conn_resets, 1);
+	ck_assert_uint_ge(st.malformed, 1);
+	/* Reset, not closed: the worker sees the connection refused mid-stream. */
+	ck_assert_int_eq(read_full(fd, &c, 1), -ECONNRESET);
+	rig_close_rst(fd);
+
+	fd = rig_connect(34501, 7650);
+	ck_assert_int_ge(fd, 0);
+	usleep(50000);	/* accepted and in the sockmap before the next request */
+	for (uint32_t i = 0; i < 1024; i++)
+		memcpy(reply + SGBPF_HDR_LEN + 4 * i, &i, 4);
+	for (int k = 0; k < 5; k++) {
+		ck_assert_int_eq(sgbpf_scatter(svc, "go", 2, &so, NULL), 0);
+		h.req_id = rig_request(fd);
+		memcpy(reply, &h, sizeof(h));
+		ck_assert_int_eq(rig_send_all(fd, reply, sizeof(reply)), 0);
+		while (sgbpf_inflight(svc))
+			ck_assert_int_ge(sgbpf_wait(svc, 1000), 0);
+	}
+	ck_assert_uint_eq(s.complete, 5);
+	ck_assert_uint_eq(s.last_responses, 2);
+	ck_assert_uint_eq(s.wrong, 0);
+	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	ck_assert_uint_eq(st.conn_resets, 1);
+	ck_assert_uint_ge(st.reconnects, 1);
+	rig_close_rst(fd);
+	sgbpf_service_destroy(svc);
+	worker_farm_stop(pid);
+}
+END_TEST
+
 /* ---- nothing of ours left after destroy ---- */
 
 #define MAX_IDS 256
@@ -543,6 +642,7 @@ int main(void)
 	tcase_add_test(tc, test_policies);
 	tcase_add_test(tc, test_worker_restart);
 	tcase_add_test(tc, test_unlisted_refused);
+	tcase_add_test(tc, test_protocol_error_resets);
 	tcase_add_test(tc, test_missing_workers_named);
 	tcase_add_test(tc, test_destroy_leaves_nothing);
 	suite_add_tcase(s, tc);

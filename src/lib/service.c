@@ -732,6 +732,9 @@ int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
 
 	if (!svc || (!body && len))
 		return -EINVAL;
+	if (len > svc->body_max && !svc->mtu)
+		return sgbpf_err(-EMSGSIZE, "a %s message body holds at most %u bytes, got %zu",
+				 svc->ops->name, svc->body_max, len);
 	if (len > svc->body_max)
 		return sgbpf_err(-EMSGSIZE, "a message body holds at most %u bytes with this "
 				 "interface's MTU of %u, got %zu", svc->body_max, svc->mtu, len);

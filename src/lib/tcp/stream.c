@@ -347,7 +347,8 @@ int sgbpf_tcp_stream_poll(struct sgbpf_tcp_stream *st, int timeout_ms, sgbpf_tcp
 		return -EINVAL;
 	st->fn = fn;
 	st->fn_ctx = ctx;
-	n = ring_buffer__poll(st->rb, timeout_ms);
+	/* Not waiting: read the ring's memory, no system call (busy-wait delivery). */
+	n = timeout_ms == 0 ? ring_buffer__consume(st->rb) : ring_buffer__poll(st->rb, timeout_ms);
 	st->fn = NULL;
 	return n;
 }

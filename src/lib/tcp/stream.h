@@ -82,8 +82,9 @@ size_t sgbpf_tcp_stream_result_bytes(const struct sgbpf_tcp_stream *st);
 typedef int (*sgbpf_tcp_event_fn)(void *ctx, const struct sgbpf_tcp_event *ev);
 
 /*
- * Waits up to timeout_ms for ring buffer events and calls fn for each.
- * Returns the number handled, or a negative errno.
+ * Waits up to timeout_ms for ring buffer events and calls fn for each; with
+ * 0, reads what is there without a system call.  Returns the number
+ * handled, or a negative errno.
  */
 int sgbpf_tcp_stream_poll(struct sgbpf_tcp_stream *st, int timeout_ms, sgbpf_tcp_event_fn fn,
 			  void *ctx);

@@ -273,8 +273,9 @@ int sgbpf_tcp_wait_events(struct sgbpf_service *svc, int timeout_ms)
 	if (n < 0)
 		return -errno;
 	/* Level-triggered: an eventfd nobody reads would keep the set readable. */
-	if (read(b->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		return -errno;
+	for (int i = 0; i < n; i++)
+		if (ev[i].data.fd == b->efd && read(b->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			return -errno;
 	return sgbpf_tcp_reap(svc);
 }
 
@@ -445,7 +446,7 @@ int sgbpf_tcp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 
 int sgbpf_tcp_io_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = -1 };
 	uint32_t entries = 64;
 	int err;
 
@@ -469,9 +470,10 @@ int sgbpf_tcp_io_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 	err = io_uring_register_eventfd(&b->ring, b->efd);
 	if (err)
 		return sgbpf_err(err, "cannot register the io_uring eventfd: %s", strerror(-err));
+	ev.data.fd = b->efd;
 	if (epoll_ctl(b->ev_fd, EPOLL_CTL_ADD, b->efd, &ev))
 		return sgbpf_err(-errno, "epoll_ctl: %s", strerror(errno));
-	ev.events = EPOLLIN;
+	ev.data.fd = sgbpf_tcp_stream_events_fd(b->stream);
 	if (epoll_ctl(b->ev_fd, EPOLL_CTL_ADD, sgbpf_tcp_stream_events_fd(b->stream), &ev))
 		return sgbpf_err(-errno, "epoll_ctl: %s", strerror(errno));
 	for (uint32_t w = 0; w < svc->nworkers; w++) {
