@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,7 @@ static void teardown(void)
 struct seen {
 	uint32_t done, complete, expired, failed, wrong;
 	uint32_t last_responses;
+	uint64_t failed_latency_ns;	/* of the last request reported failed */
 	const struct reply_gen *gen;	/* random replies: exact per worker; NULL: vector */
 	const uint16_t *ports;		/* random: the workers that all answered */
 	uint32_t nports;
@@ -102,6 +104,7 @@ static void on_complete(const struct sgbpf_result *r, void *ctx)
 		break;
 	default:
 		s->failed++;
+		s->failed_latency_ns = r->latency_ns;
 		break;
 	}
 }
@@ -522,6 +525,53 @@ START_TEST(test_protocol_error_resets)
 }
 END_TEST
 
+/*
+ * A worker that never reads: once its socket takes no more, its sends fail
+ * (MSG_DONTWAIT: the others never wait for it) and it is absent from those
+ * requests.  Policy any completes without it; a request that needs it is
+ * reported failed at once, not at its timeout.  Requests are small, so a
+ * send goes whole or not at all (a partial one would reset the connection).
+ */
+START_TEST(test_send_failure_absent)
+{
+	struct seen s = { .reply_size = 1024 };
+	SGBPF_OPTS(sgbpf_scatter_opts, any, .policy = SGBPF_POLICY_ANY, .timeout_us = 5000000);
+	SGBPF_OPTS(sgbpf_scatter_opts, all, .timeout_us = 300000);
+	struct sgbpf_service *svc;
+	struct sgbpf_stats st = { 0 };
+	pid_t pid = farm(7660, 34600, 1, 1024, "vector");
+	int fd, k, small = 2048;
+
+	svc = service(7660, 34600, 2, 1024, 4, SGBPF_DELIVERY_RINGBUF, &s);
+	fd = rig_connect(34601, 7660);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	for (k = 0; k < 200000 && st.clone_failures == 0; k++) {
+		ck_assert_int_eq(sgbpf_scatter(svc, "go", 2, &any, NULL), 0);
+		while (sgbpf_inflight(svc))
+			ck_assert_int_ge(sgbpf_wait(svc, 1000), 0);
+		if (k % 64 == 0 || st.clone_failures)
+			ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	}
+	ck_assert_uint_ge(st.clone_failures, 1);
+	ck_assert_uint_eq(s.complete, (uint32_t)k);
+	ck_assert_uint_eq(s.wrong, 0);
+	ck_assert_uint_eq(s.last_responses, 1);
+	ck_assert_uint_eq(st.conn_resets, 0);
+	/* Still connected and still full: a request needing it fails at once. */
+	for (k = 0; k < 20 && !s.failed; k++) {
+		ck_assert_int_eq(sgbpf_scatter(svc, "go", 2, &all, NULL), 0);
+		while (sgbpf_inflight(svc))
+			ck_assert_int_ge(sgbpf_wait(svc, 1000), 0);
+	}
+	ck_assert_uint_ge(s.failed, 1);
+	ck_assert_uint_lt(s.failed_latency_ns, 100000000ull);
+	rig_close_rst(fd);
+	sgbpf_service_destroy(svc);
+	worker_farm_stop(pid);
+}
+END_TEST
+
 /* ---- nothing of ours left after destroy ---- */
 
 #define MAX_IDS 256
@@ -643,6 +693,7 @@ int main(void)
 	tcase_add_test(tc, test_worker_restart);
 	tcase_add_test(tc, test_unlisted_refused);
 	tcase_add_test(tc, test_protocol_error_resets);
+	tcase_add_test(tc, test_send_failure_absent);
 	tcase_add_test(tc, test_missing_workers_named);
 	tcase_add_test(tc, test_destroy_leaves_nothing);
 	suite_add_tcase(s, tc);
