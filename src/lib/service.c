@@ -394,7 +394,8 @@ static void report_pending(struct sgbpf_service *svc)
 		struct sgbpf_req *r = &svc->reqs.reqs[slot];
 
 		if (r->kernel_done && (svc->ops->rx_count(svc, slot) >= slot_responses(svc, r) ||
-				       now - r->done_ns > ALLOW_GRACE_NS)) {
+				       now - r->done_ns > (svc->allow_grace_ns ? svc->allow_grace_ns :
+							    ALLOW_GRACE_NS))) {
 			svc->pending--;
 			report(svc, r, SGBPF_STATUS_COMPLETE);
 			continue;

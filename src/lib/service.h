@@ -126,6 +126,12 @@ struct sgbpf_service {
 	uint64_t allgathers;		/* all-gathers sent */
 	uint64_t allgather_failures;	/* all-gathers whose send failed */
 	uint32_t pending;		/* completed in the kernel, replies still arriving */
+	/*
+	 * Fate allow: how long a completion waits for its replies to be read
+	 * before it is reported without the missing ones; 0: 100 ms (set by
+	 * the backend: UDP replies may be lost on the way up, TCP ones not).
+	 */
+	uint64_t allow_grace_ns;
 	uint32_t send_failures;		/* sends failed since the last scan for them */
 	int reported;			/* completions reported by the current wait */
 	uint32_t block_wait_id;		/* SGBPF_DELIVERY_BLOCK: request being waited for */

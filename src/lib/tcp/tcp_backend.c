@@ -46,9 +46,13 @@ static uint32_t tcp_default_inflight(const struct sgbpf_service *svc,
 	uint64_t per_slot = tcp_max_reply(opts);
 	uint32_t n = SGBPF_DEFAULT_INFLIGHT;
 
-	(void)svc;
 	while (n > MIN_DEFAULT_INFLIGHT && n * per_slot > RESULTS_BUDGET)
 		n >>= 1;
+	/* Fate allow also keeps a copy of every reply of every request in flight. */
+	if (svc->fate == SGBPF_FATE_ALLOW)
+		while (n > 1 && sgbpf_tcp_rx_bytes(n, svc->nworkers, per_slot) >
+				SGBPF_TCP_RX_BUDGET)
+			n >>= 1;
 	return n;
 }
 
@@ -66,9 +70,6 @@ static int check_opts(const struct sgbpf_service *svc, const struct sgbpf_servic
 	if (svc->reduce == SGBPF_REDUCE_CUSTOM)
 		return sgbpf_err(-EOPNOTSUPP, "the TCP backend has only the built-in reductions "
 				 "in this version");
-	if (svc->fate == SGBPF_FATE_ALLOW)
-		return sgbpf_err(-EOPNOTSUPP, "the TCP backend discards replies after folding them "
-				 "in this version (fate allow is not available)");
 	if (svc->delivery == SGBPF_DELIVERY_CTRL_FD)
 		return sgbpf_err(-EOPNOTSUPP, "the TCP backend has no control socket in this "
 				 "version: use ringbuf, block or busy-wait delivery (the ring "
@@ -108,7 +109,7 @@ static int tcp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	b->efd = b->ev_fd = -1;
+	b->ev_fd = -1;
 	b->max_reply = tcp_max_reply(opts);
 	b->connect_timeout_ms = OPTS_GET(opts, connect_timeout_ms, 0);
 	if (!b->connect_timeout_ms)
@@ -116,6 +117,8 @@ static int tcp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	svc->backend = b;
 	svc->elem_size = sgbpf_reduce_elem_size(svc->reduce);
 	svc->body_max = SGBPF_TCP_SCATTER_MAX;
+	/* Replies the kernel folded are in the socket, and megabytes take a while to read. */
+	svc->allow_grace_ns = 2000ull * 1000 * 1000;
 	svc->mtu = 0;
 
 	err = sgbpf_tcp_steer_create(&opts->listen, svc->workers, svc->nworkers, &b->steer);
@@ -130,7 +133,7 @@ static int tcp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	so.reduce = svc->reduce;
 	so.slots = svc->reqs.nslots;
 	so.max_reply = b->max_reply;
-	so.fate_pass = false;
+	so.fate_pass = svc->fate == SGBPF_FATE_ALLOW;
 	err = sgbpf_tcp_stream_create(&so, &b->stream);
 	if (err) {
 		err = sgbpf_err(err, "cannot load the TCP stream program: %s%s", strerror(-err),
@@ -181,29 +184,6 @@ static int tcp_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out)
 	return 0;
 }
 
-/* Fate allow is refused at creation: there are never replies to list. */
-static const struct sgbpf_response *tcp_responses(struct sgbpf_service *svc, uint32_t slot,
-						  uint32_t *n)
-{
-	(void)svc;
-	(void)slot;
-	*n = 0;
-	return NULL;
-}
-
-static void tcp_release_responses(struct sgbpf_service *svc, uint32_t slot)
-{
-	(void)svc;
-	(void)slot;
-}
-
-static uint32_t tcp_rx_count(struct sgbpf_service *svc, uint32_t slot)
-{
-	(void)svc;
-	(void)slot;
-	return 0;
-}
-
 const struct sgbpf_backend_ops sgbpf_tcp_backend = {
 	.name = "tcp",
 	.create = tcp_create,
@@ -214,9 +194,9 @@ const struct sgbpf_backend_ops sgbpf_tcp_backend = {
 	.scatter = sgbpf_tcp_scatter,
 	.reap = sgbpf_tcp_reap,
 	.wait_events = sgbpf_tcp_wait_events,
-	.responses = tcp_responses,
-	.release_responses = tcp_release_responses,
-	.rx_count = tcp_rx_count,
+	.responses = sgbpf_tcp_responses,
+	.release_responses = sgbpf_tcp_release_responses,
+	.rx_count = sgbpf_tcp_rx_count,
 	.stats = tcp_stats,
 	.default_inflight = tcp_default_inflight,
 };

@@ -12,6 +12,7 @@
 
 #include <liburing.h>
 
+#include <sgbpf/protocol.h>
 #include <sgbpf/sgbpf.h>
 #include <sgbpf/tcp_state.h>
 
@@ -39,13 +40,44 @@ struct tcp_conn {
 	uint32_t gen;
 };
 
+/* Fate allow: where a fold passed a reply on, per worker (tcp_rx.c). */
+struct tcp_rx_conn {
+	uint8_t hdr[SGBPF_HDR_LEN];
+	uint32_t hdr_have;
+	bool in_body;
+	bool filing;		/* the body goes to place */
+	uint32_t req_id;
+	uint32_t body_left;
+	uint32_t pos;		/* body bytes copied so far */
+	uint32_t place;		/* slot * nworkers + worker */
+};
+
+/* Largest reply area fate allow maps (virtual; only touched where replies land). */
+#define SGBPF_TCP_RX_MAX	(1ull << 30)
+/* With fate allow and max_inflight 0, slots are halved until the area fits this. */
+#define SGBPF_TCP_RX_BUDGET	(256ull << 20)
+
+struct tcp_rx {
+	struct io_uring_buf_ring *ring;	/* ring-mapped provided buffers */
+	size_t ring_len;
+	uint8_t *bufs;
+	bool registered;
+	uint8_t *arena;			/* one place per (slot, worker): header + body */
+	size_t arena_len;
+	uint8_t *state;			/* per place: empty, filling, whole */
+	uint32_t *owner;		/* per place: the request it is filed for */
+	uint32_t *count;		/* per slot: whole replies filed */
+	struct tcp_rx_conn *conn;	/* per worker */
+	struct sgbpf_response *view;	/* nworkers, filled when a request is reported */
+	uint64_t rearms;		/* multishot receives armed again (ring ran dry) */
+};
+
 struct sgbpf_tcp_backend {
 	struct sgbpf_tcp_steer *steer;
 	struct sgbpf_tcp_stream *stream;
 	struct io_uring ring;
 	bool ring_ready;
-	int efd;		/* eventfd the ring signals completions on; -1 */
-	int ev_fd;		/* epoll of the ring buffer and efd (sgbpf_service_fd()); -1 */
+	int ev_fd;		/* epoll of the ring's and the ring buffer's fds (sgbpf_service_fd()); -1 */
 	struct tcp_conn *conns;	/* per worker */
 	uint32_t connected;	/* workers with a connection */
 	uint32_t max_reply;
@@ -56,6 +88,7 @@ struct sgbpf_tcp_backend {
 	uint32_t tx_ok;		/* ... and those that sent the whole message */
 	uint32_t tx_req;	/* request id of the current scatter */
 	uint32_t tx_ok_len;	/* its body length */
+	struct tcp_rx rx;	/* fate allow only */
 	/* Counters apart from the kernel's. */
 	uint64_t requests, sends, send_failures, resets, reconnects, accept_errors;
 };
@@ -66,6 +99,25 @@ enum sgbpf_slot_view sgbpf_tcp_slot_view(const struct sgbpf_service *svc, uint32
 bool sgbpf_tcp_slot_close(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
 void sgbpf_tcp_slot_result(const struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 			   bool complete, struct sgbpf_slot_result *out);
+
+/* tcp_rx.c: fate allow */
+uint64_t sgbpf_tcp_rx_bytes(uint32_t nslots, uint32_t nworkers, uint32_t max_reply);
+int sgbpf_tcp_rx_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b);
+void sgbpf_tcp_rx_close(struct sgbpf_tcp_backend *b);
+int sgbpf_tcp_rx_arm(struct sgbpf_tcp_backend *b, uint32_t w, uint64_t user_data);
+void sgbpf_tcp_rx_conn_reset(struct sgbpf_tcp_backend *b, uint32_t w);
+void sgbpf_tcp_rx_set_rcvbuf(struct sgbpf_tcp_backend *b, int fd);
+/*
+ * A receive completion of worker w (current: of its current connection).
+ * Returns 0, 1 when the receive must be armed again, -1 when the
+ * connection's stream ended.
+ */
+int sgbpf_tcp_rx_cqe(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, uint32_t w,
+		     bool current, const struct io_uring_cqe *cqe);
+uint32_t sgbpf_tcp_rx_count(struct sgbpf_service *svc, uint32_t slot);
+const struct sgbpf_response *sgbpf_tcp_responses(struct sgbpf_service *svc, uint32_t slot,
+						 uint32_t *n);
+void sgbpf_tcp_release_responses(struct sgbpf_service *svc, uint32_t slot);
 
 /* tcp_io.c */
 int sgbpf_tcp_io_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b);

@@ -14,9 +14,17 @@
  *    worker whose socket cannot take the request now is absent from it
  *    rather than a reason to block every other one.
  *
- * The ring signals an eventfd, which is in the service's epoll set with the
- * stream program's ring buffer; both are drained without a system call when
- * nothing is pending.
+ *  - a multishot poll on the stream program's ring buffer, so that one
+ *    io_uring wait sleeps until either a completion event or a socket event.
+ *
+ * The library waits in io_uring_enter(), not in epoll_wait(): completions of
+ * sockets run as task work that interrupts the thread, which makes a
+ * sleeping epoll_wait() return EINTR as if a signal had come, while
+ * io_uring's own wait runs the task work and sleeps on; only a real signal
+ * ends it with EINTR.  sgbpf_service_fd() is an epoll set of the ring's
+ * descriptor (readable while completions wait in it) and the ring buffer's,
+ * for an application's own loop: both are level-triggered on memory the
+ * library drains without a system call.
  */
 #define _GNU_SOURCE	/* POLLRDHUP */
 #include <errno.h>
@@ -29,7 +37,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <sgbpf/protocol.h>
@@ -45,7 +52,7 @@
 #endif
 
 /* io_uring user_data: kind (63..56), worker (55..32), connection generation (31..0). */
-enum tcp_op { OP_IGNORE = 0, OP_ACCEPT, OP_HANGUP, OP_SEND };
+enum tcp_op { OP_IGNORE = 0, OP_ACCEPT, OP_HANGUP, OP_SEND, OP_RECV, OP_EVENTS };
 
 #define UD(op, w, gen)	((uint64_t)(op) << 56 | (uint64_t)((w) & 0xffffff) << 32 | (uint32_t)(gen))
 #define UD_OP(ud)	((enum tcp_op)((ud) >> 56))
@@ -74,6 +81,18 @@ static int arm_accept(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, ui
 				       SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, UD(OP_ACCEPT, w, 0));
 	(void)svc;
+	return 0;
+}
+
+/* Completion events of the stream program: a poll on its ring buffer. */
+static int arm_events(struct sgbpf_tcp_backend *b)
+{
+	struct io_uring_sqe *sqe = get_sqe(b);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_multishot(sqe, sgbpf_tcp_stream_events_fd(b->stream), POLLIN);
+	io_uring_sqe_set_data64(sqe, UD(OP_EVENTS, 0, 0));
 	return 0;
 }
 
@@ -107,6 +126,12 @@ static void conn_close(struct sgbpf_tcp_backend *b, uint32_t w)
 	sqe = get_sqe(b);
 	if (sqe) {
 		io_uring_prep_poll_remove(sqe, UD(OP_HANGUP, w, c->gen));
+		io_uring_sqe_set_data64(sqe, UD(OP_IGNORE, 0, 0));
+	}
+	/* Fate allow: the receive holds the socket open too. */
+	sqe = b->rx.arena ? get_sqe(b) : NULL;
+	if (sqe) {
+		io_uring_prep_cancel64(sqe, UD(OP_RECV, w, c->gen), 0);
 		io_uring_sqe_set_data64(sqe, UD(OP_IGNORE, 0, 0));
 	}
 	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -144,6 +169,15 @@ static void conn_accepted(struct sgbpf_tcp_backend *b, uint32_t w, int fd)
 	c->fd = fd;
 	c->gen++;
 	b->connected++;
+	if (b->rx.arena) {
+		sgbpf_tcp_rx_set_rcvbuf(b, fd);
+		sgbpf_tcp_rx_conn_reset(b, w);
+		if (sgbpf_tcp_rx_arm(b, w, UD(OP_RECV, w, c->gen))) {
+			conn_close(b, w);
+			b->accept_errors++;
+			return;
+		}
+	}
 	if (arm_hangup(b, w)) {
 		/* Without its poll a hang-up would go unseen: refuse the connection. */
 		conn_close(b, w);
@@ -178,6 +212,22 @@ static void on_cqe(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b,
 		 * connection leave any more.
 		 */
 		conn_close(b, w);
+		break;
+	case OP_RECV: {
+		bool current = w < svc->nworkers && b->conns[w].fd >= 0 &&
+			       b->conns[w].gen == UD_GEN(ud);
+		int r = sgbpf_tcp_rx_cqe(svc, b, w, current, cqe);
+
+		if (r > 0 && sgbpf_tcp_rx_arm(b, w, ud))
+			r = -1;
+		if (r < 0)
+			conn_close(b, w);	/* end of stream or error: the worker left */
+		break;
+	}
+	case OP_EVENTS:
+		/* The records themselves are read by reap(); only keep the poll armed. */
+		if (!more && cqe->res != -ECANCELED && arm_events(b))
+			b->accept_errors++;
 		break;
 	case OP_SEND:
 		if (b->tx_left && UD_GEN(ud) == b->tx_req) {
@@ -265,18 +315,24 @@ int sgbpf_tcp_reap(struct sgbpf_service *svc)
 int sgbpf_tcp_wait_events(struct sgbpf_service *svc, int timeout_ms)
 {
 	struct sgbpf_tcp_backend *b = svc->backend;
-	struct epoll_event ev[2];
-	uint64_t v;
-	int n;
+	struct io_uring_cqe *cqe;
+	int err = 0;
 
-	n = epoll_wait(b->ev_fd, ev, 2, timeout_ms);
-	if (n < 0)
-		return -errno;
-	/* Level-triggered: an eventfd nobody reads would keep the set readable. */
-	for (int i = 0; i < n; i++)
-		if (ev[i].data.fd == b->efd && read(b->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			return -errno;
-	return sgbpf_tcp_reap(svc);
+	/* Sleep only when nothing is waiting to be handled. */
+	if (!io_uring_cq_ready(&b->ring) && timeout_ms != 0) {
+		struct __kernel_timespec ts = {
+			.tv_sec = timeout_ms / 1000,
+			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
+		};
+
+		err = io_uring_wait_cqe_timeout(&b->ring, &cqe, timeout_ms < 0 ? NULL : &ts);
+		if (err == -ETIME)
+			err = 0;
+	}
+	if (err && err != -EINTR)
+		return sgbpf_err(err, "io_uring wait failed: %s", strerror(-err));
+	/* A real signal: what arrived is still handled, and the core hears of it. */
+	return err ? (sgbpf_tcp_reap(svc), -EINTR) : sgbpf_tcp_reap(svc);
 }
 
 int sgbpf_tcp_wait_workers(struct sgbpf_service *svc, int timeout_ms)
@@ -378,7 +434,6 @@ int sgbpf_tcp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 	uint32_t want = 0, targets = 0;
 	int err;
 
-	(void)slot;
 	if (!b->waited) {
 		err = first_scatter_wait(svc, b);
 		if (err)
@@ -427,11 +482,13 @@ int sgbpf_tcp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 	if (err < 0 && err != -EINTR && b->tx_left) {
 		b->tx_left = 0;
 		sgbpf_tcp_stream_expire(b->stream, req_id);
+		sgbpf_tcp_release_responses(svc, slot);
 		return sgbpf_err(err, "io_uring submit failed: %s", strerror(-err));
 	}
 	if (b->tx_ok == 0) {
 		/* Nobody got it: no request was started. */
 		sgbpf_tcp_stream_expire(b->stream, req_id);
+		sgbpf_tcp_release_responses(svc, slot);
 		return sgbpf_err(-ENOTCONN, "the request could not be sent to any TCP worker");
 	}
 	/*
@@ -463,15 +520,16 @@ int sgbpf_tcp_io_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 	if (err)
 		return sgbpf_err(err, "cannot create an io_uring: %s", strerror(-err));
 	b->ring_ready = true;
-	b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	b->ev_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (b->efd < 0 || b->ev_fd < 0)
-		return sgbpf_err(-errno, "cannot create the event descriptors: %s", strerror(errno));
-	err = io_uring_register_eventfd(&b->ring, b->efd);
-	if (err)
-		return sgbpf_err(err, "cannot register the io_uring eventfd: %s", strerror(-err));
-	ev.data.fd = b->efd;
-	if (epoll_ctl(b->ev_fd, EPOLL_CTL_ADD, b->efd, &ev))
+	if (b->ev_fd < 0)
+		return sgbpf_err(-errno, "cannot create the event descriptor: %s", strerror(errno));
+	if (svc->fate == SGBPF_FATE_ALLOW) {
+		err = sgbpf_tcp_rx_open(svc, b);
+		if (err)
+			return err;
+	}
+	ev.data.fd = b->ring.ring_fd;
+	if (epoll_ctl(b->ev_fd, EPOLL_CTL_ADD, b->ring.ring_fd, &ev))
 		return sgbpf_err(-errno, "epoll_ctl: %s", strerror(errno));
 	ev.data.fd = sgbpf_tcp_stream_events_fd(b->stream);
 	if (epoll_ctl(b->ev_fd, EPOLL_CTL_ADD, sgbpf_tcp_stream_events_fd(b->stream), &ev))
@@ -481,6 +539,9 @@ int sgbpf_tcp_io_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 		if (err)
 			return sgbpf_err(err, "cannot queue the accepts");
 	}
+	err = arm_events(b);
+	if (err)
+		return sgbpf_err(err, "cannot queue the event poll");
 	err = io_uring_submit(&b->ring);
 	if (err < 0)
 		return sgbpf_err(err, "io_uring submit failed: %s", strerror(-err));
@@ -496,11 +557,11 @@ void sgbpf_tcp_io_close(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 	if (b->ring_ready)
 		io_uring_queue_exit(&b->ring);
 	b->ring_ready = false;
+	/* After the ring: nothing can write into the buffers or the reply area any more. */
+	sgbpf_tcp_rx_close(b);
 	if (b->ev_fd >= 0)
 		close(b->ev_fd);
-	if (b->efd >= 0)
-		close(b->efd);
-	b->ev_fd = b->efd = -1;
+	b->ev_fd = -1;
 	free(b->conns);
 	free(b->tx);
 	b->conns = NULL;
