@@ -71,7 +71,7 @@ static struct io_uring_sqe *get_sqe(struct sgbpf_tcp_backend *b)
 	return sqe;
 }
 
-static int arm_accept(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, uint32_t w)
+static int arm_accept(struct sgbpf_tcp_backend *b, uint32_t w)
 {
 	struct io_uring_sqe *sqe = get_sqe(b);
 
@@ -80,7 +80,6 @@ static int arm_accept(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, ui
 	io_uring_prep_multishot_accept(sqe, sgbpf_tcp_steer_listener(b->steer, w), NULL, NULL,
 				       SOCK_CLOEXEC);
 	io_uring_sqe_set_data64(sqe, UD(OP_ACCEPT, w, 0));
-	(void)svc;
 	return 0;
 }
 
@@ -199,19 +198,19 @@ static void on_cqe(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b,
 		else if (cqe->res != -ECANCELED)
 			b->accept_errors++;
 		/* A multishot accept ends on errors (e.g. EMFILE): arm it again. */
-		if (!more && cqe->res != -ECANCELED && arm_accept(svc, b, w))
+		if (!more && cqe->res != -ECANCELED && arm_accept(b, w))
 			b->accept_errors++;
 		break;
 	case OP_HANGUP:
 		if (w >= svc->nworkers || b->conns[w].fd < 0 || b->conns[w].gen != UD_GEN(ud))
 			break;	/* an earlier connection of the worker */
 		/*
-		 * Only hang-up events are asked for, so any completion of the
-		 * current connection's poll is one, or the poll ending for a
-		 * reason of its own: either way nothing would see this
-		 * connection leave any more.
+		 * Only hang-up events are asked for.  A poll that ended
+		 * without one (the completion queue was full) is armed again;
+		 * if that fails nothing would see this connection leave.
 		 */
-		conn_close(b, w);
+		if (cqe->res < 0 || (cqe->res & HANGUP_EVENTS) || (!more && arm_hangup(b, w)))
+			conn_close(b, w);
 		break;
 	case OP_RECV: {
 		bool current = w < svc->nworkers && b->conns[w].fd >= 0 &&
@@ -516,7 +515,20 @@ int sgbpf_tcp_io_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 		return -ENOMEM;
 	for (uint32_t w = 0; w < svc->nworkers; w++)
 		b->conns[w].fd = -1;
-	err = io_uring_queue_init(entries, &b->ring, 0);
+	/*
+	 * A completion queue that overflows ends multishot requests: with fate
+	 * allow each reply is a completion per receive buffer (32 per MiB per
+	 * worker), so that queue is made deep.
+	 */
+	{
+		struct io_uring_params p = { 0 };
+
+		if (svc->fate == SGBPF_FATE_ALLOW) {
+			p.flags = IORING_SETUP_CQSIZE;
+			p.cq_entries = 16384;
+		}
+		err = io_uring_queue_init_params(entries, &b->ring, &p);
+	}
 	if (err)
 		return sgbpf_err(err, "cannot create an io_uring: %s", strerror(-err));
 	b->ring_ready = true;
@@ -535,7 +547,7 @@ int sgbpf_tcp_io_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 	if (epoll_ctl(b->ev_fd, EPOLL_CTL_ADD, sgbpf_tcp_stream_events_fd(b->stream), &ev))
 		return sgbpf_err(-errno, "epoll_ctl: %s", strerror(errno));
 	for (uint32_t w = 0; w < svc->nworkers; w++) {
-		err = arm_accept(svc, b, w);
+		err = arm_accept(b, w);
 		if (err)
 			return sgbpf_err(err, "cannot queue the accepts");
 	}

@@ -256,8 +256,12 @@ int sgbpf_tcp_rx_cqe(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, uin
 	}
 	if (!current || (cqe->flags & IORING_CQE_F_MORE))
 		return 0;
-	/* The multishot ended: out of buffers (arm it again), or the stream ended. */
-	if (cqe->res == -ENOBUFS) {
+	/*
+	 * The multishot ended.  With data (the completion queue was full) or
+	 * out of buffers it is armed again; end of stream or an error: the
+	 * worker left.
+	 */
+	if (cqe->res > 0 || cqe->res == -ENOBUFS) {
 		rx->rearms++;
 		return 1;
 	}
