@@ -32,14 +32,27 @@
 /* Filing state of one (slot, worker) place. */
 enum { PLACE_EMPTY = 0, PLACE_FILLING, PLACE_WHOLE };
 
+/*
+ * A place is 64 bytes of header room, the 18-byte header at its end, then
+ * the body: bodies start 64-byte aligned, so that elements of any size can
+ * be read from them in place.
+ */
+#define PLACE_BODY	64u
+#define PLACE_HDR	(PLACE_BODY - SGBPF_HDR_LEN)
+
+static uint64_t place_bytes(uint32_t max_reply)
+{
+	return (PLACE_BODY + (uint64_t)max_reply + 63) & ~63ull;
+}
+
 static size_t place_size(const struct sgbpf_tcp_backend *b)
 {
-	return ((size_t)SGBPF_HDR_LEN + b->max_reply + 63) & ~(size_t)63;
+	return (size_t)place_bytes(b->max_reply);
 }
 
 uint64_t sgbpf_tcp_rx_bytes(uint32_t nslots, uint32_t nworkers, uint32_t max_reply)
 {
-	return (uint64_t)nslots * nworkers * ((SGBPF_HDR_LEN + (uint64_t)max_reply + 63) & ~63ull);
+	return (uint64_t)nslots * nworkers * place_bytes(max_reply);
 }
 
 int sgbpf_tcp_rx_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
@@ -178,7 +191,7 @@ static void begin_reply(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, 
 		return;
 	rx->state[place] = PLACE_FILLING;
 	rx->owner[place] = c->req_id;
-	memcpy(rx->arena + place * place_size(b), c->hdr, SGBPF_HDR_LEN);
+	memcpy(rx->arena + place * place_size(b) + PLACE_HDR, c->hdr, SGBPF_HDR_LEN);
 	c->place = place;
 	c->filing = true;
 }
@@ -222,7 +235,7 @@ static void parse(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, uint32
 
 			/* A place released meanwhile (the request went) is not written. */
 			if (c->filing && place_ours(rx, c, c->place))
-				memcpy(rx->arena + c->place * place_size(b) + SGBPF_HDR_LEN + c->pos,
+				memcpy(rx->arena + c->place * place_size(b) + PLACE_BODY + c->pos,
 				       p, k);
 			c->pos += (uint32_t)k;
 			c->body_left -= (uint32_t)k;
@@ -292,11 +305,11 @@ const struct sgbpf_response *sgbpf_tcp_responses(struct sgbpf_service *svc, uint
 
 		if (rx->state[place] != PLACE_WHOLE)
 			continue;
-		memcpy(&h, at, sizeof(h));
+		memcpy(&h, at + PLACE_HDR, sizeof(h));
 		rx->view[k++] = (struct sgbpf_response){
 			.worker = w,
-			.hdr = (const struct sgbpf_hdr *)at,
-			.body = at + SGBPF_HDR_LEN,
+			.hdr = (const struct sgbpf_hdr *)(at + PLACE_HDR),
+			.body = at + PLACE_BODY,
 			.body_len = sgbpf_le32(h.body_len),
 		};
 	}
