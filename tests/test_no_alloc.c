@@ -99,7 +99,7 @@ START_TEST(test_steady_state_allocates_nothing)
 		SGBPF_DELIVERY_RINGBUF, SGBPF_DELIVERY_CTRL_FD, SGBPF_DELIVERY_BLOCK,
 		SGBPF_DELIVERY_BUSY_WAIT,
 	};
-	struct sgbpf_endpoint eps[NW];
+	struct sgbpf_endpoint eps[NW] = { 0 };
 
 	for (int i = 0; i < NW; i++) {
 		eps[i].addr = htonl(INADDR_LOOPBACK);
@@ -140,7 +140,7 @@ START_TEST(test_tcp_steady_state_allocates_nothing)
 	};
 	const char *args[] = { "--backend", "tcp", "--connect", "127.0.0.1:7010", "--bind",
 			       "127.0.0.1:36100-36115", "--reply-size", "4096", NULL };
-	struct sgbpf_endpoint eps[NW];
+	struct sgbpf_endpoint eps[NW] = { 0 };
 	pid_t tcp_farm = worker_farm_start_argv(&ns, args);
 
 	ck_assert_int_gt(tcp_farm, 0);

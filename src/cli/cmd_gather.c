@@ -44,6 +44,8 @@ static void usage(FILE *out)
 "      --retries R             at most R such re-scatters per request (default 1)\n"
 "      --all-gather            send each complete result back to every worker\n"
 "                              (message type 2, same request id)\n"
+"      --reply-budget N        send a request only while at most N replies are\n"
+"                              awaited (the receive ring: no incast overflow)\n"
 "  -n, --count K               requests to run (default 1)\n"
 "  -i, --inflight M            requests outstanding at once (default 1)\n"
 "  -D, --delivery MODE         ringbuf (default), ctrl-fd, block, busy-wait\n"

@@ -61,6 +61,7 @@ static void usage(FILE *out)
 "                           workers that have not answered (default: never)\n"
 "      --retries R          at most R re-scatters per request (default 1)\n"
 "      --all-gather         send each complete result back to every worker\n"
+"      --reply-budget N     send a request only while at most N replies are awaited\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
 "\n"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <bpf/libbpf.h>
 
@@ -64,6 +65,9 @@ static int check_opts(const struct sgbpf_service *svc, const struct sgbpf_servic
 	if (!l || !l->addr || !l->port)
 		return sgbpf_err(-EINVAL, "a TCP service needs the address and port it listens on "
 				 "(sgbpf_service_opts.listen)");
+	if (l->family && l->family != AF_INET)
+		return sgbpf_err(-EAFNOSUPPORT, "listen: address family %u is not supported (IPv4 "
+				 "only in this version)", l->family);
 	if (svc->nworkers > SGBPF_TCP_MAX_WORKERS)
 		return sgbpf_err(-E2BIG, "%u workers; a TCP service takes at most %u",
 				 svc->nworkers, SGBPF_TCP_MAX_WORKERS);
