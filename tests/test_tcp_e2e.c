@@ -48,6 +48,8 @@ struct seen {
 	uint32_t done, complete, expired, failed, wrong;
 	uint32_t last_responses;
 	uint64_t failed_latency_ns;	/* of the last request reported failed */
+	bool in_scatter;		/* set by a test around sgbpf_scatter() */
+	uint32_t cb_in_scatter;		/* callbacks that ran inside it */
 	const struct reply_gen *gen;	/* random replies: exact per worker; NULL: vector */
 	const uint16_t *ports;		/* random: the workers that all answered */
 	uint32_t nports;
@@ -92,6 +94,8 @@ static void on_complete(const struct sgbpf_result *r, void *ctx)
 	struct seen *s = ctx;
 
 	s->done++;
+	if (s->in_scatter)
+		s->cb_in_scatter++;
 	switch (r->status) {
 	case SGBPF_STATUS_COMPLETE:
 		s->complete++;
@@ -246,6 +250,54 @@ START_TEST(test_delivery_modes)
 		sgbpf_service_destroy(svc);
 		worker_farm_stop(pid);
 	}
+}
+END_TEST
+
+/*
+ * An application's own loop: poll() on sgbpf_service_fd() until readable,
+ * then sgbpf_poll().  Every request completes, exact, without sgbpf_wait(),
+ * and no callback runs inside sgbpf_scatter().
+ */
+START_TEST(test_service_fd_loop)
+{
+	struct reply_gen gen = { .kind = REPLY_RANDOM, .seed = SEED };
+	uint16_t ports[4] = { 31100, 31101, 31102, 31103 };
+	struct seen s = { .gen = &gen, .ports = ports, .nports = 4, .reply_size = 16384 };
+	SGBPF_OPTS(sgbpf_scatter_opts, so, .timeout_us = 5000000);
+	struct sgbpf_service *svc;
+	pid_t pid = farm(7250, 31100, 4, 16384, "random:12345");
+	uint32_t sent = 0;
+	int fd, spins = 0;
+
+	svc = service(7250, 31100, 4, 16384, 4, SGBPF_DELIVERY_RINGBUF, &s);
+	fd = sgbpf_service_fd(svc);
+	ck_assert_int_ge(fd, 0);
+	while (s.done < 20 && spins < 10000) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int t;
+
+		while (sent < 20 && sgbpf_inflight(svc) < 2) {
+			s.in_scatter = true;
+			ck_assert_int_eq(sgbpf_scatter(svc, "go", 2, &so, NULL), 0);
+			s.in_scatter = false;
+			sent++;
+		}
+		t = sgbpf_next_timeout_ms(svc);
+		if (poll(&p, 1, t < 0 || t > 1000 ? 1000 : t) < 0)
+			ck_assert_int_eq(errno, EINTR);	/* socket task work, not a signal */
+		ck_assert_int_ge(sgbpf_poll(svc), 0);
+		spins++;
+	}
+	ck_assert_uint_eq(s.complete, 20);
+	ck_assert_uint_eq(s.wrong, 0);
+	/* Completions are reported by sgbpf_poll(), never from inside a scatter. */
+	ck_assert_uint_eq(s.cb_in_scatter, 0);
+	/* Woken by the descriptor, not by polling in a loop: a few wake-ups per request. */
+	if (getenv("SGBPF_TEST_DEBUG"))
+		fprintf(stderr, "service fd loop: %d wake-ups for 20 requests\n", spins);
+	ck_assert_int_lt(spins, 20 * 20);
+	sgbpf_service_destroy(svc);
+	worker_farm_stop(pid);
 }
 END_TEST
 
@@ -766,6 +818,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_exact_sums);
 	tcase_add_test(tc, test_delivery_modes);
+	tcase_add_test(tc, test_service_fd_loop);
 	tcase_add_test(tc, test_ctrl_fd_refused);
 	tcase_add_test(tc, test_policies);
 	tcase_add_test(tc, test_worker_restart);

@@ -293,16 +293,16 @@ static int on_event(void *ctx, const struct sgbpf_tcp_event *ev)
 	return 0;
 }
 
-int sgbpf_tcp_reap(struct sgbpf_service *svc)
+/*
+ * The sockets' half of a reap: connections, hang-ups, send results and
+ * fate-allow receives, then what handling them queued (re-arms,
+ * cancellations).  Runs no callback, so sgbpf_scatter() can use it.
+ */
+static int reap_sockets(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 {
-	struct sgbpf_tcp_backend *b = svc->backend;
 	int n;
 
 	drain_cq(svc, b);
-	n = sgbpf_tcp_stream_poll(b->stream, 0, on_event, svc);
-	if (n < 0 && n != -EINTR)
-		return sgbpf_err(n, "cannot read the TCP completion events: %s", strerror(-n));
-	/* Re-arms and cancellations queued while handling them. */
 	if (io_uring_sq_ready(&b->ring)) {
 		n = io_uring_submit(&b->ring);
 		if (n < 0)
@@ -311,48 +311,77 @@ int sgbpf_tcp_reap(struct sgbpf_service *svc)
 	return 0;
 }
 
-int sgbpf_tcp_wait_events(struct sgbpf_service *svc, int timeout_ms)
+int sgbpf_tcp_reap(struct sgbpf_service *svc)
 {
 	struct sgbpf_tcp_backend *b = svc->backend;
+	int n;
+
+	drain_cq(svc, b);
+	/* Completion events: the core reports (and calls back) from here. */
+	n = sgbpf_tcp_stream_poll(b->stream, 0, on_event, svc);
+	if (n < 0 && n != -EINTR)
+		return sgbpf_err(n, "cannot read the TCP completion events: %s", strerror(-n));
+	return reap_sockets(svc, b);
+}
+
+/*
+ * Sleeps in io_uring until a completion is queued or timeout_ms passed
+ * (-1: no limit).  0, -EINTR for a real signal, or another negative errno.
+ */
+static int ring_wait(struct sgbpf_tcp_backend *b, int timeout_ms)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = timeout_ms / 1000,
+		.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
+	};
 	struct io_uring_cqe *cqe;
-	int err = 0;
+	int err;
 
-	/* Sleep only when nothing is waiting to be handled. */
-	if (!io_uring_cq_ready(&b->ring) && timeout_ms != 0) {
-		struct __kernel_timespec ts = {
-			.tv_sec = timeout_ms / 1000,
-			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
-		};
+	if (io_uring_cq_ready(&b->ring) || timeout_ms == 0)
+		return 0;
+	err = io_uring_wait_cqe_timeout(&b->ring, &cqe, timeout_ms < 0 ? NULL : &ts);
+	if (err == -ETIME || err == -EINTR || !err)
+		return err == -EINTR ? -EINTR : 0;
+	return sgbpf_err(err, "io_uring wait failed: %s", strerror(-err));
+}
 
-		err = io_uring_wait_cqe_timeout(&b->ring, &cqe, timeout_ms < 0 ? NULL : &ts);
-		if (err == -ETIME)
-			err = 0;
-	}
+int sgbpf_tcp_wait_events(struct sgbpf_service *svc, int timeout_ms)
+{
+	int err = ring_wait(svc->backend, timeout_ms), r;
+
 	if (err && err != -EINTR)
-		return sgbpf_err(err, "io_uring wait failed: %s", strerror(-err));
+		return err;
 	/* A real signal: what arrived is still handled, and the core hears of it. */
-	return err ? (sgbpf_tcp_reap(svc), -EINTR) : sgbpf_tcp_reap(svc);
+	r = sgbpf_tcp_reap(svc);
+	return err ? err : r;
 }
 
 int sgbpf_tcp_wait_workers(struct sgbpf_service *svc, int timeout_ms)
 {
 	struct sgbpf_tcp_backend *b = svc->backend;
-	uint64_t until = sgbpf_now_ns() + (uint64_t)timeout_ms * 1000000;
+	uint64_t until = sgbpf_now_ns() + (uint64_t)timeout_ms * 1000000, now;
 	int err;
 
 	for (;;) {
-		err = sgbpf_tcp_reap(svc);
+		err = reap_sockets(svc, b);
 		if (err)
 			return err;
 		if (b->connected == svc->nworkers)
 			return 0;
-		uint64_t now = sgbpf_now_ns();
-
+		now = sgbpf_now_ns();
 		if (now >= until)
 			return -ETIMEDOUT;
-		err = sgbpf_tcp_wait_events(svc, (int)((until - now + 999999) / 1000000));
+		err = ring_wait(b, (int)((until - now + 999999) / 1000000));
 		if (err && err != -EINTR)
 			return err;
+		/*
+		 * No request is in flight yet, so the ring buffer can only say
+		 * that a connection broke (a worker that sent garbage first).
+		 */
+		err = sgbpf_tcp_stream_poll(b->stream, 0, on_event, svc);
+		if (err < 0)
+			return sgbpf_err(err, "cannot read the TCP completion events: %s",
+					 strerror(-err));
 	}
 }
 
@@ -438,8 +467,8 @@ int sgbpf_tcp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 		if (err)
 			return err;
 	}
-	/* Connections and hang-ups that arrived since the last look. */
-	err = sgbpf_tcp_reap(svc);
+	/* Connections and hang-ups that arrived since the last look (no callbacks here). */
+	err = reap_sockets(svc, b);
 	if (err)
 		return err;
 	err = needed_now(svc, b, needed, &want);
