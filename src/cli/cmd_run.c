@@ -292,10 +292,11 @@ int cmd_run(int argc, char **argv)
 	sgbpf_service_info(g.svc, &info);
 	if (tcp)
 		printf("sgbpf run: %u TCP workers from 127.0.0.1:%u-%u to 127.0.0.1:%u, %llu "
-		       "requests, %u in flight, delivery %s, reduction sum-u32 in the kernel "
+		       "requests, %u in flight, delivery %s%s, reduction sum-u32 in the kernel "
 		       "(sk_skb stream program)\n",
 		       d.nworkers, base, base + d.nworkers - 1, so.listen.port,
-		       (unsigned long long)g.count, g.inflight, svc_delivery_name(so.delivery));
+		       (unsigned long long)g.count, g.inflight, svc_delivery_name(so.delivery),
+		       so.fate == SGBPF_FATE_ALLOW ? " (allow)" : "");
 	else
 		printf("sgbpf run: %u workers on 127.0.0.1:%u-%u, %llu requests, %u in flight, "
 		       "delivery %s%s, reduction sum-u32 in the kernel, gather at %s on lo\n",
