@@ -62,6 +62,7 @@ static void usage(FILE *out)
 "                              worker to connect (default 2000)\n"
 "      --max-reply BYTES       largest reply body (default 65536); the kernel\n"
 "                              holds this much per request slot\n"
+"\n"
 "  -h, --help                  show this help and exit\n"
 "  -V, --version               show the version and exit\n"
 "\n"
