@@ -467,10 +467,11 @@ int sgbpf_tcp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 		if (err)
 			return err;
 	}
-	/* Connections and hang-ups that arrived since the last look (no callbacks here). */
-	err = reap_sockets(svc, b);
-	if (err)
-		return err;
+	/*
+	 * Connections and hang-ups that arrived since the last look (no
+	 * callbacks here); what handling them queues goes in with the sends.
+	 */
+	drain_cq(svc, b);
 	err = needed_now(svc, b, needed, &want);
 	if (err)
 		return err;
@@ -489,9 +490,10 @@ int sgbpf_tcp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 
 		if (b->conns[w].fd < 0)
 			continue;
-		sqe = io_uring_get_sqe(&b->ring);
+		/* Only when many re-arms are queued too: they go first, in a call of their own. */
+		sqe = get_sqe(b);
 		if (!sqe)
-			break;	/* the ring holds every worker (io_open): cannot happen */
+			break;
 		io_uring_prep_send(sqe, b->conns[w].fd, b->tx, SGBPF_HDR_LEN + len,
 				   MSG_DONTWAIT | MSG_NOSIGNAL);
 		io_uring_sqe_set_data64(sqe, UD(OP_SEND, w, req_id));
