@@ -12,8 +12,8 @@
  *  - the sends of one scatter, one per connected worker, all in one
  *    io_uring_enter() that also waits for them.  They are MSG_DONTWAIT: a
  *    worker whose socket cannot take the request now is absent from it
- *    rather than a reason to block every other one.
- *
+ *    rather than a reason to block every other one;
+ *  - fate allow: a multishot receive on each connection (tcp_rx.c);
  *  - a multishot poll on the stream program's ring buffer, so that one
  *    io_uring wait sleeps until either a completion event or a socket event.
  *
