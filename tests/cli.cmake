@@ -15,3 +15,6 @@ target_include_directories(test_lat_hist PRIVATE ${PROJECT_SOURCE_DIR}/src/commo
 sgbpf_test(test_cli_runtime SOURCES test_cli_runtime.c LIBS sgbpf_netns_util TIMEOUT 300
   LABELS root)
 add_dependencies(test_cli_runtime sgbpf_cli)
+# 'gather --backend tcp' against 'worker --backend tcp', and 'run --backend tcp' (root only).
+sgbpf_test(test_cli_tcp SOURCES test_cli_tcp.c LIBS sgbpf_netns_util TIMEOUT 120 LABELS root)
+add_dependencies(test_cli_tcp sgbpf_cli)

@@ -6,3 +6,7 @@ sgbpf_test(test_tcp_steer SOURCES test_tcp_steer.c LIBS sgbpf_netns_util TIMEOUT
 # A foreign SK_LOOKUP program that must keep working next to ours.
 sgbpf_bpf_skeleton(sgbpf_test_foreign_lookup SOURCES tcp_foreign_lookup.bpf.c)
 target_link_libraries(test_tcp_steer PRIVATE sgbpf_test_foreign_lookup_skel)
+# The TCP backend end to end: a service against `sgbpf worker --backend tcp`
+# farms over lo in a namespace (root only).
+sgbpf_test(test_tcp_e2e SOURCES test_tcp_e2e.c LIBS sgbpf_netns_util TIMEOUT 180 LABELS root)
+add_dependencies(test_tcp_e2e sgbpf_cli)

@@ -132,6 +132,53 @@ START_TEST(test_steady_state_allocates_nothing)
 }
 END_TEST
 
+/* The same over TCP: ring buffer, block and busy-wait, fate discard and allow. */
+START_TEST(test_tcp_steady_state_allocates_nothing)
+{
+	static const enum sgbpf_delivery modes[] = {
+		SGBPF_DELIVERY_RINGBUF, SGBPF_DELIVERY_BLOCK, SGBPF_DELIVERY_BUSY_WAIT,
+	};
+	const char *args[] = { "--backend", "tcp", "--connect", "127.0.0.1:7010", "--bind",
+			       "127.0.0.1:36100-36115", "--reply-size", "4096", NULL };
+	struct sgbpf_endpoint eps[NW] = { 0 };
+	pid_t tcp_farm = worker_farm_start_argv(&ns, args);
+
+	ck_assert_int_gt(tcp_farm, 0);
+	for (int i = 0; i < NW; i++) {
+		eps[i].addr = htonl(INADDR_LOOPBACK);
+		eps[i].port = BASE + 100 + i;
+	}
+	for (unsigned int m = 0; m < 3; m++) {
+		for (int fate = 0; fate <= 1; fate++) {
+			unsigned int inflight = modes[m] == SGBPF_DELIVERY_BLOCK ? 1 : 8;
+			SGBPF_OPTS(sgbpf_service_opts, o, .backend = SGBPF_BACKEND_TCP,
+				   .workers = eps, .nworkers = NW, .reduce = SGBPF_REDUCE_SUM_U32,
+				   .delivery = modes[m], .fate = fate, .on_complete = on_done,
+				   .max_inflight = 16, .max_reply = 4096,
+				   .listen = { .addr = htonl(INADDR_LOOPBACK), .port = 7010 },
+				   .connect_timeout_ms = 5000);
+			struct sgbpf_service *svc = sgbpf_service_create(&o);
+			unsigned long before, after;
+			int errors;
+
+			ck_assert_msg(svc, "%s", sgbpf_last_error());
+			ck_assert_int_eq(run(svc, 200, inflight), 0);	/* warm-up */
+			completed = 0;
+			before = allocs;
+			errors = run(svc, 1000, inflight);
+			after = allocs;
+			ck_assert_int_eq(errors, 0);
+			ck_assert_uint_eq(completed, 1000);
+			ck_assert_msg(after == before,
+				      "tcp mode %u fate %d: %lu allocations in 1000 requests", m,
+				      fate, after - before);
+			sgbpf_service_destroy(svc);
+		}
+	}
+	worker_farm_stop(tcp_farm);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("no_alloc");
@@ -144,6 +191,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_steady_state_allocates_nothing);
+	tcase_add_test(tc, test_tcp_steady_state_allocates_nothing);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,13 @@
 
 #define MAX_ARGS 16
 
-pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *const *extra)
+/* The worker's ready line: UDP ports listening, or TCP workers started. */
+static bool is_ready_line(const char *line)
+{
+	return strstr(line, "listening on") || strstr(line, "connecting to");
+}
+
+pid_t worker_farm_start_argv(const struct netns *ns, const char *const *argv)
 {
 	const char *cli = getenv("SGBPF_CLI");
 	char line[256] = "";
@@ -34,13 +41,13 @@ pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *
 		return pid;
 	}
 	if (pid == 0) {
-		char *args[MAX_ARGS] = { "sgbpf", "worker", "--listen", (char *)listen };
-		int k = 4;
+		char *args[MAX_ARGS] = { "sgbpf", "worker" };
+		int k = 2;
 
 		/* The farm must not outlive the test, however the test ends. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (; extra && *extra && k < MAX_ARGS - 1; extra++)
-			args[k++] = (char *)*extra;
+		for (; argv && *argv && k < MAX_ARGS - 1; argv++)
+			args[k++] = (char *)*argv;
 		args[k] = NULL;
 		close(pipefd[0]);
 		dup2(pipefd[1], STDERR_FILENO);
@@ -55,15 +62,26 @@ pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *
 		return -ENOMEM;
 	}
 	while (fgets(line, sizeof(line), in))
-		if (strstr(line, "listening on"))
+		if (is_ready_line(line))
 			break;
 	fclose(in);
-	if (!strstr(line, "listening on")) {
+	if (!is_ready_line(line)) {
 		fprintf(stderr, "worker_farm: sgbpf worker did not start: %s\n", line);
 		worker_farm_stop(pid);
 		return -ECHILD;
 	}
 	return pid;
+}
+
+pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *const *extra)
+{
+	const char *args[MAX_ARGS] = { "--listen", listen };
+	int k = 2;
+
+	for (; extra && *extra && k < MAX_ARGS - 3; extra++)
+		args[k++] = *extra;
+	args[k] = NULL;
+	return worker_farm_start_argv(ns, args);
 }
 
 void worker_farm_stop(pid_t pid)

@@ -17,6 +17,12 @@
  */
 pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *const *extra);
 
+/*
+ * Starts `sgbpf worker ARGV...` (a NULL-terminated list) inside ns, e.g. TCP
+ * workers; returns its pid once it printed its ready line.
+ */
+pid_t worker_farm_start_argv(const struct netns *ns, const char *const *argv);
+
 /* Stops a farm with SIGTERM and reaps it; pid <= 0 is a no-op. */
 void worker_farm_stop(pid_t pid);
 

@@ -58,7 +58,7 @@ SGBPF_API const char *sgbpf_version(void);
 
 enum sgbpf_backend {
 	SGBPF_BACKEND_UDP = 0,	/* one datagram per reply */
-	SGBPF_BACKEND_TCP = 1,	/* reliable multi-packet replies (not yet built) */
+	SGBPF_BACKEND_TCP = 1,	/* reliable replies of any size, one connection per worker */
 };
 
 /* Built-in in-kernel reductions over the reply body, element-wise. */
@@ -221,9 +221,23 @@ struct sgbpf_service_opts {
 	 * overflows it.  0: no limit.
 	 */
 	uint32_t reply_budget;
+	/*
+	 * SGBPF_BACKEND_TCP: the address and port the service listens on (a
+	 * local address); every worker connects there from the source
+	 * endpoint the worker list gives for it.  Required for TCP.
+	 */
+	struct sgbpf_endpoint listen;
+	/* TCP: how long the first scatter waits for the workers to connect; 0: 2000 ms. */
+	uint32_t connect_timeout_ms;
+	/*
+	 * TCP: the largest reply body, in bytes; a longer one is a protocol
+	 * error that resets its connection.  The kernel holds this much per
+	 * request slot for the results.  0: 65536.
+	 */
+	uint32_t max_reply;
 	size_t :0;
 };
-#define sgbpf_service_opts__last_field reply_budget
+#define sgbpf_service_opts__last_field max_reply
 
 enum sgbpf_policy {
 	SGBPF_POLICY_ALL = 0,	/* every worker */
@@ -361,6 +375,10 @@ struct sgbpf_stats {
 	uint64_t allgathers;		/* results sent back (sgbpf_scatter_opts.all_gather) */
 	uint64_t allgather_copies;	/* datagrams they reached the workers with */
 	uint64_t allgather_failures;	/* all-gathers whose send failed */
+	/* TCP: connections reset after a protocol or framing error in their byte stream. */
+	uint64_t conn_resets;
+	/* TCP: connections accepted from a worker that had been connected before. */
+	uint64_t reconnects;
 };
 
 /* Sums the per-CPU counters of svc into *out.  Returns 0 or -errno. */

@@ -19,12 +19,13 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 "Usage: sgbpf gather --workers FILE [OPTIONS]\n"
+"       sgbpf gather --backend tcp --listen ADDR:PORT --workers FILE [OPTIONS]\n"
 "\n"
 "Scatters requests to the workers listed in FILE (one IPv4:port per line) and\n"
 "gathers one in-kernel reduced result per request.\n"
 "\n"
 "Options:\n"
-"  -b, --backend udp           transport (only udp in this version)\n"
+"  -b, --backend udp|tcp       transport (default udp)\n"
 "  -d, --dev IFACE             interface towards the workers (default lo)\n"
 "  -w, --workers FILE          worker list (required)\n"
 "  -r, --reduce NAME           count, sum-u32 (default), sum-u64, sum-i32, sum-i64,\n"
@@ -54,6 +55,14 @@ static void usage(FILE *out)
 "      --xdp-mode MODE         auto (default), native, generic, off (gather at TC\n"
 "                              ingress; auto does so when the XDP hook is taken)\n"
 "      --max-inflight N        request slots of the service (default 8192)\n"
+"\n"
+"TCP (--backend tcp; FILE lists each worker's source IPv4:port):\n"
+"  -l, --listen ADDR:PORT      where the workers connect (a local address)\n"
+"      --connect-timeout-ms T  how long the first request waits for every\n"
+"                              worker to connect (default 2000)\n"
+"      --max-reply BYTES       largest reply body (default 65536); the kernel\n"
+"                              holds this much per request slot\n"
+"\n"
 "  -h, --help                  show this help and exit\n"
 "  -V, --version               show the version and exit\n"
 "\n"
@@ -62,7 +71,8 @@ static void usage(FILE *out)
 "regular file, or not what it must be), 130/143 stopped by SIGINT/SIGTERM.\n");
 }
 
-enum { OPT_REDUCE_OBJ = 256, OPT_REDUCE_PROG, OPT_ELEM_SIZE, OPT_XDP_MODE, OPT_MAX_INFLIGHT };
+enum { OPT_REDUCE_OBJ = 256, OPT_REDUCE_PROG, OPT_ELEM_SIZE, OPT_XDP_MODE, OPT_MAX_INFLIGHT,
+       OPT_CONNECT_TIMEOUT, OPT_MAX_REPLY };
 
 int cmd_gather(int argc, char **argv)
 {
@@ -79,6 +89,9 @@ int cmd_gather(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 		{ "max-inflight", required_argument, NULL, OPT_MAX_INFLIGHT },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "connect-timeout-ms", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+		{ "max-reply", required_argument, NULL, OPT_MAX_REPLY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -95,7 +108,7 @@ int cmd_gather(int argc, char **argv)
 	g.sopts.sz = sizeof(g.sopts);
 	g.sopts.timeout_us = 1000000;
 	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":" SVC_COMMON_SHORTOPTS "d:w:r:p:m:jhV", longopts,
+	while ((c = getopt_long(argc, argv, ":" SVC_COMMON_SHORTOPTS "d:w:r:p:m:l:jhV", longopts,
 				NULL)) != -1) {
 		ret = svc_common_option(CMD, c, optarg, &so, &g.sopts, &g.count, &g.inflight);
 		if (ret >= 0) {
@@ -160,6 +173,20 @@ int cmd_gather(int argc, char **argv)
 			if (cli_parse_u32(optarg, 1, SGBPF_MAX_INFLIGHT, &so.max_inflight))
 				return cli_usage_error(CMD, "bad max-inflight '%s'", optarg);
 			break;
+		case 'l':
+			if (cli_parse_endpoint(optarg, &so.listen))
+				return cli_usage_error(CMD, "--listen %s: expected IPv4:PORT", optarg);
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (cli_parse_u32(optarg, 1, 3600u * 1000, &so.connect_timeout_ms))
+				return cli_usage_error(CMD, "bad --connect-timeout-ms '%s' (1 ms to an "
+						       "hour)", optarg);
+			break;
+		case OPT_MAX_REPLY:
+			if (cli_parse_u32(optarg, 1, 1u << 30, &so.max_reply))
+				return cli_usage_error(CMD, "bad --max-reply '%s' (1 byte to 1 GiB)",
+						       optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return CLI_EXIT_OK;
@@ -174,6 +201,12 @@ int cmd_gather(int argc, char **argv)
 		return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
 	if (!so.workers_file)
 		return cli_usage_error(CMD, "--workers FILE is required");
+	if (so.backend == SGBPF_BACKEND_TCP && !so.listen.port)
+		return cli_usage_error(CMD, "--backend tcp needs --listen ADDR:PORT");
+	if (so.backend != SGBPF_BACKEND_TCP &&
+	    (so.listen.port || so.connect_timeout_ms || so.max_reply))
+		return cli_usage_error(CMD, "--listen, --connect-timeout-ms and --max-reply are for "
+				       "--backend tcp");
 	ret = svc_common_check(CMD, &so, g.inflight);
 	if (ret)
 		return ret;

@@ -49,7 +49,8 @@ static void usage(FILE *out)
 "Needs root (BPF programs are attached to lo).\n"
 "\n"
 "Options:\n"
-"  -b, --backend udp        transport (only udp in this version)\n"
+"  -b, --backend udp|tcp    transport (default udp); tcp: the workers connect\n"
+"                           to the service on 127.0.0.1, one connection each\n"
 "  -w, --workers N          local workers to start (default 16, at most %u)\n"
 "  -n, --count K            requests (default 1000)\n"
 "  -i, --inflight M         requests outstanding at once (default 1)\n"
@@ -79,7 +80,7 @@ static bool check_sum(const struct sgbpf_result *res, void *ctx)
 	return res->nelems == n && memcmp(res->data, d->expect, n * 4) == 0;
 }
 
-/* A run of n consecutive loopback UDP ports that nobody uses right now. */
+/* A run of n consecutive loopback ports that nobody uses right now, for UDP or TCP. */
 static int find_ports(uint32_t n, uint16_t *base)
 {
 	unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid() << 8;
@@ -93,12 +94,21 @@ static int find_ports(uint32_t n, uint16_t *base)
 						 .sin_addr.s_addr = htonl(LOOPBACK),
 						 .sin_port = htons(first + i) };
 			int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			int tfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 			int busy;
 
-			if (fd < 0)
-				return -errno;
-			busy = bind(fd, (struct sockaddr *)&a, sizeof(a));
+			if (fd < 0 || tfd < 0) {
+				busy = -errno;
+				if (fd >= 0)
+					close(fd);
+				if (tfd >= 0)
+					close(tfd);
+				return busy;
+			}
+			busy = bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+			       bind(tfd, (struct sockaddr *)&a, sizeof(a));
 			close(fd);
+			close(tfd);
 			if (busy)
 				break;
 		}
@@ -110,15 +120,20 @@ static int find_ports(uint32_t n, uint16_t *base)
 	return -EADDRINUSE;
 }
 
-/* Starts 'sgbpf worker' as a child and waits for its ready line. */
-static pid_t start_workers(uint16_t base, uint32_t n, const char *reply, bool allgather)
+/*
+ * Starts 'sgbpf worker' as a child and waits for its ready line.  tcp_port:
+ * TCP workers connecting to 127.0.0.1:tcp_port from the ports; 0: UDP.
+ */
+static pid_t start_workers(uint16_t base, uint32_t n, const char *reply, bool allgather,
+			   uint16_t tcp_port)
 {
-	char listen[64], line[256];
+	char listen[64], connect_to[64], line[256];
 	int pipefd[2];
 	FILE *err_in;
 	pid_t pid;
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u-%u", base, base + n - 1);
+	snprintf(connect_to, sizeof(connect_to), "127.0.0.1:%u", tcp_port);
 	if (pipe2(pipefd, O_CLOEXEC))
 		return -1;
 	pid = fork();
@@ -127,11 +142,13 @@ static pid_t start_workers(uint16_t base, uint32_t n, const char *reply, bool al
 	if (pid == 0) {
 		char *args[] = { "sgbpf", "worker", "--listen", listen, "--reply", (char *)reply,
 				 allgather ? "--expect-allgather" : NULL, NULL };
+		char *tcp_args[] = { "sgbpf", "worker", "--backend", "tcp", "--connect", connect_to,
+				     "--bind", listen, "--reply", (char *)reply, NULL };
 
 		/* The demo's workers must not outlive it, however it ends. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(pipefd[1], STDERR_FILENO);
-		execv("/proc/self/exe", args);
+		execv("/proc/self/exe", tcp_port ? tcp_args : args);
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -143,7 +160,7 @@ static pid_t start_workers(uint16_t base, uint32_t n, const char *reply, bool al
 		return -1;
 	}
 	while (fgets(line, sizeof(line), err_in)) {
-		if (strstr(line, "listening on")) {
+		if (strstr(line, "listening on") || strstr(line, "connecting to")) {
 			/* Keep reading in the child's lifetime is not needed: close our end. */
 			fclose(err_in);
 			return pid;
@@ -182,6 +199,7 @@ int cmd_run(int argc, char **argv)
 	char reply[64];
 	uint16_t base = 0;
 	pid_t workers = -1;
+	bool tcp;
 	int c, err, ret;
 
 	g.sopts.sz = sizeof(g.sopts);
@@ -231,7 +249,9 @@ int cmd_run(int argc, char **argv)
 		cli_fail(CMD, "out of memory");
 		goto out;
 	}
-	err = find_ports(d.nworkers, &base);
+	/* TCP: one more port, the service's own, after the workers'. */
+	tcp = so.backend == SGBPF_BACKEND_TCP;
+	err = find_ports(d.nworkers + tcp, &base);
 	if (err) {
 		cli_fail(CMD, "no run of %u free loopback ports found", d.nworkers);
 		goto out;
@@ -241,7 +261,11 @@ int cmd_run(int argc, char **argv)
 		eps[i].addr = htonl(LOOPBACK);
 		eps[i].port = base + i;
 	}
-	workers = start_workers(base, d.nworkers, reply, g.sopts.all_gather);
+	if (tcp) {
+		so.listen.addr = htonl(LOOPBACK);
+		so.listen.port = base + d.nworkers;
+	}
+	workers = start_workers(base, d.nworkers, reply, g.sopts.all_gather, so.listen.port);
 	if (workers < 0) {
 		cli_fail(CMD, "cannot start the local workers: %s", strerror(errno));
 		goto out;
@@ -266,11 +290,20 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	sgbpf_service_info(g.svc, &info);
-	printf("sgbpf run: %u workers on 127.0.0.1:%u-%u, %llu requests, %u in flight, "
-	       "delivery %s%s, reduction sum-u32 in the kernel, gather at %s on lo\n",
-	       d.nworkers, base, base + d.nworkers - 1, (unsigned long long)g.count, g.inflight,
-	       svc_delivery_name(so.delivery), so.fate == SGBPF_FATE_ALLOW ? " (allow)" : "",
-	       svc_gather_hook_name(info.gather_hook));
+	if (tcp)
+		printf("sgbpf run: %u TCP workers from 127.0.0.1:%u-%u to 127.0.0.1:%u, %llu "
+		       "requests, %u in flight, delivery %s%s, reduction sum-u32 in the kernel "
+		       "(sk_skb stream program)\n",
+		       d.nworkers, base, base + d.nworkers - 1, so.listen.port,
+		       (unsigned long long)g.count, g.inflight, svc_delivery_name(so.delivery),
+		       so.fate == SGBPF_FATE_ALLOW ? " (allow)" : "");
+	else
+		printf("sgbpf run: %u workers on 127.0.0.1:%u-%u, %llu requests, %u in flight, "
+		       "delivery %s%s, reduction sum-u32 in the kernel, gather at %s on lo\n",
+		       d.nworkers, base, base + d.nworkers - 1, (unsigned long long)g.count,
+		       g.inflight, svc_delivery_name(so.delivery),
+		       so.fate == SGBPF_FATE_ALLOW ? " (allow)" : "",
+		       svc_gather_hook_name(info.gather_hook));
 	fflush(stdout);
 	gather_loop_catch_signals();
 	err = gather_loop_run(&g);

@@ -1021,6 +1021,7 @@ void worker_opts_init(struct worker_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->reply.kind = REPLY_VECTOR;
 	o->packets = 1;
+	o->reply_size = SGBPF_UDP_BODY_U32 * 4;	/* a UDP reply's body */
 	o->pad = true;
 	o->cpu = -1;
 	o->ready_fd = -1;
@@ -1050,6 +1051,7 @@ static void worker_usage(void)
 	printf(
 "Usage: sgbpf worker --listen ADDR:PORT[-PORT] [--listen ...] [OPTIONS]\n"
 "       sgbpf worker --xdp --dev IF --listen ADDR:PORT[-PORT] [--reply KIND] [--no-pad]\n"
+"       sgbpf worker --backend tcp --connect ADDR:PORT --bind IP:PORT[-PORT] [OPTIONS]\n"
 "\n"
 "A reference UDP worker: every listened port answers each scatter message\n"
 "(msg_type 0) with a reply echoing its req_id, from the port it reached,\n"
@@ -1086,13 +1088,24 @@ static void worker_usage(void)
 "                                 receives, only later ones (a straggler that a\n"
 "                                 re-scatter, gather --retry-us, gets an answer from)\n"
 "\n"
+"TCP workers (--backend tcp), one connection per bound port:\n"
+"  -b, --backend udp|tcp          transport (default udp)\n"
+"      --connect ADDR:PORT        the service to connect to (gather --listen)\n"
+"      --bind IP:PORT[-PORT]      source endpoints, one worker each (repeatable);\n"
+"                                 the service's --workers file lists them\n"
+"      --reply-size BYTES         reply body bytes, 0..%u (default 1452); u32\n"
+"                                 element i is what a UDP worker's packet\n"
+"                                 i / 363 would hold (vector: i); --reply and\n"
+"                                 --count-limit as above.  A dropped\n"
+"                                 connection is made again.\n"
+"\n"
 "  -h, --help                     show this help and exit\n"
 "  -V, --version                  show the version and exit\n"
 "\n"
 "Prints 'worker: listening on N ports' on stderr once ready.  SIGINT or\n"
 "SIGTERM stops it with a summary line; the exit code is then 0.  With --xdp\n"
 "the program detaches when the process ends, however it ends.\n",
-	WORKER_MAX_PACKETS);
+	WORKER_MAX_PACKETS, WORKER_MAX_REPLY_SIZE);
 }
 
 enum {
@@ -1105,6 +1118,9 @@ enum {
 	OPT_XDP,
 	OPT_IGNORE_FIRST,
 	OPT_EXPECT_ALLGATHER,
+	OPT_CONNECT,
+	OPT_BIND,
+	OPT_REPLY_SIZE,
 };
 
 /* Returns -1 when options parsed and the worker should run, else an exit code. */
@@ -1127,6 +1143,10 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 		{ "expect-allgather", no_argument, NULL, OPT_EXPECT_ALLGATHER },
 		{ "xdp", no_argument, NULL, OPT_XDP },
 		{ "dev", required_argument, NULL, 'd' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "connect", required_argument, NULL, OPT_CONNECT },
+		{ "bind", required_argument, NULL, OPT_BIND },
+		{ "reply-size", required_argument, NULL, OPT_REPLY_SIZE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 }
@@ -1138,9 +1158,31 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 	int c, err;
 
 	cli_getopt_reset();
-	while ((c = getopt_long(argc, argv, ":l:r:k:n:c:d:qhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":l:r:k:n:c:d:b:qhV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'b':
+			if (strcmp(optarg, "udp") && strcmp(optarg, "tcp"))
+				return cli_usage_error(CMD, "unknown backend '%s' (udp, tcp)", optarg);
+			o->tcp = !strcmp(optarg, "tcp");
+			break;
+		case OPT_CONNECT:
+			if (cli_parse_endpoint(optarg, &o->connect))
+				return cli_usage_error(CMD, "--connect %s: expected IPv4:PORT", optarg);
+			o->has_connect = true;
+			break;
+		case OPT_REPLY_SIZE:
+			if (cli_parse_u32(optarg, 0, WORKER_MAX_REPLY_SIZE, &o->reply_size))
+				return cli_usage_error(CMD, "--reply-size %s: expected 0..%u", optarg,
+						       WORKER_MAX_REPLY_SIZE);
+			break;
+		case OPT_BIND:
+			if (!o->tcp)
+				return cli_usage_error(CMD, "--bind is for --backend tcp (give it first)");
+			/* A source range is parsed like a listen range. */
+			__attribute__((fallthrough));
 		case 'l':
+			if (c == 'l' && o->tcp)
+				return cli_usage_error(CMD, "TCP workers take --bind, not --listen");
 			err = cli_parse_port_range(optarg, &r);
 			if (err == -ERANGE)
 				return cli_usage_error(CMD, "--listen %s: the range ends before it starts",
@@ -1223,6 +1265,14 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 	}
 	if (optind < argc)
 		return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+	if (o->tcp) {
+		if (total > 65535)
+			return cli_usage_error(CMD, "%llu ports to bind; at most 65535",
+					       (unsigned long long)total);
+		return tcp_worker_check_opts(o);
+	}
+	if (o->has_connect)
+		return cli_usage_error(CMD, "--connect is for --backend tcp");
 	if (!o->nlisten)
 		return cli_usage_error(CMD, "--listen is required");
 	if (total > 65535)
@@ -1247,7 +1297,7 @@ int cmd_worker(int argc, char **argv)
 	worker_opts_init(o);
 	ret = parse_worker_args(argc, argv, o);
 	if (ret < 0)
-		ret = o->xdp ? xdp_worker_run(o) : worker_run(o);
+		ret = o->tcp ? tcp_worker_run(o) : o->xdp ? xdp_worker_run(o) : worker_run(o);
 	worker_opts_free(o);
 	free(o);
 	return ret;

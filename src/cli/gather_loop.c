@@ -204,6 +204,10 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 				st.retries, st.retry_copies, st.retry_idle, st.retry_failures);
 		if (st.deferred)
 			fprintf(out, ", \"deferred\": %" PRIu64, st.deferred);
+		/* TCP, only when it happened: connections reset or made again. */
+		if (st.conn_resets || st.reconnects)
+			fprintf(out, ", \"conn_resets\": %" PRIu64 ", \"reconnects\": %" PRIu64,
+				st.conn_resets, st.reconnects);
 		if (g->sopts.all_gather)
 			fprintf(out, ", \"allgathers\": %" PRIu64 ", \"allgather_copies\": %" PRIu64
 				", \"allgather_failures\": %" PRIu64, st.allgathers,
@@ -244,6 +248,9 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 	if (st.deferred)
 		fprintf(out, "budget:   %" PRIu64 " requests waited for the reply budget\n",
 			st.deferred);
+	if (st.conn_resets || st.reconnects)
+		fprintf(out, "tcp:      %" PRIu64 " connections reset for protocol errors, %" PRIu64
+			" workers connected again\n", st.conn_resets, st.reconnects);
 	if (g->sopts.all_gather)
 		fprintf(out, "all-gather: %" PRIu64 " results sent back in %" PRIu64 " copies, %"
 			PRIu64 " failed sends\n", st.allgathers, st.allgather_copies,

@@ -96,7 +96,7 @@ int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_serv
 	switch (c) {
 	case 'b':
 		if (svc_parse_backend(arg, &so->backend))
-			return cli_usage_error(cmd, "unknown backend '%s' (udp)", arg);
+			return cli_usage_error(cmd, "unknown backend '%s' (udp, tcp)", arg);
 		return 0;
 	case 't':
 		if (cli_parse_u64(arg, 0, 3600ull * 1000000, &u64))

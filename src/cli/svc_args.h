@@ -14,7 +14,7 @@ int svc_parse_policy(const char *s, struct sgbpf_scatter_opts *so);
 int svc_parse_xdp_mode(const char *s, enum sgbpf_xdp_mode *out);
 /* "XDP native", "XDP generic", "TC ingress". */
 const char *svc_gather_hook_name(enum sgbpf_gather_hook h);
-/* "udp" (or "tcp", refused later by the library with a clear message). */
+/* "udp" or "tcp". */
 int svc_parse_backend(const char *s, enum sgbpf_backend *out);
 
 /*

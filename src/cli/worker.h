@@ -35,6 +35,15 @@ struct worker_opts {
 	int cpu;			/* CPU to pin to; -1: none */
 	bool xdp;			/* answer in the kernel (src/worker/xdp_worker.c) */
 	const char *dev;		/* --xdp: the interface the requests arrive on */
+	/*
+	 * --backend tcp (src/worker/tcp_worker.c): one connection to connect
+	 * per port of the listen ranges (given as --bind), each from its own
+	 * source endpoint, answering with reply_size body bytes.
+	 */
+	bool tcp;
+	bool has_connect;
+	struct sgbpf_endpoint connect;
+	uint32_t reply_size;
 	bool has_silent;		/* some --silent-port was given */
 	/*
 	 * When >= 0, "ready\n" is written to this descriptor (which is then
@@ -76,5 +85,15 @@ int worker_run(const struct worker_opts *o);
  */
 int xdp_worker_check_opts(const struct worker_opts *o);
 int xdp_worker_run(const struct worker_opts *o);
+
+/*
+ * The TCP workers (--backend tcp), in src/worker/tcp_worker.c, with the same
+ * conventions: tcp_worker_check_opts() returns -1 when the options suit
+ * them; tcp_worker_run() runs until SIGINT, SIGTERM or the count limit.
+ */
+int tcp_worker_check_opts(const struct worker_opts *o);
+int tcp_worker_run(const struct worker_opts *o);
+/* Largest --reply-size: 64 MiB. */
+#define WORKER_MAX_REPLY_SIZE (64u << 20)
 
 #endif /* SGBPF_CLI_WORKER_H */

@@ -172,8 +172,8 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 		svc->ops = &sgbpf_udp_backend;
 		break;
 	case SGBPF_BACKEND_TCP:
-		err = sgbpf_err(-EOPNOTSUPP, "the TCP backend is not available in this version");
-		goto err_free;
+		svc->ops = &sgbpf_tcp_backend;
+		break;
 	default:
 		err = sgbpf_err(-EINVAL, "unknown backend %d", opts->backend);
 		goto err_free;
@@ -185,7 +185,7 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 
 	inflight = OPTS_GET(opts, max_inflight, 0);
 	if (inflight == 0)
-		inflight = svc->ops->default_inflight ? svc->ops->default_inflight(svc) :
+		inflight = svc->ops->default_inflight ? svc->ops->default_inflight(svc, opts) :
 							 SGBPF_DEFAULT_INFLIGHT;
 	if (inflight > SGBPF_MAX_INFLIGHT) {
 		err = sgbpf_err(-EINVAL, "max_inflight %u is above the limit of %u", inflight,
@@ -422,7 +422,8 @@ static void report_pending(struct sgbpf_service *svc)
 		struct sgbpf_req *r = &svc->reqs.reqs[slot];
 
 		if (r->kernel_done && (svc->ops->rx_count(svc, slot) >= slot_responses(svc, r) ||
-				       now - r->done_ns > ALLOW_GRACE_NS)) {
+				       now - r->done_ns > (svc->allow_grace_ns ? svc->allow_grace_ns :
+							    ALLOW_GRACE_NS))) {
 			svc->pending--;
 			report(svc, r, SGBPF_STATUS_COMPLETE);
 			continue;
@@ -931,6 +932,9 @@ int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
 
 	if (!svc || (!body && len))
 		return -EINVAL;
+	if (len > svc->body_max && !svc->mtu)
+		return sgbpf_err(-EMSGSIZE, "a %s message body holds at most %u bytes, got %zu",
+				 svc->ops->name, svc->body_max, len);
 	if (len > svc->body_max)
 		return sgbpf_err(-EMSGSIZE, "a message body holds at most %u bytes with this "
 				 "interface's MTU of %u, got %zu", svc->body_max, svc->mtu, len);

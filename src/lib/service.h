@@ -101,7 +101,8 @@ struct sgbpf_backend_ops {
 	uint32_t (*rx_count)(struct sgbpf_service *svc, uint32_t slot);
 	int (*stats)(const struct sgbpf_service *svc, struct sgbpf_stats *out);
 	/* Requests in flight when the caller leaves max_inflight at 0; optional. */
-	uint32_t (*default_inflight)(const struct sgbpf_service *svc);
+	uint32_t (*default_inflight)(const struct sgbpf_service *svc,
+				     const struct sgbpf_service_opts *opts);
 	/*
 	 * Periodic, non-blocking look at what has no notification of its own
 	 * (the interface's state); reports through sgbpf_service_link_changed().
@@ -147,6 +148,12 @@ struct sgbpf_service {
 	uint64_t allgathers;		/* all-gathers sent */
 	uint64_t allgather_failures;	/* all-gathers whose send failed */
 	uint32_t pending;		/* completed in the kernel, replies still arriving */
+	/*
+	 * Fate allow: how long a completion waits for its replies to be read
+	 * before it is reported without the missing ones; 0: 100 ms (set by
+	 * the backend: UDP replies may be lost on the way up, TCP ones not).
+	 */
+	uint64_t allow_grace_ns;
 	uint32_t send_failures;		/* sends failed since the last scan for them */
 	int reported;			/* completions reported by the current wait */
 	uint32_t block_wait_id;		/* SGBPF_DELIVERY_BLOCK: request being waited for */
@@ -190,5 +197,6 @@ void sgbpf_service_link_changed(struct sgbpf_service *svc, int err, const char *
 uint64_t sgbpf_now_ns(void);
 
 extern const struct sgbpf_backend_ops sgbpf_udp_backend;
+extern const struct sgbpf_backend_ops sgbpf_tcp_backend;
 
 #endif

@@ -328,6 +328,16 @@ const void *sgbpf_tcp_stream_result(const struct sgbpf_tcp_stream *st, uint32_t 
 				     SGBPF_TCP_CHUNK;
 }
 
+struct sgbpf_tcp_slot *sgbpf_tcp_stream_slot(const struct sgbpf_tcp_stream *st, uint32_t s)
+{
+	return st && s < st->nslots ? &st->slots[s] : NULL;
+}
+
+size_t sgbpf_tcp_stream_result_bytes(const struct sgbpf_tcp_stream *st)
+{
+	return st ? (size_t)st->chunks_per_slot * SGBPF_TCP_CHUNK : 0;
+}
+
 int sgbpf_tcp_stream_poll(struct sgbpf_tcp_stream *st, int timeout_ms, sgbpf_tcp_event_fn fn,
 			  void *ctx)
 {
@@ -337,7 +347,8 @@ int sgbpf_tcp_stream_poll(struct sgbpf_tcp_stream *st, int timeout_ms, sgbpf_tcp
 		return -EINVAL;
 	st->fn = fn;
 	st->fn_ctx = ctx;
-	n = ring_buffer__poll(st->rb, timeout_ms);
+	/* Not waiting: read the ring's memory, no system call (busy-wait delivery). */
+	n = timeout_ms == 0 ? ring_buffer__consume(st->rb) : ring_buffer__poll(st->rb, timeout_ms);
 	st->fn = NULL;
 	return n;
 }

@@ -70,11 +70,21 @@ int sgbpf_tcp_stream_expire(struct sgbpf_tcp_stream *st, uint32_t req_id);
 const void *sgbpf_tcp_stream_result(const struct sgbpf_tcp_stream *st, uint32_t req_id,
 				    uint32_t *nelems, uint32_t *responses);
 
+/*
+ * Slot s of the mmap'ed slot array (s < slots), for the service core's view
+ * of it (tcp_slot.c); NULL when out of range.
+ */
+struct sgbpf_tcp_slot *sgbpf_tcp_stream_slot(const struct sgbpf_tcp_stream *st, uint32_t s);
+
+/* The largest result in bytes a slot holds: max_reply rounded up to chunks. */
+size_t sgbpf_tcp_stream_result_bytes(const struct sgbpf_tcp_stream *st);
+
 typedef int (*sgbpf_tcp_event_fn)(void *ctx, const struct sgbpf_tcp_event *ev);
 
 /*
- * Waits up to timeout_ms for ring buffer events and calls fn for each.
- * Returns the number handled, or a negative errno.
+ * Waits up to timeout_ms for ring buffer events and calls fn for each; with
+ * 0, reads what is there without a system call.  Returns the number
+ * handled, or a negative errno.
  */
 int sgbpf_tcp_stream_poll(struct sgbpf_tcp_stream *st, int timeout_ms, sgbpf_tcp_event_fn fn,
 			  void *ctx);

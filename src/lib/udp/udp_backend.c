@@ -498,11 +498,14 @@ static int attach_programs(struct sgbpf_service *svc, struct sgbpf_udp_backend *
 #define PARTIALS_BUDGET (32ull << 20)
 #define MIN_DEFAULT_INFLIGHT 64u
 
-static uint32_t udp_default_inflight(const struct sgbpf_service *svc)
+static uint32_t udp_default_inflight(const struct sgbpf_service *svc,
+				     const struct sgbpf_service_opts *opts)
 {
 	int ncpus = libbpf_num_possible_cpus();
 	uint64_t per_slot;
 	uint32_t n = SGBPF_DEFAULT_INFLIGHT;
+
+	(void)opts;	/* nothing in them changes the UDP budget */
 
 	if (svc->reduce == SGBPF_REDUCE_COUNT || ncpus <= 0)
 		return n;	/* count-only services have no partials */

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The CLI's TCP pair at run time, in a namespace of its own: 'sgbpf gather
+ * --backend tcp' against 'sgbpf worker --backend tcp'.  Every JSON result
+ * must hold the whole reply body's elements, each the exact sum of what the
+ * eight workers sent for that request; and the TCP options' usage errors.
+ */
+#define _GNU_SOURCE	/* pipe2 */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "netns_util.h"
+#include "reply_gen.h"
+#include "worker_farm.h"
+
+#define NW 8
+#define FIRST 38000
+#define REPLY 65536u
+#define SEED 4242u
+
+static struct netns ns;
+static char workers_path[64];
+
+static void setup(void)
+{
+	FILE *f;
+	int fd;
+
+	ck_assert_int_eq(netns_create(&ns, "clitcp"), 0);
+	ck_assert_int_eq(netns_link_up(&ns, "lo"), 0);
+	strcpy(workers_path, "/tmp/sgbpf-clitcp-XXXXXX");
+	fd = mkstemp(workers_path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < NW; i++)
+		fprintf(f, "127.0.0.1:%d\n", FIRST + i);
+	fclose(f);
+}
+
+static void teardown(void)
+{
+	unlink(workers_path);
+	netns_delete(&ns);
+}
+
+/* Runs the CLI in the namespace; returns its exit code, stdout in *out (malloc'ed). */
+static int run_cli(const char *const *args, char **out, size_t *len)
+{
+	char *argv[32], *buf = NULL;
+	size_t cap = 0, n = 0;
+	int po[2], k = 0, status;
+	pid_t pid;
+
+	argv[k++] = getenv("SGBPF_CLI");
+	ck_assert_ptr_nonnull(argv[0]);
+	while (*args && k < 31)
+		argv[k++] = (char *)*args++;
+	argv[k] = NULL;
+	ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
+	pid = netns_fork(&ns);
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(po[1], STDOUT_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(po[1]);
+	for (;;) {
+		ssize_t r;
+
+		if (n + 65536 > cap) {
+			cap = cap ? 2 * cap : 1 << 20;
+			buf = realloc(buf, cap + 1);
+			ck_assert_ptr_nonnull(buf);
+		}
+		r = read(po[0], buf + n, cap - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(po[0]);
+	buf[n] = '\0';
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	*out = buf;
+	if (len)
+		*len = n;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static unsigned long field(const char *line, const char *name)
+{
+	const char *p = strstr(line, name);
+
+	ck_assert_msg(p, "no %s in %.200s", name, line);
+	return strtoul(p + strlen(name), NULL, 10);
+}
+
+/* Checks one request line: complete, 8 responses, every element exact. */
+static void check_line(const char *line, const struct reply_gen *g)
+{
+	unsigned long req = field(line, "\"request\": ");
+	const char *p = strstr(line, "\"result\": [");
+	uint32_t i = 0;
+
+	ck_assert_ptr_nonnull(strstr(line, "\"status\": \"complete\""));
+	ck_assert_uint_eq(field(line, "\"responses\": "), NW);
+	ck_assert_ptr_nonnull(p);
+	p += strlen("\"result\": [");
+	while (*p && *p != ']') {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+		uint32_t want = 0;
+
+		ck_assert_ptr_ne(end, p);
+		for (int w = 0; w < NW; w++)
+			want += reply_gen_elem(g, FIRST + w, (uint32_t)req, i / REPLY_GEN_NELEMS,
+					       i % REPLY_GEN_NELEMS);
+		ck_assert_msg(v == want, "request %lu element %u: %lu, want %u", req, i, v, want);
+		i++;
+		p = end;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	/* As many elements as the reply bodies hold. */
+	ck_assert_uint_eq(i, REPLY / 4);
+}
+
+START_TEST(test_gather_tcp_json)
+{
+	struct reply_gen g = { .kind = REPLY_RANDOM, .seed = SEED };
+	char size[16], seed[32];
+	const char *wargs[] = { "--backend", "tcp", "--connect", "127.0.0.1:7900", "--bind",
+				"127.0.0.1:38000-38007", "--reply-size", size, "--reply", seed,
+				NULL };
+	const char *gargs[] = { "gather", "--backend", "tcp", "--listen", "127.0.0.1:7900",
+				"--workers", workers_path, "--count", "12", "--inflight", "4",
+				"--max-reply", size, "--json", NULL };
+	char *out, *line, *save = NULL;
+	unsigned int lines = 0;
+	pid_t farm;
+	int rc;
+
+	snprintf(size, sizeof(size), "%u", REPLY);
+	snprintf(seed, sizeof(seed), "random:%u", SEED);
+	farm = worker_farm_start_argv(&ns, wargs);
+	ck_assert_int_gt(farm, 0);
+	rc = run_cli(gargs, &out, NULL);
+	worker_farm_stop(farm);
+	ck_assert_int_eq(rc, 0);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "{\"summary\"", 10)) {
+			ck_assert_uint_eq(field(line, "\"complete\": "), 12);
+			ck_assert_uint_eq(field(line, "\"folded\": "), 12 * NW);
+			ck_assert_uint_eq(field(line, "\"malformed\": "), 0);
+			continue;
+		}
+		check_line(line, &g);
+		lines++;
+	}
+	ck_assert_uint_eq(lines, 12);
+	free(out);
+}
+END_TEST
+
+/* The TCP options without their backend, and the backend without --listen. */
+START_TEST(test_tcp_usage_errors)
+{
+	const char *no_listen[] = { "gather", "--backend", "tcp", "--workers", workers_path, NULL };
+	const char *udp_listen[] = { "gather", "--listen", "127.0.0.1:7900", "--workers",
+				     workers_path, NULL };
+	const char *worker_no_connect[] = { "worker", "--backend", "tcp", "--bind",
+					    "127.0.0.1:38000", NULL };
+	const char *worker_listen[] = { "worker", "--backend", "tcp", "--connect",
+					"127.0.0.1:7900", "--listen", "127.0.0.1:38000", NULL };
+	char *out;
+
+	ck_assert_int_eq(run_cli(no_listen, &out, NULL), 2);
+	free(out);
+	ck_assert_int_eq(run_cli(udp_listen, &out, NULL), 2);
+	free(out);
+	ck_assert_int_eq(run_cli(worker_no_connect, &out, NULL), 2);
+	free(out);
+	ck_assert_int_eq(run_cli(worker_listen, &out, NULL), 2);
+	free(out);
+}
+END_TEST
+
+/* The demo over TCP checks its own results and says so. */
+START_TEST(test_run_tcp)
+{
+	const char *args[] = { "run", "--backend", "tcp", "--workers", "8", "--count", "200",
+			       "--inflight", "4", NULL };
+	char *out;
+
+	ck_assert_int_eq(run_cli(args, &out, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "all 200 results correct"));
+	free(out);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cli_tcp");
+	TCase *tc = tcase_create("cli_tcp");
+	SRunner *sr;
+	int failed;
+
+	if (netns_check_privileges())
+		return 77;
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_gather_tcp_json);
+	tcase_add_test(tc, test_tcp_usage_errors);
+	tcase_add_test(tc, test_run_tcp);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
