@@ -12,3 +12,7 @@ add_dependencies(test_soak sgbpf_cli)
 # The reply budget end to end, in a namespace the test creates (root only).
 sgbpf_test(test_reply_budget SOURCES test_reply_budget.c LIBS sgbpf_netns_util TIMEOUT 120 LABELS root)
 add_dependencies(test_reply_budget sgbpf_cli)
+
+# Ring-buffer wake-up batching: no completion waits for the slot scan (root only).
+sgbpf_test(test_ringbuf_wake SOURCES test_ringbuf_wake.c LIBS sgbpf_netns_util TIMEOUT 120 LABELS root)
+add_dependencies(test_ringbuf_wake sgbpf_cli)

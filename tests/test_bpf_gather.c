@@ -58,6 +58,11 @@ static const char *const stat_names[__SGBPF_STAT_MAX] = {
 	[SGBPF_STAT_UNSOLICITED] = "unsolicited",
 	[SGBPF_STAT_SCATTER_FRAGMENTS] = "scatter_fragments",
 	[SGBPF_STAT_CLONE_FAILURES] = "clone_failures",
+	[SGBPF_STAT_RETRY_COPIES] = "retry_copies",
+	[SGBPF_STAT_RETRY_IDLE] = "retry_idle",
+	[SGBPF_STAT_ALLGATHER_COPIES] = "allgather_copies",
+	[SGBPF_STAT_EVENTS_LOST] = "events_lost",
+	[SGBPF_STAT_WAKEUPS_SKIPPED] = "wakeups_skipped",
 };
 
 /* ---- addresses ---------------------------------------------------------- */

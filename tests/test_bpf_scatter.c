@@ -60,6 +60,8 @@ static const char *const stat_names[__SGBPF_STAT_MAX] = {
 	[SGBPF_STAT_RETRY_COPIES] = "retry_copies",
 	[SGBPF_STAT_RETRY_IDLE] = "retry_idle",
 	[SGBPF_STAT_ALLGATHER_COPIES] = "allgather_copies",
+	[SGBPF_STAT_EVENTS_LOST] = "events_lost",
+	[SGBPF_STAT_WAKEUPS_SKIPPED] = "wakeups_skipped",
 };
 
 static uint32_t ip4(uint8_t a, uint8_t b, uint8_t c, uint8_t d)

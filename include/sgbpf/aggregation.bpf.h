@@ -318,6 +318,34 @@ struct sgbpf_merge_args {
 };
 
 /*
+ * Announces a completion in the ring buffer; without waking user space when
+ * it is awake and will read the ring anyway (struct sgbpf_wake).  awake is
+ * read with a full barrier after the reserve has moved the producer
+ * position, so user space, which clears awake before it compares the
+ * positions, either sees this record or is woken for it.
+ */
+static __always_inline void sgbpf_agg_notify(__u32 req, __u32 slot)
+{
+	struct sgbpf_event *ev = bpf_ringbuf_reserve(&sgbpf_events, sizeof(*ev), 0);
+	struct sgbpf_wake *w;
+	__u32 zero = 0;
+	__u64 flags = 0;
+
+	if (!ev) {
+		sgbpf_stat_inc(SGBPF_STAT_EVENTS_LOST);
+		return;
+	}
+	ev->req_id = req;
+	ev->slot = slot;
+	w = bpf_map_lookup_elem(&sgbpf_wake, &zero);
+	if (w && __sync_fetch_and_add(&w->awake, 0)) {
+		flags = BPF_RB_NO_WAKEUP;
+		sgbpf_stat_inc(SGBPF_STAT_WAKEUPS_SKIPPED);
+	}
+	bpf_ringbuf_submit(ev, flags);
+}
+
+/*
  * Finishes one admitted reply: counts it as folded and, if it was the last
  * one needed, merges the per-CPU partials with merge_cpu (NULL for count-only
  * reductions), publishes the result and notifies user space.  Returns the
@@ -369,9 +397,7 @@ static __always_inline int sgbpf_agg_finish(void *ctx, const struct sgbpf_fold *
 	sgbpf_stat_inc(SGBPF_STAT_COMPLETED);
 
 	if (cfg->notify == SGBPF_NOTIFY_RINGBUF) {
-		struct sgbpf_event ev = { .req_id = req, .slot = slot };
-
-		bpf_ringbuf_output(&sgbpf_events, &ev, sizeof(ev), 0);
+		sgbpf_agg_notify(req, slot);
 	} else if (cfg->notify == SGBPF_NOTIFY_CTRL) {
 		return tc ? sgbpf_agg_to_ctrl_tc(ctx, cfg, f) : sgbpf_agg_to_ctrl_xdp(ctx, cfg, f);
 	}

@@ -372,6 +372,13 @@ struct sgbpf_stats {
 	uint64_t retry_idle;
 	uint64_t retry_failures;	/* re-scatters whose send failed; the request waits on */
 	uint64_t deferred;	/* requests that waited for the reply budget before their send */
+	uint64_t events_lost;	/* completion events the ring buffer had no room for */
+	uint64_t wakeups_skipped;	/* completion events needing no wake-up: the caller was awake */
+	/*
+	 * Completions found by the library's periodic look at the slots before
+	 * their event arrived (ring buffer and control fd): events lost or late.
+	 */
+	uint64_t unannounced;
 	uint64_t allgathers;		/* results sent back (sgbpf_scatter_opts.all_gather) */
 	uint64_t allgather_copies;	/* datagrams they reached the workers with */
 	uint64_t allgather_failures;	/* all-gathers whose send failed */

@@ -70,6 +70,15 @@ struct {
 	__uint(max_entries, 1 << 16);
 } sgbpf_events SEC(".maps") __weak;
 
+/* Whether user space is awake (struct sgbpf_wake), read by the completion. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct sgbpf_wake);
+} sgbpf_wake SEC(".maps") __weak;
+
 /* Worker list for the fan-out, and reply source -> worker index. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

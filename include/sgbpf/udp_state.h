@@ -158,6 +158,22 @@ struct sgbpf_event {
 	__u32 slot;
 };
 
+/*
+ * Ring-buffer wake-up batching: element 0 of the BPF_F_MMAPABLE array
+ * 'wake'.  User space sets awake while it is inside the library and will
+ * read the ring buffer before it sleeps or returns; a completion event
+ * written meanwhile needs no wake-up (BPF_RB_NO_WAKEUP), which saves the
+ * kernel's irq_work and its self-interrupt per completion.  The protocol
+ * is a pair of full barriers: the program reads awake after reserving its
+ * record (the reserve moves the producer position), user space clears it
+ * with an exchange and then compares the positions, so at least one side
+ * sees the other -- a record is either announced or found.
+ */
+struct sgbpf_wake {
+	__u32 awake;
+	__u32 pad;
+};
+
 /* A worker as the BPF programs see it (array 'workers'). */
 struct sgbpf_worker {
 	__u32 addr;		/* IPv4, network order */
@@ -200,6 +216,10 @@ enum sgbpf_stat {
 	SGBPF_STAT_RETRY_IDLE,
 	/* Copies of all-gathers (SGBPF_MSG_ALLGATHER triggers) sent to workers. */
 	SGBPF_STAT_ALLGATHER_COPIES,
+	/* Completion events the ring buffer had no room for (the slot scan finds them). */
+	SGBPF_STAT_EVENTS_LOST,
+	/* Completion events written without waking user space: it was awake (sgbpf_wake). */
+	SGBPF_STAT_WAKEUPS_SKIPPED,
 	__SGBPF_STAT_MAX,
 };
 

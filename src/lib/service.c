@@ -504,6 +504,9 @@ static void scan_slots(struct sgbpf_service *svc)
 		    slot_view(svc, r) == SGBPF_VIEW_COMPLETE) {
 			uint32_t before = svc->reqs.inflight;
 
+			if (svc->delivery != SGBPF_DELIVERY_BUSY_WAIT)
+				svc->unannounced++;
+
 			sgbpf_service_on_complete(svc, r->req_id);
 			if (svc->reqs.inflight != before)
 				continue;
@@ -994,6 +997,7 @@ int sgbpf_service_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out
 	out->retries = svc->retries;
 	out->retry_failures = svc->retry_failures;
 	out->deferred = svc->deferred;
+	out->unannounced = svc->unannounced;
 	out->allgathers = svc->allgathers;
 	out->allgather_failures = svc->allgather_failures;
 	return err;

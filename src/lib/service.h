@@ -145,6 +145,7 @@ struct sgbpf_service {
 	uint64_t *held;			/* nslots entries: slot << 32 | req_id */
 	uint32_t held_head, held_len;
 	uint64_t deferred;		/* requests that waited for the budget */
+	uint64_t unannounced;		/* completions the slot scan found before their event */
 	uint64_t allgathers;		/* all-gathers sent */
 	uint64_t allgather_failures;	/* all-gathers whose send failed */
 	uint32_t pending;		/* completed in the kernel, replies still arriving */

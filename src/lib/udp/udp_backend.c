@@ -581,6 +581,7 @@ static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	b->ctrl_sock = -1;
 	b->ev_fd = -1;
 	b->link_sock = -1;
+	b->kick_fd = -1;
 	svc->backend = b;
 
 	err = sgbpf_netdev_open(ifname, &dev);
@@ -688,6 +689,8 @@ static int udp_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out)
 	out->retry_copies = sums[SGBPF_STAT_RETRY_COPIES];
 	out->retry_idle = sums[SGBPF_STAT_RETRY_IDLE];
 	out->allgather_copies = sums[SGBPF_STAT_ALLGATHER_COPIES];
+	out->events_lost = sums[SGBPF_STAT_EVENTS_LOST];
+	out->wakeups_skipped = sums[SGBPF_STAT_WAKEUPS_SKIPPED];
 	return 0;
 }
 

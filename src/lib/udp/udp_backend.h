@@ -89,6 +89,11 @@ struct sgbpf_udp_backend {
 	struct sgbpf_slot *slots;	/* mmap of the slots map */
 	size_t slots_len;
 	struct ring_buffer *rb;
+	/* Wake-up batching (udp_wake.c): the awake word, the ring's positions, the kick. */
+	struct sgbpf_wake *wake;
+	const unsigned long *rb_cons, *rb_prod;
+	int kick_fd;
+	bool kicked;			/* kick_fd holds a count: read it back */
 
 	struct io_uring ring;
 	bool ring_ready;
@@ -112,6 +117,19 @@ int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 		      const struct sgbpf_service_opts *opts);
 void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b);
 int sgbpf_udp_io_start(struct sgbpf_service *svc, struct sgbpf_udp_backend *b);
+/*
+ * udp_wake.c: ring-buffer wake-up batching.  awake() marks the library
+ * busy on the application's behalf; wake_leave() ends that before a sleep
+ * or a return, reading what came unannounced when may_read (else making the
+ * descriptor readable), and returns the events read or a negative errno;
+ * wake_kicked() clears the kick once the ring is being read.
+ */
+int sgbpf_udp_wake_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, uint64_t tag);
+void sgbpf_udp_wake_close(struct sgbpf_udp_backend *b);
+void sgbpf_udp_awake(struct sgbpf_udp_backend *b);
+int sgbpf_udp_wake_leave(struct sgbpf_udp_backend *b, bool may_read);
+void sgbpf_udp_wake_kicked(struct sgbpf_udp_backend *b);
+
 /* udp_slot.c: the slot words, for the core. */
 enum sgbpf_slot_view sgbpf_udp_slot_view(const struct sgbpf_service *svc, uint32_t slot,
 					 uint32_t req_id);

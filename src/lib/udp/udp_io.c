@@ -48,7 +48,7 @@ enum { UD_TX = 1, UD_RX = 2 };
 #define CTRL_BATCH SGBPF_CTRL_BATCH
 
 /* epoll data of the members of the service's event set (the ring buffer's is 0). */
-enum { EV_RING = 0, EV_CTRL = 1, EV_LINK = 2 };
+enum { EV_RING = 0, EV_CTRL = 1, EV_LINK = 2, EV_KICK = 3 };
 
 static int set_buf(int fd, int force_opt, int opt, int bytes)
 {
@@ -659,6 +659,9 @@ int sgbpf_udp_io_start(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 			if (err)
 				return sgbpf_err(err, "cannot watch the interface: %s",
 						 strerror(-err));
+			err = sgbpf_udp_wake_open(svc, b, EV_KICK);
+			if (err)
+				return err;
 		}
 	}
 	/* A disabled ring is armed by the first scatter (ring_enable()). */
@@ -675,6 +678,7 @@ int sgbpf_udp_io_start(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 
 void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 {
+	sgbpf_udp_wake_close(b);
 	ring_buffer__free(b->rb);
 	if (b->ring_ready)
 		io_uring_queue_exit(&b->ring);	/* also cancels the receive */
@@ -872,8 +876,19 @@ int sgbpf_udp_launch(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, 
 		if (ret)
 			return ret;
 	}
+	/*
+	 * The clone loop runs in this system call, long enough at large
+	 * fan-outs for replies to complete requests meanwhile: their events
+	 * need no wake-up, the next wait reads them (or the kick says so).
+	 */
+	sgbpf_udp_awake(b);
 	ret = send_triggers(svc, b, slot, req_id, SGBPF_HDR_LEN + sgbpf_le32(h->body_len),
 			    batches, false);
+	if (b->rb) {
+		int err = sgbpf_udp_wake_leave(b, false);
+
+		ret = ret ? ret : err < 0 ? err : 0;
+	}
 	if (ret)
 		return ret;
 	b->next_batch[slot] = (uint8_t)k;
@@ -1138,10 +1153,31 @@ int sgbpf_udp_wait_events(struct sgbpf_service *svc, int timeout_ms)
 	switch (svc->delivery) {
 	case SGBPF_DELIVERY_RINGBUF:
 	case SGBPF_DELIVERY_BLOCK:
-		ready = wait_set(svc->notify_fd, timeout_ms);
-		if (ready < 0)
-			return ready;
+		/*
+		 * Awake while reading and reporting: completions folded meanwhile
+		 * need no wake-up.  Events written unannounced (here, or during a
+		 * scatter) are read before any sleep and before returning.
+		 */
+		sgbpf_udp_awake(b);
+		sgbpf_udp_wake_kicked(b);
 		n = ring_buffer__consume(b->rb);
+		ready = 0;
+		if (n == 0 && timeout_ms != 0) {
+			n = sgbpf_udp_wake_leave(b, true);
+			if (n == 0) {
+				ready = wait_set(svc->notify_fd, timeout_ms);
+				if (ready < 0)
+					return ready;
+				sgbpf_udp_awake(b);
+				sgbpf_udp_wake_kicked(b);
+				n = ring_buffer__consume(b->rb);
+			}
+		}
+		if (n >= 0) {
+			int more = sgbpf_udp_wake_leave(b, true);
+
+			n = more < 0 ? more : n + more;
+		}
 		if (ready & (1 << EV_LINK))
 			link_read(svc, b);
 		return n < 0 ? n : 0;
