@@ -205,9 +205,28 @@ struct sgbpf_service_opts {
 	void *cb_ctx;
 	/* Local UDP port of the service; 0 picks a free one. */
 	uint16_t port;
+	/*
+	 * Multi-packet replies (UDP): the most packets one worker's reply may
+	 * span, at most SGBPF_MAX_PACKETS; 0 or 1: one-packet replies only.
+	 * Packet seq of a K-packet reply carries the reply body's bytes
+	 * [seq * C, seq * C + body_len), every packet but the last exactly C
+	 * (docs/protocol.md), and the result has up to max_packets * C bytes.
+	 * Kernel memory for partial results grows with it (x max_packets).
+	 */
+	uint32_t max_packets;
+	/*
+	 * C, the chunk size in bytes: a multiple of the element size, at most
+	 * SGBPF_UDP_BODY_MAX.  0: the largest multiple of the element size
+	 * that fits SGBPF_UDP_BODY_MAX (1452 for 4-byte elements, 1448 for
+	 * 8-byte ones, 1454 for count).
+	 */
+	uint32_t chunk_bytes;
 	size_t :0;
 };
-#define sgbpf_service_opts__last_field port
+#define sgbpf_service_opts__last_field chunk_bytes
+
+/* Largest sgbpf_service_opts.max_packets. */
+#define SGBPF_MAX_PACKETS_PER_REPLY 32u
 
 enum sgbpf_policy {
 	SGBPF_POLICY_ALL = 0,	/* every worker */

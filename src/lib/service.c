@@ -158,6 +158,15 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 	svc->reduce = opts->reduce;
 	svc->on_complete = opts->on_complete;
 	svc->cb_ctx = opts->cb_ctx;
+	svc->max_packets = OPTS_GET(opts, max_packets, 0);
+	if (svc->max_packets == 0)
+		svc->max_packets = 1;
+	svc->chunk = OPTS_GET(opts, chunk_bytes, 0);
+	if (svc->max_packets > SGBPF_MAX_PACKETS_PER_REPLY) {
+		err = sgbpf_err(-EINVAL, "max_packets %u is above the limit of %u",
+				svc->max_packets, SGBPF_MAX_PACKETS_PER_REPLY);
+		goto err_free;
+	}
 
 	switch (opts->backend) {
 	case SGBPF_BACKEND_UDP:
@@ -236,10 +245,7 @@ static void report(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_st
 		res.responses = ks->responses;
 		res.elem_size = ks->elem_size;
 		res.nelems = ks->nelems;
-		/* The kernel keeps within the result; never hand out more than it holds. */
-		if (res.elem_size && res.nelems > SGBPF_RESULT_BYTES / res.elem_size)
-			res.nelems = SGBPF_RESULT_BYTES / res.elem_size;
-		res.data = ks->result;
+		res.data = svc->ops->result(svc, slot, &res.nelems);
 	} else {
 		uint64_t t = __atomic_load_n(&ks->tickets, __ATOMIC_ACQUIRE);
 
@@ -334,7 +340,7 @@ void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id)
 	 * until user space has read as many as the kernel counted.
 	 */
 	if (svc->fate == SGBPF_FATE_ALLOW &&
-	    svc->ops->rx_count(svc, slot) < svc->slots[slot].responses) {
+	    svc->ops->rx_count(svc, slot) < svc->slots[slot].packets) {
 		r->kernel_done = true;
 		r->done_ns = sgbpf_now_ns();
 		svc->pending++;
@@ -378,7 +384,7 @@ static void report_pending(struct sgbpf_service *svc)
 		uint32_t slot = sgbpf_reqtab_live(&svc->reqs, i);
 		struct sgbpf_req *r = &svc->reqs.reqs[slot];
 
-		if (r->kernel_done && (svc->ops->rx_count(svc, slot) >= svc->slots[slot].responses ||
+		if (r->kernel_done && (svc->ops->rx_count(svc, slot) >= svc->slots[slot].packets ||
 				       now - r->done_ns > ALLOW_GRACE_NS)) {
 			svc->pending--;
 			report(svc, r, SGBPF_STATUS_COMPLETE);

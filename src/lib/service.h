@@ -44,6 +44,12 @@ struct sgbpf_backend_ops {
 						  uint32_t *n);
 	void (*release_responses)(struct sgbpf_service *svc, uint32_t slot);
 	uint32_t (*rx_count)(struct sgbpf_service *svc, uint32_t slot);
+	/*
+	 * The completed result of a slot, *nelems elements of elem_size bytes,
+	 * contiguous; *nelems is clamped to what the kernel holds.  Valid until
+	 * the slot is released.
+	 */
+	const void *(*result)(struct sgbpf_service *svc, uint32_t slot, uint32_t *nelems);
 	int (*stats)(const struct sgbpf_service *svc, struct sgbpf_stats *out);
 	/* Requests in flight when the caller leaves max_inflight at 0; optional. */
 	uint32_t (*default_inflight)(const struct sgbpf_service *svc);
@@ -63,6 +69,9 @@ struct sgbpf_service {
 	enum sgbpf_reduce reduce;
 	uint32_t elem_size;
 	uint32_t nworkers;
+	/* Packets a reply may span (>= 1) and the chunk each carries (0: the default). */
+	uint32_t max_packets;
+	uint32_t chunk;
 	uint32_t body_max;		/* largest body sgbpf_scatter() takes (interface MTU) */
 	uint32_t mtu;			/* of the interface, for messages */
 	struct sgbpf_endpoint *workers;

@@ -109,7 +109,10 @@ static void select_builtin(struct sgbpf_udp *skel, enum sgbpf_reduce r)
 	}
 }
 
-static int size_maps(struct sgbpf_udp *skel, uint32_t nslots, bool reduces)
+_Static_assert(SGBPF_MAX_PACKETS == SGBPF_MAX_PACKETS_PER_REPLY, "one packet limit");
+
+static int size_maps(struct sgbpf_udp *skel, uint32_t nslots, bool reduces, uint32_t nworkers,
+		     uint32_t max_packets)
 {
 	/* Room for an event of every slot: a lost event would cost a timeout. */
 	uint32_t ring = 1u << 16;
@@ -122,7 +125,15 @@ static int size_maps(struct sgbpf_udp *skel, uint32_t nslots, bool reduces)
 		err = bpf_map__set_max_entries(skel->maps.sgbpf_events, ring);
 	/* Count-only services never fold, so they need no partials. */
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.sgbpf_partials, reduces ? nslots : 1);
+		err = bpf_map__set_max_entries(skel->maps.sgbpf_partials,
+					       reduces ? nslots * max_packets : 1);
+	/* Chunk 0 of a result lives in its slot; multi-packet replies need the rest. */
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.sgbpf_chunks,
+					       max_packets > 1 ? nslots * (max_packets - 1) : 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.sgbpf_replies,
+					       max_packets > 1 ? nslots * nworkers : 1);
 	return err ? sgbpf_err(err, "cannot size the BPF maps: %s", strerror(-err)) : 0;
 }
 
@@ -136,7 +147,8 @@ static int load_skeleton(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	if (!b->skel)
 		return sgbpf_err(-errno, "cannot open the embedded BPF object: %s", strerror(errno));
 	select_builtin(b->skel, svc->reduce);
-	err = size_maps(b->skel, svc->reqs.nslots, svc->reduce != SGBPF_REDUCE_COUNT);
+	err = size_maps(b->skel, svc->reqs.nslots, svc->reduce != SGBPF_REDUCE_COUNT,
+			svc->nworkers, svc->max_packets);
 	if (err)
 		return err;
 
@@ -395,8 +407,17 @@ static int write_config(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 		.port = htons(b->port),
 		.fate = svc->fate == SGBPF_FATE_ALLOW ? XDP_PASS_VERDICT : XDP_DROP_VERDICT,
 		.elem_size = svc->elem_size,
+		.max_packets = svc->max_packets,
 	};
-	uint32_t zero = 0;
+	uint32_t zero = 0, es = svc->elem_size ? svc->elem_size : 1;
+
+	/* The element size is known now, a custom reduction's included. */
+	if (svc->chunk == 0)
+		svc->chunk = SGBPF_UDP_BODY_MAX / es * es;
+	if (svc->chunk > SGBPF_UDP_BODY_MAX || svc->chunk % es)
+		return sgbpf_err(-EINVAL, "chunk_bytes %u must be a multiple of the element size "
+					  "(%u) and at most %u", svc->chunk, es, SGBPF_UDP_BODY_MAX);
+	cfg.chunk = svc->chunk;
 
 	if (b->ctrl_sock >= 0) {
 		struct sockaddr_in a;
@@ -445,7 +466,57 @@ static int map_slots(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	}
 	b->slots_len = len;
 	svc->slots = b->slots;
-	return 0;
+	if (svc->max_packets <= 1)
+		return 0;
+	/* Chunks 1.. of multi-packet results, and room to lay a result out whole. */
+	len = (size_t)bpf_map__value_size(b->skel->maps.sgbpf_chunks) * svc->reqs.nslots *
+	      (svc->max_packets - 1);
+	len = (len + page - 1) / page * page;
+	b->chunks = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 bpf_map__fd(b->skel->maps.sgbpf_chunks), 0);
+	if (b->chunks == MAP_FAILED) {
+		b->chunks = NULL;
+		return sgbpf_err(-errno, "cannot map the result chunks: %s", strerror(errno));
+	}
+	b->chunks_len = len;
+	b->result_buf = malloc((size_t)svc->max_packets * svc->chunk);
+	return b->result_buf ? 0 : -ENOMEM;
+}
+
+/*
+ * A completed result, contiguous.  Chunk 0 is in the slot; a result that
+ * spans more chunks is copied, chunk by chunk, into one buffer of the
+ * service (the callback that reads it runs before the next result is laid
+ * out).  One-chunk results are handed out in place, without a copy.
+ */
+static const void *udp_result(struct sgbpf_service *svc, uint32_t slot, uint32_t *nelems)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+	const struct sgbpf_slot *ks = &svc->slots[slot];
+	uint32_t es = ks->elem_size, cap, nchunks, bytes;
+
+	if (es == 0) {
+		*nelems = 0;
+		return ks->result;
+	}
+	/* The kernel keeps within its chunks; never hand out more than they hold. */
+	cap = svc->max_packets > 1 ? svc->max_packets * (svc->chunk / es) :
+				     SGBPF_RESULT_BYTES / es;
+	if (*nelems > cap)
+		*nelems = cap;
+	bytes = *nelems * es;
+	if (svc->max_packets <= 1 || bytes <= svc->chunk)
+		return ks->result;
+	nchunks = (bytes + svc->chunk - 1) / svc->chunk;
+	memcpy(b->result_buf, ks->result, svc->chunk);
+	for (uint32_t c = 1; c < nchunks; c++) {
+		const struct sgbpf_chunk *ch =
+			&b->chunks[(size_t)slot * (svc->max_packets - 1) + c - 1];
+		uint32_t n = c + 1 < nchunks ? svc->chunk : bytes - c * svc->chunk;
+
+		memcpy(b->result_buf + (size_t)c * svc->chunk, ch->data, n);
+	}
+	return b->result_buf;
 }
 
 /*
@@ -505,7 +576,7 @@ static uint32_t udp_default_inflight(const struct sgbpf_service *svc)
 
 	if (svc->reduce == SGBPF_REDUCE_COUNT || ncpus <= 0)
 		return n;	/* count-only services have no partials */
-	per_slot = (uint64_t)ncpus * sizeof(struct sgbpf_partial);
+	per_slot = (uint64_t)ncpus * sizeof(struct sgbpf_partial) * svc->max_packets;
 	while (n > MIN_DEFAULT_INFLIGHT && n * per_slot > PARTIALS_BUDGET)
 		n >>= 1;
 	return n;
@@ -556,6 +627,9 @@ static void udp_destroy(struct sgbpf_service *svc)
 	sgbpf_udp_io_close(svc, b);
 	if (b->slots)
 		munmap(b->slots, b->slots_len);
+	if (b->chunks)
+		munmap(b->chunks, b->chunks_len);
+	free(b->result_buf);
 	bpf_object__close(b->custom_obj);
 	sgbpf_udp__destroy(b->skel);
 	free(b->load_log);
@@ -698,6 +772,7 @@ const struct sgbpf_backend_ops sgbpf_udp_backend = {
 	.responses = sgbpf_udp_responses,
 	.release_responses = sgbpf_udp_release_responses,
 	.rx_count = sgbpf_udp_rx_count,
+	.result = udp_result,
 	.stats = udp_stats,
 	.default_inflight = udp_default_inflight,
 	.maintain = sgbpf_udp_maintain,
