@@ -249,9 +249,17 @@ struct sgbpf_scatter_opts {
 	 */
 	uint64_t retry_us;	/* at most SGBPF_MAX_RETRY_US */
 	uint32_t retries;
+	/*
+	 * All-gather: when the request completes, the kernel sends its result
+	 * to every worker of the service as an SGBPF_MSG_ALLGATHER message with
+	 * the same request id (chunked like a multi-packet reply when it does
+	 * not fit one datagram), before the callback runs.  Needs a reduction
+	 * (not SGBPF_REDUCE_COUNT); an expired request sends nothing.
+	 */
+	bool all_gather;
 	size_t :0;
 };
-#define sgbpf_scatter_opts__last_field retries
+#define sgbpf_scatter_opts__last_field all_gather
 
 struct sgbpf_service;
 
@@ -352,6 +360,9 @@ struct sgbpf_stats {
 	 */
 	uint64_t retry_idle;
 	uint64_t retry_failures;	/* re-scatters whose send failed; the request waits on */
+	uint64_t allgathers;		/* results sent back (sgbpf_scatter_opts.all_gather) */
+	uint64_t allgather_copies;	/* datagrams they reached the workers with */
+	uint64_t allgather_failures;	/* all-gathers whose send failed */
 };
 
 /* Sums the per-CPU counters of svc into *out.  Returns 0 or -errno. */

@@ -41,6 +41,8 @@ static void usage(FILE *out)
 "                              its scatter, only to the workers that have not\n"
 "                              answered, with the same id (default: never)\n"
 "      --retries R             at most R such re-scatters per request (default 1)\n"
+"      --all-gather            send each complete result back to every worker\n"
+"                              (message type 2, same request id)\n"
 "  -n, --count K               requests to run (default 1)\n"
 "  -i, --inflight M            requests outstanding at once (default 1)\n"
 "  -D, --delivery MODE         ringbuf (default), ctrl-fd, block, busy-wait\n"
@@ -186,6 +188,8 @@ int cmd_gather(int argc, char **argv)
 	if (sgbpf_workers_parse_file(so.workers_file, &eps, &neps, NULL))
 		return cli_usage_error(CMD, "%s", sgbpf_last_error());
 	ret = svc_retry_check(CMD, &g.sopts);
+	if (!ret)
+		ret = svc_allgather_check(CMD, &so, &g.sopts);
 	if (!ret)
 		ret = svc_policy_check(CMD, &g.sopts, (uint32_t)neps);
 	if (ret)

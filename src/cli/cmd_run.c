@@ -59,6 +59,7 @@ static void usage(FILE *out)
 "      --retry-us T         re-send a request not complete after T us to the\n"
 "                           workers that have not answered (default: never)\n"
 "      --retries R          at most R re-scatters per request (default 1)\n"
+"      --all-gather         send each complete result back to every worker\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
 "\n"
@@ -109,7 +110,7 @@ static int find_ports(uint32_t n, uint16_t *base)
 }
 
 /* Starts 'sgbpf worker' as a child and waits for its ready line. */
-static pid_t start_workers(uint16_t base, uint32_t n, const char *reply)
+static pid_t start_workers(uint16_t base, uint32_t n, const char *reply, bool allgather)
 {
 	char listen[64], line[256];
 	int pipefd[2];
@@ -124,7 +125,7 @@ static pid_t start_workers(uint16_t base, uint32_t n, const char *reply)
 		return -1;
 	if (pid == 0) {
 		char *args[] = { "sgbpf", "worker", "--listen", listen, "--reply", (char *)reply,
-				 NULL };
+				 allgather ? "--expect-allgather" : NULL, NULL };
 
 		/* The demo's workers must not outlive it, however it ends. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -213,6 +214,8 @@ int cmd_run(int argc, char **argv)
 	ret = svc_common_check(CMD, &so, g.inflight);
 	if (!ret)
 		ret = svc_retry_check(CMD, &g.sopts);
+	if (!ret)
+		ret = svc_allgather_check(CMD, &so, &g.sopts);
 	if (ret)
 		return ret;
 	ret = CLI_EXIT_FAIL;
@@ -237,7 +240,7 @@ int cmd_run(int argc, char **argv)
 		eps[i].addr = htonl(LOOPBACK);
 		eps[i].port = base + i;
 	}
-	workers = start_workers(base, d.nworkers, reply);
+	workers = start_workers(base, d.nworkers, reply, g.sopts.all_gather);
 	if (workers < 0) {
 		cli_fail(CMD, "cannot start the local workers: %s", strerror(errno));
 		goto out;

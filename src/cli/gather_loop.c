@@ -202,6 +202,10 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 			fprintf(out, ", \"retries\": %" PRIu64 ", \"retry_copies\": %" PRIu64
 				", \"retry_idle\": %" PRIu64 ", \"retry_failures\": %" PRIu64,
 				st.retries, st.retry_copies, st.retry_idle, st.retry_failures);
+		if (g->sopts.all_gather)
+			fprintf(out, ", \"allgathers\": %" PRIu64 ", \"allgather_copies\": %" PRIu64
+				", \"allgather_failures\": %" PRIu64, st.allgathers,
+				st.allgather_copies, st.allgather_failures);
 		fprintf(out,
 			", \"latency_p50_us\": %.1f, \"latency_p99_us\": %.1f"
 			", \"requests_per_second\": %.0f, \"kernel\": {\"scatters\": %" PRIu64
@@ -235,6 +239,10 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 		fprintf(out, "retry:    %" PRIu64 " re-scatters, %" PRIu64 " copies to stragglers, %"
 			PRIu64 " with nothing left to send, %" PRIu64 " failed sends\n", st.retries,
 			st.retry_copies, st.retry_idle, st.retry_failures);
+	if (g->sopts.all_gather)
+		fprintf(out, "all-gather: %" PRIu64 " results sent back in %" PRIu64 " copies, %"
+			PRIu64 " failed sends\n", st.allgathers, st.allgather_copies,
+			st.allgather_failures);
 	/* Only when it happened: copies the kernel refused, scatters cut in fragments. */
 	if (st.clone_failures || st.scatter_fragments)
 		fprintf(out, "scatter:  %" PRIu64 " copies refused by the kernel, %" PRIu64

@@ -132,6 +132,9 @@ int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_serv
 			return cli_usage_error(cmd, "bad --retries '%s' (1..%u)", arg,
 					       SVC_RETRIES_MAX);
 		return 0;
+	case SVC_OPT_ALL_GATHER:
+		sc->all_gather = true;
+		return 0;
 	default:
 		return -1;
 	}
@@ -153,6 +156,15 @@ int svc_retry_check(const char *cmd, const struct sgbpf_scatter_opts *sc)
 {
 	if (sc->retries && !sc->retry_us)
 		return cli_usage_error(cmd, "--retries needs --retry-us");
+	return 0;
+}
+
+int svc_allgather_check(const char *cmd, const struct sgbpf_service_opts *so,
+			const struct sgbpf_scatter_opts *sc)
+{
+	if (sc->all_gather && so->reduce == SGBPF_REDUCE_COUNT)
+		return cli_usage_error(cmd, "--all-gather needs a reduction (--reduce): a count "
+				       "has no result to send back");
 	return 0;
 }
 

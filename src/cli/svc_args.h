@@ -28,7 +28,7 @@ int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_serv
 		      struct sgbpf_scatter_opts *sc, uint64_t *count, uint32_t *inflight);
 
 /* Long-only shared options (above any short option letter). */
-enum { SVC_OPT_RETRY_US = 0x1000, SVC_OPT_RETRIES };
+enum { SVC_OPT_RETRY_US = 0x1000, SVC_OPT_RETRIES, SVC_OPT_ALL_GATHER };
 /* Largest --retries. */
 #define SVC_RETRIES_MAX 1000u
 
@@ -45,6 +45,10 @@ int svc_common_check(const char *cmd, const struct sgbpf_service_opts *so, uint3
 int svc_retry_check(const char *cmd, const struct sgbpf_scatter_opts *sc);
 
 /* --policy N with more than nworkers: a usage error, never "all". */
+/* --all-gather needs a result to send. */
+int svc_allgather_check(const char *cmd, const struct sgbpf_service_opts *so,
+			const struct sgbpf_scatter_opts *sc);
+
 int svc_policy_check(const char *cmd, const struct sgbpf_scatter_opts *sc, uint32_t nworkers);
 
 /* Their long forms, for getopt_long tables. */
@@ -56,7 +60,8 @@ int svc_policy_check(const char *cmd, const struct sgbpf_scatter_opts *sc, uint3
 	{ "delivery", required_argument, NULL, 'D' },			\
 	{ "allow", no_argument, NULL, 'a' },				\
 	{ "retry-us", required_argument, NULL, SVC_OPT_RETRY_US },	\
-	{ "retries", required_argument, NULL, SVC_OPT_RETRIES }
+	{ "retries", required_argument, NULL, SVC_OPT_RETRIES },	\
+	{ "all-gather", no_argument, NULL, SVC_OPT_ALL_GATHER }
 #define SVC_COMMON_SHORTOPTS "b:t:n:i:D:a"
 
 #endif

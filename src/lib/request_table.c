@@ -229,6 +229,7 @@ int sgbpf_reqtab_alloc(struct sgbpf_reqtab *t, uint64_t now_ns, uint64_t timeout
 	r->retry_interval_ns = 0;
 	r->retries_left = 0;
 	r->retries = 0;
+	r->all_gather = false;
 	r->user_ctx = user_ctx;
 	r->nresp = 0;
 	r->kernel_done = false;

@@ -31,6 +31,7 @@ struct sgbpf_req {
 	uint64_t retry_interval_ns;	/* from the scatter to the first, and between them */
 	uint32_t retries_left;	/* still allowed */
 	uint32_t retries;	/* sent */
+	bool all_gather;	/* send the result to every worker when complete */
 	void *user_ctx;
 	uint32_t heap_pos;	/* index in the timer heap, or UINT32_MAX */
 	uint32_t live_pos;	/* index in the live array while busy */

@@ -227,32 +227,46 @@ static uint32_t needed_for(const struct sgbpf_service *svc, const struct sgbpf_s
 	}
 }
 
+/*
+ * Sends a complete request's result back to every worker.  A failure is
+ * counted, not reported: the request itself completed, and its result is
+ * the caller's either way.
+ */
+static void allgather(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
+		      const struct sgbpf_result *res)
+{
+	if (svc->ops->allgather(svc, slot, req_id, res->data,
+				(size_t)res->nelems * res->elem_size) < 0)
+		svc->allgather_failures++;
+	else
+		svc->allgathers++;
+}
+
 /* Hands a finished request to the application and frees its slot. */
 static void report(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_status status)
 {
 	uint32_t slot = sgbpf_reqtab_slot(&svc->reqs, r->req_id);
-	const struct sgbpf_slot *ks = &svc->slots[slot];
+	struct sgbpf_slot_result ks = { 0 };
 	struct sgbpf_result res = {
 		.req_id = r->req_id,
 		.status = status,
 		.latency_ns = sgbpf_now_ns() - r->start_ns,
 		.user_ctx = r->user_ctx,
-		.duplicates = ks->duplicates,
 		.retries = r->retries,
 	};
 
+	svc->ops->slot_result(svc, slot, r->req_id, status == SGBPF_STATUS_COMPLETE, &ks);
+	res.duplicates = ks.duplicates;
+	res.responses = ks.responses;
 	if (status == SGBPF_STATUS_COMPLETE) {
-		res.responses = ks->responses;
-		res.elem_size = ks->elem_size;
-		res.nelems = ks->nelems;
-		res.data = svc->ops->result(svc, slot, &res.nelems);
-	} else {
-		uint64_t t = __atomic_load_n(&ks->tickets, __ATOMIC_ACQUIRE);
-
-		if (SGBPF_TAG_REQ(t) == r->req_id)
-			res.responses = SGBPF_TICKET_FOLDED(t);
-		if (status == SGBPF_STATUS_EXPIRED)
-			svc->expired++;
+		res.elem_size = ks.elem_size;
+		res.nelems = ks.nelems;
+		res.data = ks.data;
+		/* While the slot still holds the result: the kernel sends it from there. */
+		if (r->all_gather)
+			allgather(svc, slot, r->req_id, &res);
+	} else if (status == SGBPF_STATUS_EXPIRED) {
+		svc->expired++;
 	}
 	if (svc->fate == SGBPF_FATE_ALLOW)
 		res.resp = svc->ops->responses(svc, slot, &res.nresp);
@@ -265,17 +279,25 @@ static void report(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_st
 	sgbpf_reqtab_release(&svc->reqs, slot);
 }
 
-/* Kernel state of r's slot, read with acquire so the result is visible. */
-static uint64_t slot_state(const struct sgbpf_service *svc, const struct sgbpf_req *r)
+/* The kernel's view of r's slot. */
+static enum sgbpf_slot_view slot_view(const struct sgbpf_service *svc, const struct sgbpf_req *r)
 {
-	return __atomic_load_n(&svc->slots[sgbpf_reqtab_slot(&svc->reqs, r->req_id)].state,
-			       __ATOMIC_ACQUIRE);
+	return svc->ops->slot_view(svc, sgbpf_reqtab_slot(&svc->reqs, r->req_id), r->req_id);
+}
+
+/* Replies the kernel counted when r's slot completed. */
+static uint32_t slot_packets(const struct sgbpf_service *svc, const struct sgbpf_req *r)
+{
+	struct sgbpf_slot_result ks = { 0 };
+
+	svc->ops->slot_result(svc, sgbpf_reqtab_slot(&svc->reqs, r->req_id), r->req_id, false, &ks);
+	return ks.packets;
 }
 
 /*
  * Closes r's slot to the kernel before user space lets go of it.  The
  * compare-and-swap races with the kernel's own ACTIVE -> MERGING: whichever
- * wins decides, so a request is never reported both ways, and once EXPIRED
+ * wins decides, so a request is never reported both ways, and once closed
  * no reply of r's id touches the slot again.  A merge already under way
  * finishes in microseconds; it is waited for, so that it can never write
  * its result over a newer request that reuses the slot.  Returns true when
@@ -283,20 +305,16 @@ static uint64_t slot_state(const struct sgbpf_service *svc, const struct sgbpf_r
  *
  * A slot the scatter never opened holds another id's state: nothing of r
  * can be in it, and nothing of r can reach it later either, because r's
- * send completed before sgbpf_scatter() returned (sgbpf_udp_scatter()).
+ * send completed before sgbpf_scatter() returned (each backend's scatter
+ * waits for its sends).
  */
 static bool slot_fence(struct sgbpf_service *svc, struct sgbpf_req *r)
 {
-	struct sgbpf_slot *ks = &svc->slots[sgbpf_reqtab_slot(&svc->reqs, r->req_id)];
-	uint64_t active = SGBPF_TAG(r->req_id, SGBPF_SLOT_ACTIVE);
-
-	if (__atomic_compare_exchange_n(&ks->state, &active,
-					SGBPF_TAG(r->req_id, SGBPF_SLOT_EXPIRED), false,
-					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (svc->ops->slot_close(svc, sgbpf_reqtab_slot(&svc->reqs, r->req_id), r->req_id))
 		return false;
-	while (slot_state(svc, r) == SGBPF_TAG(r->req_id, SGBPF_SLOT_MERGING))
+	while (slot_view(svc, r) == SGBPF_VIEW_MERGING)
 		sched_yield();
-	return slot_state(svc, r) == SGBPF_TAG(r->req_id, SGBPF_SLOT_COMPLETE);
+	return slot_view(svc, r) == SGBPF_VIEW_COMPLETE;
 }
 
 /*
@@ -331,7 +349,7 @@ void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id)
 	uint32_t slot;
 
 	/* Already reported (expired first) or not ours: nothing to do. */
-	if (!r || r->kernel_done || slot_state(svc, r) != SGBPF_TAG(req_id, SGBPF_SLOT_COMPLETE))
+	if (!r || r->kernel_done || slot_view(svc, r) != SGBPF_VIEW_COMPLETE)
 		return;
 	slot = sgbpf_reqtab_slot(&svc->reqs, req_id);
 	/*
@@ -340,7 +358,7 @@ void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id)
 	 * until user space has read as many as the kernel counted.
 	 */
 	if (svc->fate == SGBPF_FATE_ALLOW &&
-	    svc->ops->rx_count(svc, slot) < svc->slots[slot].packets) {
+	    svc->ops->rx_count(svc, slot) < slot_packets(svc, r)) {
 		r->kernel_done = true;
 		r->done_ns = sgbpf_now_ns();
 		svc->pending++;
@@ -384,7 +402,7 @@ static void report_pending(struct sgbpf_service *svc)
 		uint32_t slot = sgbpf_reqtab_live(&svc->reqs, i);
 		struct sgbpf_req *r = &svc->reqs.reqs[slot];
 
-		if (r->kernel_done && (svc->ops->rx_count(svc, slot) >= svc->slots[slot].packets ||
+		if (r->kernel_done && (svc->ops->rx_count(svc, slot) >= slot_packets(svc, r) ||
 				       now - r->done_ns > ALLOW_GRACE_NS)) {
 			svc->pending--;
 			report(svc, r, SGBPF_STATUS_COMPLETE);
@@ -416,7 +434,7 @@ static void rescatter(struct sgbpf_service *svc, struct sgbpf_req *r, uint64_t n
 	r->retries_left--;
 	sgbpf_reqtab_set_retry(&svc->reqs, slot, r->retries_left ? now + r->retry_interval_ns : 0);
 	if (r->failed || r->kernel_done ||
-	    slot_state(svc, r) != SGBPF_TAG(r->req_id, SGBPF_SLOT_ACTIVE))
+	    slot_view(svc, r) != SGBPF_VIEW_ACTIVE)
 		return;
 	sent = svc->ops->rescatter(svc, slot, r->req_id);
 	if (sent < 0) {
@@ -463,7 +481,7 @@ static void scan_slots(struct sgbpf_service *svc)
 			continue;	/* the live array moved another slot into i */
 		}
 		if (!r->kernel_done &&
-		    slot_state(svc, r) == SGBPF_TAG(r->req_id, SGBPF_SLOT_COMPLETE)) {
+		    slot_view(svc, r) == SGBPF_VIEW_COMPLETE) {
 			uint32_t before = svc->reqs.inflight;
 
 			sgbpf_service_on_complete(svc, r->req_id);
@@ -684,6 +702,7 @@ static int scatter(struct sgbpf_service *svc, const void *body, size_t len, uint
 				  OPTS_GET(opts, user_ctx, NULL), &id);
 	if (slot < 0)
 		return sgbpf_err(slot, "%u requests already in flight", svc->reqs.inflight);
+	svc->reqs.reqs[slot].all_gather = OPTS_GET(opts, all_gather, false);
 	err = svc->ops->scatter(svc, slot, id, needed, body, len);
 	if (err) {
 		/* The send failed and is complete: fence the slot like any release. */
@@ -739,6 +758,14 @@ int sgbpf_scatter(struct sgbpf_service *svc, const void *body, size_t len,
 			return sgbpf_err(-EINVAL, "retry_us is at most %llu (an hour)",
 					 (unsigned long long)SGBPF_MAX_RETRY_US);
 	}
+	if (OPTS_GET(opts, all_gather, false)) {
+		if (!svc->ops->allgather)
+			return sgbpf_err(-EOPNOTSUPP, "the %s backend cannot all-gather",
+					 svc->ops->name);
+		if (svc->reduce == SGBPF_REDUCE_COUNT)
+			return sgbpf_err(-EINVAL, "all-gather needs a reduction: a count has no "
+					 "result to send back");
+	}
 	ret = check_usable(svc);
 	if (ret)
 		return ret;
@@ -772,6 +799,8 @@ int sgbpf_service_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out
 	out->expired = svc->expired;
 	out->retries = svc->retries;
 	out->retry_failures = svc->retry_failures;
+	out->allgathers = svc->allgathers;
+	out->allgather_failures = svc->allgather_failures;
 	return err;
 }
 

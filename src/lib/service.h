@@ -11,17 +11,59 @@
 #include <stdint.h>
 
 #include <sgbpf/sgbpf.h>
-#include <sgbpf/udp_state.h>
 
 #include "request_table.h"
 
 struct sgbpf_service;
 
+/*
+ * A request's kernel slot as the core sees it.  Each backend keeps its own
+ * slot words (tagged with the request id, so that a slot reused by a newer
+ * request reads as OTHER); the core only needs these states.
+ */
+enum sgbpf_slot_view {
+	SGBPF_VIEW_OTHER = 0,		/* not this request's: never opened, or moved on */
+	SGBPF_VIEW_ACTIVE,		/* gathering */
+	SGBPF_VIEW_MERGING,		/* the kernel is writing the result */
+	SGBPF_VIEW_COMPLETE,		/* result ready */
+	SGBPF_VIEW_CLOSED,		/* user space expired it */
+};
+
+/* What a slot holds for its request; data, nelems and elem_size when complete. */
+struct sgbpf_slot_result {
+	const void *data;		/* valid until the slot is released */
+	uint32_t nelems;
+	uint32_t elem_size;
+	uint32_t responses;		/* counted at completion, else folded so far */
+	uint32_t duplicates;		/* second replies of counted workers */
+	/*
+	 * Packets of the counted workers' replies, once complete (responses
+	 * times K for K-packet replies): with fate allow, what user space
+	 * reads before it reports the request.
+	 */
+	uint32_t packets;
+};
+
 struct sgbpf_backend_ops {
 	const char *name;
-	/* Sets up the transport; fills svc->slots and the notification fds. */
+	/* Sets up the transport; sets svc->body_max and the notification fd. */
 	int (*create)(struct sgbpf_service *svc, const struct sgbpf_service_opts *opts);
 	void (*destroy)(struct sgbpf_service *svc);
+	/*
+	 * The kernel's slot for req_id, read with acquire ordering so that a
+	 * result is visible once COMPLETE is seen.  Shared memory, no system call.
+	 */
+	enum sgbpf_slot_view (*slot_view)(const struct sgbpf_service *svc, uint32_t slot,
+					  uint32_t req_id);
+	/*
+	 * ACTIVE -> CLOSED for req_id, in one compare-and-swap that races with
+	 * the kernel's own ACTIVE -> MERGING; true when this one won, after
+	 * which no reply of req_id touches the slot again.
+	 */
+	bool (*slot_close)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
+	/* Fills *out for req_id; the result itself only when complete is true. */
+	void (*slot_result)(const struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
+			    bool complete, struct sgbpf_slot_result *out);
 	/* Queues and submits the scatter of one request (one system call). */
 	int (*scatter)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		       const void *body, size_t len);
@@ -32,6 +74,13 @@ struct sgbpf_backend_ops {
 	 * errno.  Optional: without it, retry_us is refused.
 	 */
 	int (*rescatter)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
+	/*
+	 * Sends the complete slot's result to every worker as an all-gather;
+	 * called before the slot is released.  Returns 0 or a negative errno.
+	 * Optional: without it, all_gather is refused.
+	 */
+	int (*allgather)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
+			 const void *result, size_t len);
 	/* Reaps transport completions (send errors, received replies) without blocking. */
 	int (*reap)(struct sgbpf_service *svc);
 	/*
@@ -44,12 +93,6 @@ struct sgbpf_backend_ops {
 						  uint32_t *n);
 	void (*release_responses)(struct sgbpf_service *svc, uint32_t slot);
 	uint32_t (*rx_count)(struct sgbpf_service *svc, uint32_t slot);
-	/*
-	 * The completed result of a slot, *nelems elements of elem_size bytes,
-	 * contiguous; *nelems is clamped to what the kernel holds.  Valid until
-	 * the slot is released.
-	 */
-	const void *(*result)(struct sgbpf_service *svc, uint32_t slot, uint32_t *nelems);
 	int (*stats)(const struct sgbpf_service *svc, struct sgbpf_stats *out);
 	/* Requests in flight when the caller leaves max_inflight at 0; optional. */
 	uint32_t (*default_inflight)(const struct sgbpf_service *svc);
@@ -81,14 +124,15 @@ struct sgbpf_service {
 	sgbpf_complete_fn on_complete;
 	void *cb_ctx;
 
+	/* Requests in flight; the backends' kernel slots are indexed like it. */
 	struct sgbpf_reqtab reqs;
-	/* Kernel slots, shared through mmap; indexed like reqs. */
-	struct sgbpf_slot *slots;
 
 	int notify_fd;			/* ring buffer epoll fd or control socket; -1 */
 	uint64_t expired;		/* requests reported expired */
 	uint64_t retries;		/* re-scatters sent */
 	uint64_t retry_failures;	/* re-scatters whose send failed */
+	uint64_t allgathers;		/* all-gathers sent */
+	uint64_t allgather_failures;	/* all-gathers whose send failed */
 	uint32_t pending;		/* completed in the kernel, replies still arriving */
 	uint32_t send_failures;		/* sends failed since the last scan for them */
 	int reported;			/* completions reported by the current wait */

@@ -17,6 +17,8 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include <sgbpf/udp_state.h>
+
 #include "attach.h"
 #include "error.h"
 #include "netdev.h"
@@ -465,7 +467,6 @@ static int map_slots(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 		return sgbpf_err(-errno, "cannot map the request slots: %s", strerror(errno));
 	}
 	b->slots_len = len;
-	svc->slots = b->slots;
 	if (svc->max_packets <= 1)
 		return 0;
 	/* Chunks 1.. of multi-packet results, and room to lay a result out whole. */
@@ -481,42 +482,6 @@ static int map_slots(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	b->chunks_len = len;
 	b->result_buf = malloc((size_t)svc->max_packets * svc->chunk);
 	return b->result_buf ? 0 : -ENOMEM;
-}
-
-/*
- * A completed result, contiguous.  Chunk 0 is in the slot; a result that
- * spans more chunks is copied, chunk by chunk, into one buffer of the
- * service (the callback that reads it runs before the next result is laid
- * out).  One-chunk results are handed out in place, without a copy.
- */
-static const void *udp_result(struct sgbpf_service *svc, uint32_t slot, uint32_t *nelems)
-{
-	struct sgbpf_udp_backend *b = svc->backend;
-	const struct sgbpf_slot *ks = &svc->slots[slot];
-	uint32_t es = ks->elem_size, cap, nchunks, bytes;
-
-	if (es == 0) {
-		*nelems = 0;
-		return ks->result;
-	}
-	/* The kernel keeps within its chunks; never hand out more than they hold. */
-	cap = svc->max_packets > 1 ? svc->max_packets * (svc->chunk / es) :
-				     SGBPF_RESULT_BYTES / es;
-	if (*nelems > cap)
-		*nelems = cap;
-	bytes = *nelems * es;
-	if (svc->max_packets <= 1 || bytes <= svc->chunk)
-		return ks->result;
-	nchunks = (bytes + svc->chunk - 1) / svc->chunk;
-	memcpy(b->result_buf, ks->result, svc->chunk);
-	for (uint32_t c = 1; c < nchunks; c++) {
-		const struct sgbpf_chunk *ch =
-			&b->chunks[(size_t)slot * (svc->max_packets - 1) + c - 1];
-		uint32_t n = c + 1 < nchunks ? svc->chunk : bytes - c * svc->chunk;
-
-		memcpy(b->result_buf + (size_t)c * svc->chunk, ch->data, n);
-	}
-	return b->result_buf;
 }
 
 /*
@@ -635,7 +600,6 @@ static void udp_destroy(struct sgbpf_service *svc)
 	free(b->load_log);
 	free(b);
 	svc->backend = NULL;
-	svc->slots = NULL;
 }
 
 static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts *opts)
@@ -758,6 +722,7 @@ static int udp_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out)
 	out->clone_failures = sums[SGBPF_STAT_CLONE_FAILURES];
 	out->retry_copies = sums[SGBPF_STAT_RETRY_COPIES];
 	out->retry_idle = sums[SGBPF_STAT_RETRY_IDLE];
+	out->allgather_copies = sums[SGBPF_STAT_ALLGATHER_COPIES];
 	return 0;
 }
 
@@ -765,14 +730,17 @@ const struct sgbpf_backend_ops sgbpf_udp_backend = {
 	.name = "udp",
 	.create = udp_create,
 	.destroy = udp_destroy,
+	.slot_view = sgbpf_udp_slot_view,
+	.slot_close = sgbpf_udp_slot_close,
+	.slot_result = sgbpf_udp_slot_result,
 	.scatter = sgbpf_udp_scatter,
 	.rescatter = sgbpf_udp_rescatter,
+	.allgather = sgbpf_udp_allgather,
 	.reap = sgbpf_udp_reap,
 	.wait_events = sgbpf_udp_wait_events,
 	.responses = sgbpf_udp_responses,
 	.release_responses = sgbpf_udp_release_responses,
 	.rx_count = sgbpf_udp_rx_count,
-	.result = udp_result,
 	.stats = udp_stats,
 	.default_inflight = udp_default_inflight,
 	.maintain = sgbpf_udp_maintain,

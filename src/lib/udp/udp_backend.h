@@ -114,9 +114,18 @@ int sgbpf_udp_io_open(struct sgbpf_service *svc, struct sgbpf_udp_backend *b,
 		      const struct sgbpf_service_opts *opts);
 void sgbpf_udp_io_close(struct sgbpf_service *svc, struct sgbpf_udp_backend *b);
 int sgbpf_udp_io_start(struct sgbpf_service *svc, struct sgbpf_udp_backend *b);
+/* udp_slot.c: the slot words, for the core. */
+enum sgbpf_slot_view sgbpf_udp_slot_view(const struct sgbpf_service *svc, uint32_t slot,
+					 uint32_t req_id);
+bool sgbpf_udp_slot_close(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
+void sgbpf_udp_slot_result(const struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
+			   bool complete, struct sgbpf_slot_result *out);
+
 int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		      const void *body, size_t len);
 int sgbpf_udp_rescatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
+int sgbpf_udp_allgather(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
+			const void *result, size_t len);
 int sgbpf_udp_reap(struct sgbpf_service *svc);
 int sgbpf_udp_wait_events(struct sgbpf_service *svc, int timeout_ms);
 const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint32_t slot,

@@ -25,6 +25,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <sgbpf/udp_state.h>
+
 #include "error.h"
 #include "service.h"
 #include "sgbpf_udp.skel.h"
@@ -815,7 +817,7 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 	if (len)
 		memcpy(h + 1, body, len);
 	/* Before any trigger can reach TC egress; the system call orders it. */
-	__atomic_store_n(&svc->slots[slot].scatter, SGBPF_TAG(req_id, needed), __ATOMIC_RELEASE);
+	__atomic_store_n(&b->slots[slot].scatter, SGBPF_TAG(req_id, needed), __ATOMIC_RELEASE);
 
 	if (b->ring_disabled) {
 		ret = ring_enable(b);
@@ -837,7 +839,8 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 static bool batch_has_straggler(const struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 				uint32_t k)
 {
-	const struct sgbpf_slot *ks = &svc->slots[slot];
+	const struct sgbpf_udp_backend *b = svc->backend;
+	const struct sgbpf_slot *ks = &b->slots[slot];
 	uint32_t first = k * SGBPF_SCATTER_BATCH;
 	uint32_t end = first + SGBPF_SCATTER_BATCH < svc->nworkers ? first + SGBPF_SCATTER_BATCH :
 								     svc->nworkers;
@@ -860,6 +863,49 @@ static bool batch_has_straggler(const struct sgbpf_service *svc, uint32_t slot, 
  * gathering).  The message is still in the slot's send buffer: the slot is
  * the request's until it is reported.
  */
+/*
+ * All-gather: the result of a complete request, as SGBPF_MSG_ALLGATHER
+ * triggers that TC egress clones to every worker (it takes them only while
+ * the slot holds the request complete, which the core guarantees until the
+ * report).  A result larger than one datagram goes as packets of the
+ * largest whole number of elements that fits, numbered like a multi-packet
+ * reply: packet seq carries bytes [seq x chunk, seq x chunk + body_len).
+ */
+int sgbpf_udp_allgather(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
+			const void *result, size_t len)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+	struct sgbpf_hdr *h = (struct sgbpf_hdr *)b->tx[slot].buf;
+	uint32_t esz = svc->elem_size ? svc->elem_size : 1;
+	size_t chunk = svc->body_max / esz * esz;
+	uint32_t npkts;
+	int ret;
+
+	if (chunk == 0)
+		return -EMSGSIZE;
+	npkts = len ? (uint32_t)((len + chunk - 1) / chunk) : 1;
+	ret = ring_own(svc, b);
+	if (ret)
+		return ret;
+	for (uint32_t seq = 0; seq < npkts; seq++) {
+		size_t off = (size_t)seq * chunk;
+		size_t n = len - off < chunk ? len - off : chunk;
+
+		h->req_id = sgbpf_le32(req_id);
+		h->seq_num = sgbpf_le32(seq);
+		h->num_pks = sgbpf_le32(npkts);
+		h->body_len = sgbpf_le32((uint32_t)n);
+		h->msg_type = SGBPF_MSG_ALLGATHER;
+		h->flags = 0;
+		if (n)
+			memcpy(h + 1, (const uint8_t *)result + off, n);
+		ret = send_triggers(svc, b, slot, req_id, SGBPF_HDR_LEN + n, all_batches(b), false);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int sgbpf_udp_rescatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id)
 {
 	struct sgbpf_udp_backend *b = svc->backend;
