@@ -124,8 +124,11 @@ static void install(const char *name, const struct bpf_map *prog_array)
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(prog_array), &zero, &fd, BPF_ANY), 0);
 }
 
-/* Loads sum-u32 for a service of NWORKERS workers with max_packets MAXP and chunk bytes. */
-static void fx_load(uint32_t chunk)
+/*
+ * Loads sum-u32 (or, with count, no reduction at all) for a service of
+ * NWORKERS workers with max_packets MAXP and chunk bytes.
+ */
+static void fx_load_as(uint32_t chunk, bool count)
 {
 	size_t page = sysconf(_SC_PAGESIZE);
 	struct bpf_program *prog;
@@ -157,7 +160,7 @@ static void fx_load(uint32_t chunk)
 	cfg = (struct sgbpf_config){
 		.ifindex = 1, .nworkers = NWORKERS, .slot_mask = NSLOTS - 1, .ncpus = fx.ncpus,
 		.port = htons(SVC_PORT), .ctrl_port = htons(SVC_PORT + 1),
-		.notify = SGBPF_NOTIFY_NONE, .fate = XDP_DROP, .elem_size = 4,
+		.notify = SGBPF_NOTIFY_NONE, .fate = XDP_DROP, .elem_size = count ? 0 : 4,
 		.max_packets = MAXP, .chunk = chunk,
 	};
 	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(fx.skel->maps.sgbpf_cfg), &zero, &cfg,
@@ -171,12 +174,19 @@ static void fx_load(uint32_t chunk)
 		ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(fx.skel->maps.sgbpf_worker_index),
 						     &k, &i, BPF_NOEXIST), 0);
 	}
-	install("sgbpf_reduce_sum_u32", fx.skel->maps.sgbpf_reducer);
-	install("sgbpf_reduce_sum_u32_tc", fx.skel->maps.sgbpf_reducer_tc);
+	if (!count) {
+		install("sgbpf_reduce_sum_u32", fx.skel->maps.sgbpf_reducer);
+		install("sgbpf_reduce_sum_u32_tc", fx.skel->maps.sgbpf_reducer_tc);
+	}
 	fx.slots_len = (sizeof(struct sgbpf_slot) * NSLOTS + page - 1) / page * page;
 	fx.slots = mmap(NULL, fx.slots_len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			bpf_map__fd(fx.skel->maps.sgbpf_slots), 0);
 	ck_assert(fx.slots != MAP_FAILED);
+}
+
+static void fx_load(uint32_t chunk)
+{
+	fx_load_as(chunk, false);
 }
 
 static void fx_open(void)
@@ -651,6 +661,34 @@ START_TEST(test_custom_chunk)
 }
 END_TEST
 
+/* A count-only service counts a worker once its K packets are in, and no more. */
+START_TEST(test_count_only)
+{
+	struct pk p[NWORKERS * 4 + 4];
+	uint32_t n = 0;
+	stats_t before;
+
+	fx_close();
+	fx_load_as(CHUNK, true);
+	stats_read(before);
+	slot_open(REQ, NWORKERS);
+	for (uint32_t w = 0; w < NWORKERS; w++)
+		n += reply_pks(p + n, REQ, w, 4, 3 * CHUNK + 4);
+	memcpy(p + n, p, 4 * sizeof(*p));	/* worker 0 twice */
+	shuffle(p, n + 4, 9);
+	/* The last of the 36 packets may be a copy: count until complete. */
+	for (uint32_t i = 0; i < n + 4 && slot_status(REQ) == SGBPF_SLOT_ACTIVE; i++) {
+		run_on(i);
+		ck_assert_int_eq(send_pk(&p[i]), drop_verdict());
+	}
+	ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_COMPLETE);
+	ck_assert_uint_eq(slot_of(REQ)->responses, NWORKERS);
+	ck_assert_uint_eq(slot_of(REQ)->packets, NWORKERS * 4);
+	ck_assert_uint_eq(slot_of(REQ)->nelems, 0);
+	ck_assert_uint_eq(stat_delta(before, SGBPF_STAT_FOLDED), n);
+}
+END_TEST
+
 static Suite *multipkt_suite(void)
 {
 	Suite *s = suite_create("bpf_multipkt");
@@ -674,6 +712,7 @@ static Suite *multipkt_suite(void)
 		tcase_add_test(tc, test_reopen_same_id);
 		tcase_add_test(tc, test_two_interleaved);
 		tcase_add_test(tc, test_custom_chunk);
+		tcase_add_test(tc, test_count_only);
 		suite_add_tcase(s, tc);
 	}
 	return s;

@@ -218,7 +218,7 @@ struct sgbpf_service_opts {
 	 * C, the chunk size in bytes: a multiple of the element size, at most
 	 * SGBPF_UDP_BODY_MAX.  0: the largest multiple of the element size
 	 * that fits SGBPF_UDP_BODY_MAX (1452 for 4-byte elements, 1448 for
-	 * 8-byte ones, 1454 for count).
+	 * 8-byte ones, 1452 for count).
 	 */
 	uint32_t chunk_bytes;
 	size_t :0;

@@ -413,9 +413,13 @@ static int write_config(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	};
 	uint32_t zero = 0, es = svc->elem_size ? svc->elem_size : 1;
 
-	/* The element size is known now, a custom reduction's included. */
+	/*
+	 * The element size is known now, a custom reduction's included.  A
+	 * count reads no body: its chunks default to the original workers'
+	 * 363 u32, which is what they send.
+	 */
 	if (svc->chunk == 0)
-		svc->chunk = SGBPF_UDP_BODY_MAX / es * es;
+		svc->chunk = svc->elem_size ? SGBPF_UDP_BODY_MAX / es * es : SGBPF_UDP_BODY_U32 * 4;
 	if (svc->chunk > SGBPF_UDP_BODY_MAX || svc->chunk % es)
 		return sgbpf_err(-EINVAL, "chunk_bytes %u must be a multiple of the element size "
 					  "(%u) and at most %u", svc->chunk, es, SGBPF_UDP_BODY_MAX);
@@ -526,9 +530,12 @@ static int attach_programs(struct sgbpf_service *svc, struct sgbpf_udp_backend *
 
 /*
  * Per-CPU partial results cost slots x possible CPUs x sizeof(struct
- * sgbpf_partial) bytes of kernel memory: 24 MiB for 8192 slots on two CPUs,
- * 1.5 GiB on 128.  When the caller leaves the in-flight limit to us, a
- * reducing service stays within this budget (but keeps at least 64 slots).
+ * sgbpf_partial) bytes of kernel memory (x max_packets): 24 MiB for 8192
+ * slots on two CPUs, 1.5 GiB on 128.  Multi-packet services also hold a
+ * reply record per slot and worker (8192 x 1024 of them would be 256 MiB)
+ * and max_packets - 1 result chunks per slot.  When the caller leaves the
+ * in-flight limit to us, a service stays within this budget (but keeps at
+ * least 64 slots).
  */
 #define PARTIALS_BUDGET (32ull << 20)
 #define MIN_DEFAULT_INFLIGHT 64u
@@ -536,12 +543,17 @@ static int attach_programs(struct sgbpf_service *svc, struct sgbpf_udp_backend *
 static uint32_t udp_default_inflight(const struct sgbpf_service *svc)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	uint64_t per_slot;
+	uint64_t per_slot = 0;
 	uint32_t n = SGBPF_DEFAULT_INFLIGHT;
 
-	if (svc->reduce == SGBPF_REDUCE_COUNT || ncpus <= 0)
-		return n;	/* count-only services have no partials */
-	per_slot = (uint64_t)ncpus * sizeof(struct sgbpf_partial) * svc->max_packets;
+	if (ncpus <= 0)
+		return n;
+	/* Count-only services have no partials. */
+	if (svc->reduce != SGBPF_REDUCE_COUNT)
+		per_slot += (uint64_t)ncpus * sizeof(struct sgbpf_partial) * svc->max_packets;
+	if (svc->max_packets > 1)
+		per_slot += (uint64_t)svc->nworkers * sizeof(struct sgbpf_reply) +
+			    (uint64_t)(svc->max_packets - 1) * sizeof(struct sgbpf_chunk);
 	while (n > MIN_DEFAULT_INFLIGHT && n * per_slot > PARTIALS_BUDGET)
 		n >>= 1;
 	return n;
