@@ -359,6 +359,19 @@ static __always_inline int admit_multi(const struct sgbpf_config *cfg, struct sg
 		__sync_fetch_and_add(&s->duplicates, 1);
 	if (x.ret != ADMIT_OK)
 		return x.ret;
+	/*
+	 * Records are not cleared when the slot opens, so the rx bit can be
+	 * taken from an opening that user space has expired and the slot
+	 * reopened since.  Read gen again after the compare-and-swap (a full
+	 * barrier): unchanged, no newer opening can have folded on this CPU
+	 * before this packet does, as in admit().
+	 */
+	if (*(volatile __u64 *)&s->gen != g) {
+		struct sgbpf_rcas back = { .r = c.r, .tag = (__u32)g, .bit = 1u << seq };
+
+		bpf_loop(SGBPF_CAS_TRIES, sgbpf_cas_unrx, &back, 0);
+		return ADMIT_STALE;
+	}
 	*gen = g;
 	return ADMIT_OK;
 }

@@ -897,6 +897,10 @@ int sgbpf_udp_allgather(struct sgbpf_service *svc, uint32_t slot, uint32_t req_i
 	struct sgbpf_hdr *h = (struct sgbpf_hdr *)b->tx[slot].buf;
 	uint32_t esz = svc->elem_size ? svc->elem_size : 1;
 	size_t chunk = svc->body_max / esz * esz;
+
+	/* A multi-packet service's results go back in the chunks they came in. */
+	if (svc->max_packets > 1 && svc->chunk && svc->chunk < chunk)
+		chunk = svc->chunk;
 	uint32_t npkts;
 	int ret;
 
