@@ -120,7 +120,8 @@ struct run {
 	uint32_t fanout, packets;
 	uint16_t base;		/* the farm's first port; workers are its last fanout ports */
 	bool allow;
-	uint32_t complete, bad, expired, duplicates;
+	uint32_t complete, bad, expired;
+	struct sgbpf_stats stats;	/* the kernel's counters when the run ended */
 	char why[256];
 	uint16_t ports[FARM_PORTS];
 	uint32_t expect[REPLY_GEN_NELEMS * SGBPF_MAX_PACKETS_PER_REPLY];
@@ -167,7 +168,6 @@ static void on_result(const struct sgbpf_result *res, void *ctx)
 		return;
 	}
 	r->complete++;
-	r->duplicates += res->duplicates;
 	ck_assert_int_eq(reply_gen_parse(SEED_SPEC, &g), 0);
 	for (uint32_t seq = 0; seq < r->packets; seq++)
 		n += reply_gen_expected_sum_u32(&g, r->ports, r->fanout, res->req_id, seq,
@@ -191,7 +191,15 @@ static void run_one(struct run *r, enum sgbpf_delivery d)
 		   .fate = r->allow ? SGBPF_FATE_ALLOW : SGBPF_FATE_DISCARD,
 		   .on_complete = on_result, .cb_ctx = r, .max_inflight = 16,
 		   .max_packets = r->packets);
-	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 3000000);
+	/*
+	 * 64 workers x 32 packets is a burst of 2048 datagrams into a veth
+	 * peer's 256-frame ring, which drops when it is full, most often with
+	 * fate allow (every packet climbs the stack).  A worker still without
+	 * all its packets folded gets the request again and resends them all:
+	 * the copies it sent before are duplicates, the result still exact.
+	 */
+	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 3000000, .retry_us = 250000,
+		   .retries = 8);
 	struct sgbpf_service *svc;
 	int sent = 0, window;
 
@@ -210,6 +218,7 @@ static void run_one(struct run *r, enum sgbpf_delivery d)
 		}
 		ck_assert_int_ge(sgbpf_wait(svc, 3000), 0);
 	}
+	ck_assert_int_eq(sgbpf_service_stats(svc, &r->stats), 0);
 	sgbpf_service_destroy(svc);
 }
 
@@ -233,9 +242,20 @@ static void matrix(bool allow_too, const uint32_t *fans, unsigned int nfans)
 						      "%u bad, %u expired: %s", T.ifname, r.fanout,
 						      r.packets, dnames[di], allow ? "allow" : "discard",
 						      r.complete, r.bad, r.expired, r.why);
-					/* The duplicating worker's copies were seen, and never counted. */
-					if (r.fanout == FARM_PORTS && !r.allow)
-						ck_assert_uint_gt(r.duplicates, 0);
+					/* Each packet folded once; policy all leaves only copies late. */
+					ck_assert_uint_eq(r.stats.folded,
+							  REQUESTS * r.fanout * r.packets);
+					if (r.stats.retries && getenv("SGBPF_TEST_TIMING"))
+						fprintf(stderr, "%u x %u %s: %llu re-scatters\n",
+							r.fanout, r.packets, dnames[di],
+							(unsigned long long)r.stats.retries);
+					/*
+					 * The duplicating worker's copies were seen and never
+					 * folded: duplicates while a request gathers, stale
+					 * after (the last ones may still be on the way).
+					 */
+					if (r.fanout == FARM_PORTS)
+						ck_assert_uint_gt(r.stats.duplicates + r.stats.stale, 0);
 				}
 			}
 		}

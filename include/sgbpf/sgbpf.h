@@ -341,9 +341,9 @@ SGBPF_API uint32_t sgbpf_inflight(const struct sgbpf_service *svc);
 struct sgbpf_stats {
 	uint64_t scatters;	/* scatter messages fanned out */
 	uint64_t clones;	/* packets sent to workers */
-	uint64_t folded;	/* replies counted and reduced */
+	uint64_t folded;	/* replies (multi-packet: packets) counted and reduced */
 	uint64_t completed;	/* requests completed in the kernel */
-	uint64_t duplicates;	/* a worker's second reply to one request */
+	uint64_t duplicates;	/* a worker's second reply (multi-packet: packet) to one request */
 	uint64_t unknown_src;	/* replies from addresses not in the worker list */
 	uint64_t malformed;	/* bad length, type or header */
 	uint64_t stale;		/* replies to finished, expired or reused requests */
