@@ -238,14 +238,47 @@ recycle:
 }
 
 /* Worker, then seq_num: the order a multi-packet reply's body is read in. */
-static int response_order(const void *a, const void *b)
+static bool response_before(const struct sgbpf_response *x, const struct sgbpf_response *y)
 {
-	const struct sgbpf_response *x = a, *y = b;
-	uint32_t sx = sgbpf_le32(x->hdr->seq_num), sy = sgbpf_le32(y->hdr->seq_num);
-
 	if (x->worker != y->worker)
-		return x->worker < y->worker ? -1 : 1;
-	return sx < sy ? -1 : sx > sy;
+		return x->worker < y->worker;
+	return sgbpf_le32(x->hdr->seq_num) < sgbpf_le32(y->hdr->seq_num);
+}
+
+static void sift_down(struct sgbpf_response *v, uint32_t i, uint32_t n)
+{
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		struct sgbpf_response t;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && response_before(&v[c], &v[c + 1]))
+			c++;
+		if (!response_before(&v[i], &v[c]))
+			return;
+		t = v[i];
+		v[i] = v[c];
+		v[c] = t;
+		i = c;
+	}
+}
+
+/*
+ * Heap sort, in place: qsort() may allocate a buffer for arrays past a few
+ * hundred bytes, and nothing is allocated on the request path.
+ */
+static void sort_responses(struct sgbpf_response *v, uint32_t n)
+{
+	for (uint32_t i = n / 2; i-- > 0;)
+		sift_down(v, i, n);
+	for (uint32_t end = n; end > 1; end--) {
+		struct sgbpf_response t = v[0];
+
+		v[0] = v[end - 1];
+		v[end - 1] = t;
+		sift_down(v, 0, end - 1);
+	}
 }
 
 const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint32_t slot,
@@ -279,7 +312,7 @@ const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint
 	}
 	/* The kernel passes packets in arrival order; a reply is read in seq order. */
 	if (svc->max_packets > 1)
-		qsort(rx->view, k, sizeof(*rx->view), response_order);
+		sort_responses(rx->view, k);
 	*n = k;
 	return rx->view;
 }
