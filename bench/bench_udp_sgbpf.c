@@ -58,6 +58,7 @@ struct sg_args {
 	enum sgbpf_xdp_mode xdp_mode;
 	const char *ifname;
 	bool stats;
+	uint32_t reply_budget;	/* 0: none */
 };
 
 struct sg_ctx {
@@ -227,6 +228,7 @@ static int sg_open(struct sg_ctx *c, const struct bench_opts *o, const struct sg
 		   .delivery = a->delivery,
 		   .max_inflight = o->inflight,
 		   .xdp_mode = a->xdp_mode,
+		   .reply_budget = a->reply_budget,
 		   .on_complete = on_complete,
 		   .cb_ctx = c);
 	c->svc = sgbpf_service_create(&so);
@@ -254,12 +256,13 @@ static void sg_print_stats(const struct sg_ctx *c)
 		return;
 	fprintf(stderr,
 		"kernel: scatters %llu clones %llu folded %llu completed %llu duplicates %llu "
-		"unknown %llu malformed %llu stale %llu surplus %llu expired %llu\n",
+		"unknown %llu malformed %llu stale %llu surplus %llu expired %llu deferred %llu\n",
 		(unsigned long long)st.scatters, (unsigned long long)st.clones,
 		(unsigned long long)st.folded, (unsigned long long)st.completed,
 		(unsigned long long)st.duplicates, (unsigned long long)st.unknown_src,
 		(unsigned long long)st.malformed, (unsigned long long)st.stale,
-		(unsigned long long)st.surplus, (unsigned long long)st.expired);
+		(unsigned long long)st.surplus, (unsigned long long)st.expired,
+		(unsigned long long)st.deferred);
 }
 
 static void sg_close(struct sg_ctx *c)
@@ -272,6 +275,7 @@ static void sg_close(struct sg_ctx *c)
 
 enum {
 	OPT_DELIVERY = 512, OPT_ALLOW, OPT_REDUCE, OPT_IFNAME, OPT_XDP_MODE, OPT_STATS,
+	OPT_REPLY_BUDGET,
 };
 
 static const struct option sg_longopts[] = {
@@ -281,6 +285,7 @@ static const struct option sg_longopts[] = {
 	{ "ifname", required_argument, NULL, OPT_IFNAME },
 	{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "reply-budget", required_argument, NULL, OPT_REPLY_BUDGET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -351,6 +356,15 @@ static int sg_handle(int val, const char *arg, void *ctx)
 	case OPT_STATS:
 		a->stats = true;
 		return 0;
+	case OPT_REPLY_BUDGET: {
+		char *end;
+		unsigned long v = strtoul(arg, &end, 10);
+
+		if (*arg == '\0' || *end || v == 0 || v > UINT32_MAX)
+			return -EINVAL;
+		a->reply_budget = (uint32_t)v;
+		return 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -373,7 +387,9 @@ int main(int argc, char **argv)
 			"  --reduce R         sum-u32 (default; count with --allow) or count\n"
 			"  --ifname IF        interface of the service (default lo)\n"
 			"  --xdp-mode M       auto (default), native or generic\n"
-			"  --stats            print the kernel counters at the end\n",
+			"  --stats            print the kernel counters at the end\n"
+			"  --reply-budget N   send a request only while at most N replies are\n"
+			"                     awaited (sgbpf_service_opts.reply_budget)\n",
 	};
 	struct bench_result res;
 	struct bench_table t;

@@ -141,6 +141,7 @@ CONTENDERS=(
 	"io_uring|bench_udp_io_uring||latency throughput"
 	"floor|bench_udp_floor|--ifname @IF|latency throughput"
 	"sgbpf-ringbuf|bench_udp_sgbpf|--delivery ringbuf --ifname @IF|latency throughput"
+	"sgbpf-paced|bench_udp_sgbpf|--delivery ringbuf --ifname @IF --reply-budget @BUDGET|throughput"
 	"sgbpf-ctrl-fd|bench_udp_sgbpf|--delivery ctrl-fd --ifname @IF|latency throughput"
 	"sgbpf-busy-wait|bench_udp_sgbpf|--delivery busy-wait --ifname @IF|latency throughput"
 	"sgbpf-block|bench_udp_sgbpf|--delivery block --ifname @IF|latency"
@@ -222,8 +223,13 @@ topo_args() {
 		*) args="$args --body-len 1454" ;;
 		esac
 		args="$args --timeout-ms $VETH_TIMEOUT_MS"
+		# veth rings hold 256 frames, and the replies of the in-kernel
+		# worker share one (the queue of the CPU that answered them).
+		args="${args//@BUDGET/256}"
 	else
 		args="${args//@IF/lo}"
+		# lo queues received packets in the per-CPU backlog.
+		args="${args//@BUDGET/$(cat /proc/sys/net/core/netdev_max_backlog)}"
 	fi
 	echo "$args"
 }

@@ -8,3 +8,7 @@ add_dependencies(test_scatter_e2e sgbpf_cli)
 sgbpf_test(test_soak SOURCES test_soak.c LIBS sgbpf_netns_util sgbpf_pkt_build TIMEOUT 900
   LABELS root)
 add_dependencies(test_soak sgbpf_cli)
+
+# The reply budget end to end, in a namespace the test creates (root only).
+sgbpf_test(test_reply_budget SOURCES test_reply_budget.c LIBS sgbpf_netns_util TIMEOUT 120 LABELS root)
+add_dependencies(test_reply_budget sgbpf_cli)

@@ -86,7 +86,7 @@ static void teardown(void)
 
 static struct sgbpf_service *make_service(enum sgbpf_reduce reduce, struct outcome *o)
 {
-	struct sgbpf_endpoint eps[FANOUT];
+	struct sgbpf_endpoint eps[FANOUT] = { 0 };
 	struct sgbpf_service *svc;
 
 	for (int i = 0; i < FANOUT; i++) {

@@ -105,7 +105,7 @@ static void steady(uint16_t base, uint32_t packets)
 		SGBPF_DELIVERY_RINGBUF, SGBPF_DELIVERY_CTRL_FD, SGBPF_DELIVERY_BLOCK,
 		SGBPF_DELIVERY_BUSY_WAIT,
 	};
-	struct sgbpf_endpoint eps[NW];
+	struct sgbpf_endpoint eps[NW] = { 0 };
 
 	for (int i = 0; i < NW; i++) {
 		eps[i].addr = htonl(INADDR_LOOPBACK);

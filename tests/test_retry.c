@@ -114,7 +114,7 @@ static void teardown(void)
 static struct sgbpf_service *make_service(uint32_t nworkers, enum sgbpf_delivery delivery,
 					  enum sgbpf_fate fate, struct tally *t)
 {
-	struct sgbpf_endpoint eps[FANOUT + 1];
+	struct sgbpf_endpoint eps[FANOUT + 1] = { 0 };
 	struct sgbpf_service *svc;
 
 	for (uint32_t i = 0; i < nworkers; i++) {

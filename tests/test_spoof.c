@@ -114,7 +114,7 @@ START_TEST(test_predicted_ids_do_not_land)
 {
 	enum { NREQ = 60 };
 	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 2000000);
-	struct sgbpf_endpoint eps[FANOUT];
+	struct sgbpf_endpoint eps[FANOUT] = { 0 };
 	struct sgbpf_service_info info;
 	struct sgbpf_service *svc;
 	struct sgbpf_stats st;

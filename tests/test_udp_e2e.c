@@ -292,7 +292,7 @@ static void matrix(void)
 START_TEST(test_matrix_tc_gather)
 {
 	static const uint32_t some[] = { 8, 64 };
-	struct sgbpf_endpoint eps[8];
+	struct sgbpf_endpoint eps[8] = { 0 };
 	struct run r = { .fanout = 8, .needed = 8, .base = RANDOM_BASE };
 	struct sgbpf_service_info info;
 	struct sgbpf_service *svc;
@@ -341,7 +341,7 @@ static int send_unrelated(void *arg)
 
 START_TEST(test_unrelated_traffic)
 {
-	struct sgbpf_endpoint eps[8];
+	struct sgbpf_endpoint eps[8] = { 0 };
 	struct run r = { .fanout = 8, .needed = 8, .base = RANDOM_BASE };
 	struct sgbpf_service *svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -383,7 +383,7 @@ END_TEST
 /* Workers that send duplicates, junk, and copies from unlisted ports. */
 START_TEST(test_misbehaving_workers)
 {
-	struct sgbpf_endpoint eps[16];
+	struct sgbpf_endpoint eps[16] = { 0 };
 	struct run r = { .fanout = 16, .needed = 16, .base = 32000 };
 	struct sgbpf_stats st;
 	struct sgbpf_service *svc;
@@ -406,7 +406,7 @@ END_TEST
 /* A silent worker: requests expire, nothing else is disturbed. */
 START_TEST(test_silent_worker_expires)
 {
-	struct sgbpf_endpoint eps[4];
+	struct sgbpf_endpoint eps[4] = { 0 };
 	struct run r = { .fanout = 4, .needed = 4, .base = 33000 };
 	SGBPF_OPTS(sgbpf_scatter_opts, so, .timeout_us = 50000);
 	struct sgbpf_service *svc;
@@ -432,7 +432,7 @@ END_TEST
 /* Late replies (slower than the timeout) never reach a newer request. */
 START_TEST(test_late_replies_are_stale)
 {
-	struct sgbpf_endpoint eps[4];
+	struct sgbpf_endpoint eps[4] = { 0 };
 	struct run r = { .fanout = 4, .needed = 4, .base = 34000 };
 	SGBPF_OPTS(sgbpf_scatter_opts, quick, .timeout_us = 20000);
 	struct sgbpf_service *svc;
@@ -462,7 +462,7 @@ END_TEST
 /* Request ids wrap past 2^32 without losing a request. */
 START_TEST(test_id_wrap_and_busy)
 {
-	struct sgbpf_endpoint eps[8];
+	struct sgbpf_endpoint eps[8] = { 0 };
 	struct run r = { .fanout = 8, .needed = 8, .base = RANDOM_BASE };
 	SGBPF_OPTS(sgbpf_scatter_opts, so, .timeout_us = 2000000);
 	struct sgbpf_service *svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
@@ -585,7 +585,7 @@ START_TEST(test_foreign_xdp_kept)
 	__u32 flags = T.veth ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, foreign_id;
 	struct bpf_prog_info pinfo = {};
 	__u32 plen = sizeof(pinfo);
-	struct sgbpf_endpoint eps[8];
+	struct sgbpf_endpoint eps[8] = { 0 };
 	struct run r = { .fanout = 8, .needed = 8, .base = RANDOM_BASE };
 	struct sgbpf_service_info info;
 	struct sgbpf_service *svc;
@@ -681,7 +681,7 @@ START_TEST(test_custom_reduction)
 {
 	const char *build = getenv("SGBPF_BUILD_DIR");
 	char obj[512];
-	struct sgbpf_endpoint eps[16];
+	struct sgbpf_endpoint eps[16] = { 0 };
 	struct sat_run r = { .n = 16 };
 	struct sgbpf_service *svc;
 	bool saturated = false;
@@ -803,7 +803,7 @@ END_TEST
  */
 START_TEST(test_fallback_orphans_reaped)
 {
-	struct sgbpf_endpoint eps[4];
+	struct sgbpf_endpoint eps[4] = { 0 };
 	struct run r = { .fanout = 4, .needed = 4, .base = RANDOM_BASE };
 	struct sgbpf_service *svc;
 	int ifindex = if_nametoindex(T.ifname), status;
@@ -882,7 +882,7 @@ static void check_reduction(const struct sgbpf_result *res, void *ctx)
 /* Every built-in reduction loads (verifier limits) and computes the right thing. */
 START_TEST(test_builtin_reductions)
 {
-	struct sgbpf_endpoint eps[8];
+	struct sgbpf_endpoint eps[8] = { 0 };
 
 	for (uint32_t i = 0; i < 8; i++) {
 		eps[i].addr = T.worker_ip;

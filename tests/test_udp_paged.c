@@ -145,7 +145,7 @@ static void on_done(const struct sgbpf_result *res, void *ctx)
 
 static void gather_with(enum sgbpf_xdp_mode mode, enum sgbpf_gather_hook hook)
 {
-	struct sgbpf_endpoint eps[NWORKERS];
+	struct sgbpf_endpoint eps[NWORKERS] = { 0 };
 	struct tally t = { 0 };
 	struct sgbpf_service_info info;
 	struct sgbpf_stats st;

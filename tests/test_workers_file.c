@@ -310,6 +310,12 @@ START_TEST(test_service_refuses_unusable)
 	eps[2] = (struct sgbpf_endpoint){ htonl(0x7f000001), 0 };
 	ck_assert_ptr_null(sgbpf_service_create(&so));
 	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "port 0"));
+	/* The family field holds IPv6 for a later version: refused, not misread. */
+	eps[2] = (struct sgbpf_endpoint){ .port = 9002, .family = AF_INET6 };
+	ck_assert_ptr_null(sgbpf_service_create(&so));
+	ck_assert_int_eq(errno, EAFNOSUPPORT);
+	ck_assert_str_eq(sgbpf_last_error(), "worker 2: address family 10 is not supported "
+			 "(IPv4 only in this version)");
 }
 END_TEST
 
@@ -325,6 +331,7 @@ START_TEST(test_endpoint_parse)
 
 	ck_assert_int_eq(sgbpf_endpoint_parse("10.211.0.2:4242", &ep), 0);
 	assert_ep(&ep, 0x0ad30002, 4242);
+	ck_assert_uint_eq(ep.family, AF_INET);
 	ck_assert_int_eq(sgbpf_endpoint_parse("10.0.0.255:00080", &ep), 0);
 	assert_ep(&ep, 0x0a0000ff, 80);
 	/* No worker has these; an address to bind may be 0.0.0.0. */

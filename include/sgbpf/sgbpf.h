@@ -114,10 +114,16 @@ enum sgbpf_gather_hook {
 	SGBPF_GATHER_TC_INGRESS = 2,
 };
 
-/* A worker's address: IPv4 in network byte order, port in host order. */
+/*
+ * A worker's address.  family 0 means AF_INET, so that an endpoint built
+ * as { .addr = ..., .port = ... } is IPv4; AF_INET6 (addr6) is reserved for
+ * a later version and refused today with -EAFNOSUPPORT.
+ */
 struct sgbpf_endpoint {
-	uint32_t addr;
-	uint16_t port;
+	uint32_t addr;		/* IPv4, network byte order */
+	uint16_t port;		/* host byte order */
+	uint16_t family;	/* 0 or AF_INET; AF_INET6 not yet supported */
+	uint8_t addr6[16];	/* IPv6, network byte order (family AF_INET6) */
 };
 
 enum sgbpf_status {
@@ -205,6 +211,16 @@ struct sgbpf_service_opts {
 	void *cb_ctx;
 	/* Local UDP port of the service; 0 picks a free one. */
 	uint16_t port;
+	/*
+	 * Replies that may be on their way at once: a request is sent only
+	 * while the replies its workers may still send, added to those of the
+	 * requests already sent, stay within the budget; a later one waits in
+	 * the library (its timeout running) until earlier requests are
+	 * reported.  One request is always let through.  Set it to the
+	 * receive ring the replies arrive in, so that a burst of replies (an
+	 * incast) never overflows it.  0: no limit.
+	 */
+	uint32_t reply_budget;
 	/*
 	 * Multi-packet replies (UDP): the most packets one worker's reply may
 	 * span, at most SGBPF_MAX_PACKETS; 0 or 1: one-packet replies only.
@@ -360,6 +376,7 @@ struct sgbpf_stats {
 	 */
 	uint64_t retry_idle;
 	uint64_t retry_failures;	/* re-scatters whose send failed; the request waits on */
+	uint64_t deferred;	/* requests that waited for the reply budget before their send */
 	uint64_t allgathers;		/* results sent back (sgbpf_scatter_opts.all_gather) */
 	uint64_t allgather_copies;	/* datagrams they reached the workers with */
 	uint64_t allgather_failures;	/* all-gathers whose send failed */

@@ -43,6 +43,8 @@ static void usage(FILE *out)
 "      --retries R             at most R such re-scatters per request (default 1)\n"
 "      --all-gather            send each complete result back to every worker\n"
 "                              (message type 2, same request id)\n"
+"      --reply-budget N        send a request only while at most N replies are\n"
+"                              awaited (the receive ring: no incast overflow)\n"
 "      --packets K             replies may span K packets, 1..%u (default 1):\n"
 "                              packet s carries result bytes [s*C, s*C+len),\n"
 "                              C = the largest multiple of the element size\n"

@@ -61,6 +61,7 @@ static void usage(FILE *out)
 "                           workers that have not answered (default: never)\n"
 "      --retries R          at most R re-scatters per request (default 1)\n"
 "      --all-gather         send each complete result back to every worker\n"
+"      --reply-budget N     send a request only while at most N replies are awaited\n"
 "      --packets K          workers reply with K packets each (shuffled), reduced\n"
 "                           into one K*363-element result (1..%u, default 1)\n"
 "  -h, --help               show this help and exit\n"

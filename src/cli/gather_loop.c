@@ -202,6 +202,8 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 			fprintf(out, ", \"retries\": %" PRIu64 ", \"retry_copies\": %" PRIu64
 				", \"retry_idle\": %" PRIu64 ", \"retry_failures\": %" PRIu64,
 				st.retries, st.retry_copies, st.retry_idle, st.retry_failures);
+		if (st.deferred)
+			fprintf(out, ", \"deferred\": %" PRIu64, st.deferred);
 		if (g->sopts.all_gather)
 			fprintf(out, ", \"allgathers\": %" PRIu64 ", \"allgather_copies\": %" PRIu64
 				", \"allgather_failures\": %" PRIu64, st.allgathers,
@@ -239,6 +241,9 @@ void gather_loop_summary(struct gather_loop *g, FILE *out)
 		fprintf(out, "retry:    %" PRIu64 " re-scatters, %" PRIu64 " copies to stragglers, %"
 			PRIu64 " with nothing left to send, %" PRIu64 " failed sends\n", st.retries,
 			st.retry_copies, st.retry_idle, st.retry_failures);
+	if (st.deferred)
+		fprintf(out, "budget:   %" PRIu64 " requests waited for the reply budget\n",
+			st.deferred);
 	if (g->sopts.all_gather)
 		fprintf(out, "all-gather: %" PRIu64 " results sent back in %" PRIu64 " copies, %"
 			PRIu64 " failed sends\n", st.allgathers, st.allgather_copies,

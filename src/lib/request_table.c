@@ -230,6 +230,8 @@ int sgbpf_reqtab_alloc(struct sgbpf_reqtab *t, uint64_t now_ns, uint64_t timeout
 	r->retries_left = 0;
 	r->retries = 0;
 	r->all_gather = false;
+	r->held = false;
+	r->on_wire = false;
 	r->user_ctx = user_ctx;
 	r->nresp = 0;
 	r->kernel_done = false;

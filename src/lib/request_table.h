@@ -32,6 +32,8 @@ struct sgbpf_req {
 	uint32_t retries_left;	/* still allowed */
 	uint32_t retries;	/* sent */
 	bool all_gather;	/* send the result to every worker when complete */
+	bool held;		/* staged, waiting for the reply budget */
+	bool on_wire;		/* launched: counts in the service's wire_replies */
 	void *user_ctx;
 	uint32_t heap_pos;	/* index in the timer heap, or UINT32_MAX */
 	uint32_t live_pos;	/* index in the live array while busy */

@@ -108,8 +108,14 @@ static int load_workers(struct sgbpf_service *svc, const struct sgbpf_service_op
 			return sgbpf_err(-E2BIG, "%zu workers given, at most %u are supported", n,
 					 SGBPF_MAX_WORKERS);
 		for (size_t i = 0; i < n; i++) {
-			const char *why = sgbpf_endpoint_unusable(&arr[i]);
+			const char *why;
 			char addr[INET_ADDRSTRLEN];
+
+			if (arr[i].family != 0 && arr[i].family != AF_INET)
+				return sgbpf_err(-EAFNOSUPPORT, "worker %zu: address family %u is "
+						 "not supported (IPv4 only in this version)", i,
+						 arr[i].family);
+			why = sgbpf_endpoint_unusable(&arr[i]);
 
 			if (why) {
 				inet_ntop(AF_INET, &arr[i].addr, addr, sizeof(addr));
@@ -121,6 +127,8 @@ static int load_workers(struct sgbpf_service *svc, const struct sgbpf_service_op
 		if (!svc->workers)
 			return -ENOMEM;
 		memcpy(svc->workers, arr, n * sizeof(*arr));
+		for (size_t i = 0; i < n; i++)
+			svc->workers[i].family = AF_INET;
 	}
 	svc->nworkers = n;
 	return index_workers(svc);
@@ -197,6 +205,19 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 	if (err)
 		goto err_free;
 
+	svc->reply_budget = OPTS_GET(opts, reply_budget, 0);
+	if (svc->reply_budget) {
+		if (!svc->ops->stage || !svc->ops->launch) {
+			err = sgbpf_err(-EOPNOTSUPP, "the %s backend has no reply budget",
+					svc->ops->name);
+			goto err_reqs;
+		}
+		svc->held = calloc(svc->reqs.nslots, sizeof(*svc->held));
+		if (!svc->held) {
+			err = -ENOMEM;
+			goto err_reqs;
+		}
+	}
 	err = svc->ops->create(svc, opts);
 	if (err)
 		goto err_reqs;
@@ -206,6 +227,7 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 	return svc;
 
 err_reqs:
+	free(svc->held);
 	sgbpf_reqtab_free(&svc->reqs);
 err_free:
 	free(svc->worker_hash);
@@ -242,6 +264,12 @@ static void allgather(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 		svc->allgathers++;
 }
 
+/* Datagrams one request's replies may take: every packet of every worker. */
+static uint32_t request_replies(const struct sgbpf_service *svc)
+{
+	return svc->nworkers * svc->max_packets;
+}
+
 /* Hands a finished request to the application and frees its slot. */
 static void report(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_status status)
 {
@@ -255,6 +283,12 @@ static void report(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_st
 		.retries = r->retries,
 	};
 
+	/* Its workers' replies are in (or no longer awaited): the budget is free. */
+	if (r->on_wire) {
+		svc->wire_replies -= request_replies(svc);
+		r->on_wire = false;
+	}
+	r->held = false;	/* a held request leaves the FIFO lazily */
 	svc->ops->slot_result(svc, slot, r->req_id, status == SGBPF_STATUS_COMPLETE, &ks);
 	res.duplicates = ks.duplicates;
 	res.responses = ks.responses;
@@ -550,6 +584,95 @@ static int link_error(struct sgbpf_service *svc)
 	return sgbpf_err(svc->link_err, "%s", svc->link_msg);
 }
 
+/*
+ * Reply budget.  A request is sent only while the replies that the requests
+ * already sent may still bring, plus its own, fit the budget; one request
+ * is always let through, so a fan-out above the budget still runs, one
+ * request at a time.  The replies of a request stop counting when it is
+ * reported: complete, its replies are in; expired, they are no longer
+ * awaited (a late one still takes a place in the ring, a bounded error).
+ */
+static bool over_budget(const struct sgbpf_service *svc)
+{
+	return svc->reply_budget &&
+	       (svc->held_len ||
+		(svc->wire_replies && svc->wire_replies + request_replies(svc) > svc->reply_budget));
+}
+
+static void put_on_wire(struct sgbpf_service *svc, struct sgbpf_req *r)
+{
+	r->on_wire = true;
+	svc->wire_replies += request_replies(svc);
+}
+
+/* Queues a staged request behind the others held (the FIFO has a place per slot). */
+static bool held_live(const struct sgbpf_service *svc, uint64_t e)
+{
+	const struct sgbpf_req *r = &svc->reqs.reqs[e >> 32];
+
+	return r->busy && r->held && r->req_id == (uint32_t)e;
+}
+
+static void hold(struct sgbpf_service *svc, struct sgbpf_req *r, uint32_t slot)
+{
+	uint32_t tail;
+
+	/*
+	 * Entries of requests reported while held stay until they reach the
+	 * head.  Full means some are such: keep only the live ones, which are
+	 * fewer than the slots (this request's slot is not among them).
+	 */
+	if (svc->held_len == svc->reqs.nslots) {
+		uint32_t kept = 0;
+
+		for (uint32_t i = 0; i < svc->held_len; i++) {
+			uint64_t e = svc->held[(svc->held_head + i) & svc->reqs.mask];
+
+			if (held_live(svc, e))
+				svc->held[(svc->held_head + kept++) & svc->reqs.mask] = e;
+		}
+		svc->held_len = kept;
+	}
+	tail = (svc->held_head + svc->held_len) & svc->reqs.mask;
+
+	svc->held[tail] = (uint64_t)slot << 32 | r->req_id;
+	svc->held_len++;
+	r->held = true;
+	svc->deferred++;
+}
+
+/*
+ * Sends the held requests that the budget now lets through, oldest first.
+ * An entry whose request was reported meanwhile (expired while held, or
+ * cancelled) is dropped.  A launch that fails makes the request fail, like
+ * a failed scatter, at the next look at the slots.
+ */
+static void launch_held(struct sgbpf_service *svc)
+{
+	while (svc->held_len && !svc->destroy_pending) {
+		uint64_t e = svc->held[svc->held_head];
+		uint32_t slot = (uint32_t)(e >> 32), id = (uint32_t)e;
+		struct sgbpf_req *r = &svc->reqs.reqs[slot];
+
+		if (held_live(svc, e)) {
+			if (svc->wire_replies && svc->wire_replies + request_replies(svc) > svc->reply_budget)
+				return;
+			r->held = false;
+			if (svc->ops->launch(svc, slot, id) < 0) {
+				r->failed = true;
+				svc->send_failures++;
+			} else {
+				put_on_wire(svc, r);
+				if (r->retries_left)
+					sgbpf_reqtab_set_retry(&svc->reqs, slot,
+							       sgbpf_now_ns() + r->retry_interval_ns);
+			}
+		}
+		svc->held_head = (svc->held_head + 1) & svc->reqs.mask;
+		svc->held_len--;
+	}
+}
+
 static int do_wait(struct sgbpf_service *svc, int timeout_ms)
 {
 	uint64_t until = timeout_ms > 0 ? sgbpf_now_ns() + (uint64_t)timeout_ms * 1000000 : 0;
@@ -595,6 +718,8 @@ static int do_wait(struct sgbpf_service *svc, int timeout_ms)
 		}
 		maintain(svc, sgbpf_now_ns());
 		timers_due(svc);
+		if (svc->held_len)
+			launch_held(svc);
 		if (svc->reported || timeout_ms == 0 || svc->destroy_pending || svc->link_err ||
 		    interrupted)
 			break;
@@ -628,6 +753,7 @@ static int destroy_now(struct sgbpf_service *svc)
 		n++;
 	}
 	svc->ops->destroy(svc);
+	free(svc->held);
 	sgbpf_reqtab_free(&svc->reqs);
 	free(svc->worker_hash);
 	free(svc->workers);
@@ -702,21 +828,34 @@ static int scatter(struct sgbpf_service *svc, const void *body, size_t len, uint
 				  OPTS_GET(opts, user_ctx, NULL), &id);
 	if (slot < 0)
 		return sgbpf_err(slot, "%u requests already in flight", svc->reqs.inflight);
-	svc->reqs.reqs[slot].all_gather = OPTS_GET(opts, all_gather, false);
-	err = svc->ops->scatter(svc, slot, id, needed, body, len);
+	r = &svc->reqs.reqs[slot];
+	r->all_gather = OPTS_GET(opts, all_gather, false);
+	/* Requests held earlier go first, if the budget lets them now. */
+	if (svc->held_len)
+		launch_held(svc);
+	if (over_budget(svc)) {
+		err = svc->ops->stage(svc, slot, id, needed, body, len);
+		if (!err)
+			hold(svc, r, slot);
+	} else {
+		err = svc->ops->scatter(svc, slot, id, needed, body, len);
+		if (!err)
+			put_on_wire(svc, r);
+	}
 	if (err) {
 		/* The send failed and is complete: fence the slot like any release. */
 		slot_fence(svc, &svc->reqs.reqs[slot]);
 		sgbpf_reqtab_release(&svc->reqs, slot);
 		return err;
 	}
-	r = &svc->reqs.reqs[slot];
 	if (retry_us) {
 		uint32_t retries = OPTS_GET(opts, retries, 0);
 
 		r->retry_interval_ns = retry_us * 1000;
 		r->retries_left = retries ? retries : 1;
-		sgbpf_reqtab_set_retry(&svc->reqs, slot, r->start_ns + r->retry_interval_ns);
+		/* A held request's first re-scatter counts from its launch. */
+		if (!r->held)
+			sgbpf_reqtab_set_retry(&svc->reqs, slot, r->start_ns + r->retry_interval_ns);
 	}
 	if (req_id)
 		*req_id = id;
@@ -799,6 +938,7 @@ int sgbpf_service_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out
 	out->expired = svc->expired;
 	out->retries = svc->retries;
 	out->retry_failures = svc->retry_failures;
+	out->deferred = svc->deferred;
 	out->allgathers = svc->allgathers;
 	out->allgather_failures = svc->allgather_failures;
 	return err;

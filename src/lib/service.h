@@ -68,6 +68,15 @@ struct sgbpf_backend_ops {
 	int (*scatter)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		       const void *body, size_t len);
 	/*
+	 * A scatter in two halves, for requests the reply budget holds back:
+	 * stage copies the message and writes the policy (nothing sent), launch
+	 * sends what was staged, possibly much later.  Optional: without them
+	 * reply_budget is refused.
+	 */
+	int (*stage)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
+		     const void *body, size_t len);
+	int (*launch)(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
+	/*
 	 * Sends the slot's request again, to the workers that have not answered
 	 * it; the kernel sends nothing for a request no longer gathering.
 	 * Returns the datagrams sent (0: everybody had answered) or a negative
@@ -131,6 +140,16 @@ struct sgbpf_service {
 	uint64_t expired;		/* requests reported expired */
 	uint64_t retries;		/* re-scatters sent */
 	uint64_t retry_failures;	/* re-scatters whose send failed */
+	/*
+	 * Reply budget (sgbpf_service_opts.reply_budget): the replies that the
+	 * requests on the wire may still send, at most reply_budget (0: no
+	 * limit); requests beyond it wait, staged, in a FIFO of (slot, id).
+	 */
+	uint32_t reply_budget;
+	uint32_t wire_replies;
+	uint64_t *held;			/* nslots entries: slot << 32 | req_id */
+	uint32_t held_head, held_len;
+	uint64_t deferred;		/* requests that waited for the budget */
 	uint64_t allgathers;		/* all-gathers sent */
 	uint64_t allgather_failures;	/* all-gathers whose send failed */
 	uint32_t pending;		/* completed in the kernel, replies still arriving */

@@ -138,7 +138,7 @@ static enum ep_error parse_endpoint(const char *s, size_t len, struct sgbpf_endp
 				    size_t *col, bool bind_any)
 {
 	const char *colon;
-	struct sgbpf_endpoint tmp;
+	struct sgbpf_endpoint tmp = { .family = AF_INET };
 	size_t c = 0;
 
 	for (c = 0; c < len; c++) {

@@ -123,6 +123,9 @@ void sgbpf_udp_slot_result(const struct sgbpf_service *svc, uint32_t slot, uint3
 
 int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		      const void *body, size_t len);
+int sgbpf_udp_stage(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
+		    const void *body, size_t len);
+int sgbpf_udp_launch(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
 int sgbpf_udp_rescatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
 int sgbpf_udp_allgather(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 			const void *result, size_t len);

@@ -855,10 +855,22 @@ _Static_assert(SGBPF_MAX_WORKERS / SGBPF_SCATTER_BATCH <= 32, "batch masks are 3
 int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
 		      const void *body, size_t len)
 {
+	int ret = sgbpf_udp_stage(svc, slot, req_id, needed, body, len);
+
+	return ret ? ret : sgbpf_udp_launch(svc, slot, req_id);
+}
+
+/*
+ * The first half of a scatter: the message in the slot's send buffer and
+ * the policy in the kernel's slot, nothing sent.  The slot's buffer holds
+ * it until the launch, however late (the core's reply budget).
+ */
+int sgbpf_udp_stage(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id, uint32_t needed,
+		    const void *body, size_t len)
+{
 	struct sgbpf_udp_backend *b = svc->backend;
 	struct udp_tx *tx = &b->tx[slot];
 	struct sgbpf_hdr *h = (struct sgbpf_hdr *)tx->buf;
-	int ret;
 
 	h->req_id = sgbpf_le32(req_id);
 	h->seq_num = 0;
@@ -870,6 +882,15 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 		memcpy(h + 1, body, len);
 	/* Before any trigger can reach TC egress; the system call orders it. */
 	__atomic_store_n(&b->slots[slot].scatter, SGBPF_TAG(req_id, needed), __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* The second half: the staged message's triggers, one system call. */
+int sgbpf_udp_launch(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id)
+{
+	struct sgbpf_udp_backend *b = svc->backend;
+	const struct sgbpf_hdr *h = (const struct sgbpf_hdr *)b->tx[slot].buf;
+	int ret;
 
 	if (b->ring_disabled) {
 		ret = ring_enable(b);
@@ -880,7 +901,8 @@ int sgbpf_udp_scatter(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 		if (ret)
 			return ret;
 	}
-	return send_triggers(svc, b, slot, req_id, SGBPF_HDR_LEN + len, all_batches(b), false);
+	return send_triggers(svc, b, slot, req_id, SGBPF_HDR_LEN + sgbpf_le32(h->body_len),
+			     all_batches(b), false);
 }
 
 /*
