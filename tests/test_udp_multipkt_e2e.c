@@ -120,6 +120,9 @@ struct run {
 	uint32_t fanout, packets;
 	uint16_t base;		/* the farm's first port; workers are its last fanout ports */
 	bool allow;
+	uint32_t budget;	/* sgbpf_service_opts.reply_budget, 0: none */
+	int window;		/* requests in flight, 0: 2 (1 for block) */
+	int requests;		/* 0: REQUESTS */
 	uint32_t complete, bad, expired;
 	struct sgbpf_stats stats;	/* the kernel's counters when the run ended */
 	char why[256];
@@ -190,7 +193,7 @@ static void run_one(struct run *r, enum sgbpf_delivery d)
 		   .nworkers = r->fanout, .reduce = SGBPF_REDUCE_SUM_U32, .delivery = d,
 		   .fate = r->allow ? SGBPF_FATE_ALLOW : SGBPF_FATE_DISCARD,
 		   .on_complete = on_result, .cb_ctx = r, .max_inflight = 16,
-		   .max_packets = r->packets);
+		   .max_packets = r->packets, .reply_budget = r->budget);
 	/*
 	 * 64 workers x 32 packets is a burst of 2048 datagrams into a veth
 	 * peer's 256-frame ring, which drops when it is full, most often with
@@ -201,7 +204,7 @@ static void run_one(struct run *r, enum sgbpf_delivery d)
 	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 3000000, .retry_us = 250000,
 		   .retries = 8);
 	struct sgbpf_service *svc;
-	int sent = 0, window;
+	int sent = 0, window, nreq = r->requests ? r->requests : REQUESTS;
 
 	/* The last fanout ports of the farm: fan-out 64 includes the duplicating one. */
 	for (uint32_t i = 0; i < r->fanout; i++) {
@@ -210,9 +213,9 @@ static void run_one(struct run *r, enum sgbpf_delivery d)
 	}
 	svc = sgbpf_service_create(&so);
 	ck_assert_msg(svc, "create: %s", sgbpf_last_error());
-	window = d == SGBPF_DELIVERY_BLOCK ? 1 : 2;
-	while (r->complete + r->expired < REQUESTS) {
-		while (sent < REQUESTS && (int)sgbpf_inflight(svc) < window) {
+	window = d == SGBPF_DELIVERY_BLOCK ? 1 : r->window ? r->window : 2;
+	while (r->complete + r->expired < (uint32_t)nreq) {
+		while (sent < nreq && (int)sgbpf_inflight(svc) < window) {
 			ck_assert_int_eq(sgbpf_scatter(svc, "mp", 2, &sc, NULL), 0);
 			sent++;
 		}
@@ -277,6 +280,31 @@ START_TEST(test_multipkt_veth_allow)
 }
 END_TEST
 
+/*
+ * The reply budget counts datagrams: 8 workers x 4 packets are 32 per
+ * request, so a budget of 64 lets two of eight requests out at a time (a
+ * count of workers would let all eight go).
+ */
+START_TEST(test_multipkt_reply_budget)
+{
+	static struct run r;
+
+	memset(&r, 0, sizeof(r));
+	r.fanout = 8;
+	r.packets = 4;
+	r.base = farm_base(1);
+	r.budget = 64;
+	r.window = 8;
+	r.requests = 40;
+	ck_assert_uint_eq(packet_counts[1], 4);
+	run_one(&r, SGBPF_DELIVERY_RINGBUF);
+	ck_assert_msg(r.bad == 0 && r.expired == 0 && r.complete == 40, "%u complete, %u bad: %s",
+		      r.complete, r.bad, r.why);
+	ck_assert_uint_gt(r.stats.deferred, 0);
+	ck_assert_uint_eq(r.stats.folded, 40 * 8 * 4);
+}
+END_TEST
+
 START_TEST(test_multipkt_lo)
 {
 	static const uint32_t some[] = { 8 };
@@ -303,6 +331,7 @@ int main(void)
 	tcase_add_test(veth, test_multipkt_veth);
 	tcase_add_test(veth, test_multipkt_veth_allow);
 	tcase_add_test(lo, test_multipkt_lo);
+	tcase_add_test(lo, test_multipkt_reply_budget);
 	suite_add_tcase(s, veth);
 	suite_add_tcase(s, lo);
 	sr = srunner_create(s);
