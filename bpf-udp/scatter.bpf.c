@@ -216,6 +216,7 @@ static __always_inline int open_request(const struct sgbpf_config *cfg, __u32 re
 	s->responses = 0;
 	s->nelems = 0;
 	s->duplicates = 0;
+	s->packets = 0;
 	for (__u32 i = 0; i < SGBPF_SEEN_WORDS; i++) {
 		if (i * 32 >= cfg->nworkers)
 			break;

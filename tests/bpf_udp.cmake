@@ -10,3 +10,9 @@ sgbpf_test(test_bpf_gather SOURCES test_bpf_gather.c LIBS sgbpf_pkt_build TIMEOU
 # bpf_clone_redirect needs a device: the scatter test runs in a namespace of its own.
 sgbpf_test(test_bpf_scatter SOURCES test_bpf_scatter.c LIBS sgbpf_pkt_build sgbpf_netns_util
   TIMEOUT 120 LABELS root)
+# What each program costs the verifier, against a budget well below its 1M limit.
+sgbpf_test(test_verifier_budget SOURCES test_verifier_budget.c TIMEOUT 120 LABELS root)
+add_dependencies(test_verifier_budget sgbpf_example_sum_sat)
+# Multi-packet replies (max_packets > 1) in the gather, on crafted packets.
+sgbpf_test(test_bpf_multipkt SOURCES test_bpf_multipkt.c LIBS sgbpf_pkt_build TIMEOUT 120
+  LABELS root)

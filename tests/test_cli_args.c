@@ -167,6 +167,11 @@ static const struct cli_case cases[] = {
 	{ { "worker", "--listen", "127.0.0.1:9", "--packets", "abc" }, 2, "try 'sgbpf worker --help'" },
 	{ { "worker", "--listen", "127.0.0.1:9", "--packets", "100000" }, 2, "try 'sgbpf worker --help'" },
 	{ { "worker", "--listen", "127.0.0.1:9", "--packets" }, 2, "needs a value" },
+	{ { "worker", "--help" }, 0, NULL, "--shuffle" },
+	{ { "worker", "--listen", "127.0.0.1:9", "--shuffle=yes" }, 2, "try 'sgbpf worker --help'" },
+	{ { "run", "--packets", "33" }, 2, "bad --packets '33' (1..32)" },
+	{ { "run", "--help" }, 0, NULL, "--packets K" },
+	{ { "gather", "--help" }, 0, NULL, "--packets K" },
 	{ { "worker", "--listen", "127.0.0.1:9", "--count-limit", "-1" }, 2, "try 'sgbpf worker --help'" },
 	{ { "worker", "--listen", "127.0.0.1:9", "--count-limit", "0" }, 2, "try 'sgbpf worker --help'" },
 	{ { "worker", "--listen", "127.0.0.1:9", "--cpu", "abc" }, 2, "try 'sgbpf worker --help'" },
@@ -337,6 +342,9 @@ START_TEST(test_no_silent_clamping)
 	const char *w16 = good_list(16);
 
 	GATHER(2, "--policy 17", "--workers", w16, "--policy", "17");
+	/* Multi-packet replies: 1..32 packets, refused beyond, never clamped. */
+	GATHER(2, "bad --packets '0' (1..32)", "--workers", w16, "--packets", "0");
+	GATHER(2, "bad --packets '33' (1..32)", "--workers", w16, "--packets", "33");
 	GATHER(2, "1..1000000000", "--workers", w16, "--count", "0");
 	GATHER(2, "--inflight", "--workers", w16, "--inflight", "10000");
 	GATHER(2, "--inflight", "--workers", w16, "--max-inflight", "1", "--inflight", "16");

@@ -48,7 +48,8 @@ void *__wrap_realloc(void *p, size_t n)
 #define NW 16
 
 static struct netns ns;
-static pid_t farm = -1;
+static pid_t farm = -1, farm4 = -1;
+#define BASE4 36100	/* a farm answering with 4 shuffled packets */
 static unsigned int completed;
 
 static void setup(void)
@@ -56,6 +57,9 @@ static void setup(void)
 	ck_assert_int_eq(netns_create(&ns, "noalloc"), 0);
 	ck_assert_int_eq(netns_link_up(&ns, "lo"), 0);
 	farm = worker_farm_start(&ns, "127.0.0.1:36000-36015", NULL);
+	farm4 = worker_farm_start(&ns, "127.0.0.1:36100-36115",
+				  (const char *const[]){ "--packets", "4", "--shuffle", NULL });
+	ck_assert_int_gt(farm4, 0);
 	ck_assert_int_gt(farm, 0);
 	ck_assert_int_eq(netns_enter(&ns, NULL), 0);
 }
@@ -63,6 +67,7 @@ static void setup(void)
 static void teardown(void)
 {
 	worker_farm_stop(farm);
+	worker_farm_stop(farm4);
 	netns_delete(&ns);
 }
 
@@ -93,7 +98,8 @@ static int run(struct sgbpf_service *svc, int n, unsigned int inflight)
 	return errors;
 }
 
-START_TEST(test_steady_state_allocates_nothing)
+/* Every delivery mode and fate against the workers on base.., packets per reply. */
+static void steady(uint16_t base, uint32_t packets)
 {
 	static const enum sgbpf_delivery modes[] = {
 		SGBPF_DELIVERY_RINGBUF, SGBPF_DELIVERY_CTRL_FD, SGBPF_DELIVERY_BLOCK,
@@ -103,14 +109,15 @@ START_TEST(test_steady_state_allocates_nothing)
 
 	for (int i = 0; i < NW; i++) {
 		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE + i;
+		eps[i].port = base + i;
 	}
 	for (unsigned int m = 0; m < 4; m++) {
 		for (int fate = 0; fate <= 1; fate++) {
 			unsigned int inflight = modes[m] == SGBPF_DELIVERY_BLOCK ? 1 : 8;
 			SGBPF_OPTS(sgbpf_service_opts, o, .workers = eps, .nworkers = NW,
 				   .reduce = SGBPF_REDUCE_SUM_U32, .delivery = modes[m],
-				   .fate = fate, .on_complete = on_done, .max_inflight = 64);
+				   .fate = fate, .on_complete = on_done, .max_inflight = 64,
+				   .max_packets = packets);
 			struct sgbpf_service *svc = sgbpf_service_create(&o);
 			unsigned long before, after;
 			int errors;
@@ -124,11 +131,23 @@ START_TEST(test_steady_state_allocates_nothing)
 			ck_assert_int_eq(errors, 0);
 			ck_assert_uint_eq(completed, 1000);
 			ck_assert_msg(after == before,
-				      "mode %u fate %d: %lu allocations in 1000 requests", m, fate,
-				      after - before);
+				      "mode %u fate %d, %u packets: %lu allocations in 1000 requests",
+				      m, fate, packets, after - before);
 			sgbpf_service_destroy(svc);
 		}
 	}
+}
+
+START_TEST(test_steady_state_allocates_nothing)
+{
+	steady(BASE, 1);
+}
+END_TEST
+
+/* Multi-packet results laid out whole, replies sorted by worker and seq: no allocation. */
+START_TEST(test_multipkt_allocates_nothing)
+{
+	steady(BASE4, 4);
 }
 END_TEST
 
@@ -192,6 +211,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_steady_state_allocates_nothing);
 	tcase_add_test(tc, test_tcp_steady_state_allocates_nothing);
+	tcase_add_test(tc, test_multipkt_allocates_nothing);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -22,3 +22,7 @@ add_dependencies(test_spoof sgbpf_cli)
 # Slot fencing, lost notifications, destroy, threads, interface changes (root only).
 sgbpf_test(test_service_core SOURCES test_service_core.c LIBS sgbpf_netns_util pthread TIMEOUT 300 LABELS root)
 add_dependencies(test_service_core sgbpf_cli sgbpf)
+# Multi-packet replies through the kernel: fan-outs x packets x delivery modes (root only).
+sgbpf_test(test_udp_multipkt_e2e SOURCES test_udp_multipkt_e2e.c LIBS sgbpf_netns_util
+  TIMEOUT 300 LABELS root)
+add_dependencies(test_udp_multipkt_e2e sgbpf_cli)

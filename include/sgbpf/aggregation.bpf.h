@@ -93,9 +93,9 @@ static __always_inline struct sgbpf_partial *
 sgbpf_agg_partial(const struct sgbpf_fold *f, bool *fresh)
 {
 	struct sgbpf_partial *p;
-	__u32 slot = f->slot;
+	__u32 row = f->row;
 
-	p = bpf_map_lookup_elem(&sgbpf_partials, &slot);
+	p = bpf_map_lookup_elem(&sgbpf_partials, &row);
 	if (!p)
 		return NULL;
 	*fresh = p->gen != f->gen;
@@ -215,14 +215,57 @@ static __always_inline void sgbpf_slot_unadmit(struct sgbpf_slot *s, __u32 req, 
 	sgbpf_slot_unsee(s, req, worker);
 }
 
-/* The admitted reply f cannot be folded: release what it holds, drop it. */
+/* A compare-and-swap loop on a reply record, whose words carry (__u32)gen as tag. */
+struct sgbpf_rcas {
+	struct sgbpf_reply *r;
+	__u32 tag;
+	__u32 bit;
+	int ret;
+};
+
+/* Clears packet seq's bit in a reply record's rx word. */
+static long sgbpf_cas_unrx(__u32 i, void *arg)
+{
+	struct sgbpf_rcas *c = arg;
+	__u64 old = *(volatile __u64 *)&c->r->rx;
+
+	if (SGBPF_TAG_REQ(old) != c->tag || !(SGBPF_TAG_LOW(old) & c->bit))
+		return 1;
+	return __sync_val_compare_and_swap(&c->r->rx, old, old & ~(__u64)c->bit) == old;
+}
+
+/* The reply record of the worker f came from (max_packets > 1), or NULL. */
+static __always_inline struct sgbpf_reply *sgbpf_agg_reply(const struct sgbpf_fold *f)
+{
+	const struct sgbpf_config *cfg = sgbpf_config_get();
+	__u32 row;
+
+	if (!cfg || f->worker >= cfg->nworkers)
+		return NULL;
+	row = f->slot * cfg->nworkers + f->worker;
+	return bpf_map_lookup_elem(&sgbpf_replies, &row);
+}
+
+/*
+ * The admitted reply f cannot be folded: release what it holds, drop it.
+ * A packet of a multi-packet reply gives back only its rx bit (a resent
+ * copy may take its place): the worker's other packets may already be in
+ * the partials, so its ticket stays with it.
+ */
 static __always_inline int sgbpf_agg_abandon(const struct sgbpf_fold *f, bool tc)
 {
 	__u32 slot = f->slot;
 	struct sgbpf_slot *s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
 
-	if (s)
+	if (f->multi) {
+		struct sgbpf_rcas c = { .r = sgbpf_agg_reply(f), .tag = (__u32)f->gen,
+					.bit = 1u << (f->seq & 31) };
+
+		if (c.r)
+			bpf_loop(SGBPF_CAS_TRIES, sgbpf_cas_unrx, &c, 0);
+	} else if (s) {
 		sgbpf_slot_unadmit(s, f->req_id, f->worker);
+	}
 	sgbpf_stat_inc(SGBPF_STAT_MALFORMED);
 	return sgbpf_verdict(tc, false);
 }
@@ -310,11 +353,29 @@ static __always_inline int sgbpf_agg_to_ctrl_tc(struct __sk_buff *skb,
 	return SGBPF_TC_ACT_OK;
 }
 
+/*
+ * State of the merge: a bpf_loop() over the result's chunks, each a
+ * bpf_loop() over CPUs that folds every CPU's partial of that chunk into it.
+ * The innermost loop runs over blocks of SGBPF_MERGE_BLOCK elements.
+ * Each nesting level is a callback the verifier checks a few times, not per
+ * element: written as plain loops over 364 elements, the merge of chunks x
+ * CPUs cost the verifier 10 times a one-packet merge (and over 1M
+ * instructions for a combine with a branch).
+ */
 struct sgbpf_merge_args {
 	__u64 gen;
 	__u32 slot;
-	__u32 nelems;
-	__u32 first;
+	__u32 nelems;		/* elements in the result */
+	__u32 ncpus;
+	__u32 nrows;		/* chunks a result may have: max_packets, at least 1 */
+	__u32 chunk_elems;	/* elements of one full chunk */
+	__u32 seq;		/* chunk being merged */
+	__u32 row;		/* its partials: slot * nrows + seq */
+	__u32 base;		/* its first element: seq * chunk_elems */
+	__u32 first;		/* no partial merged into this chunk yet */
+	__u32 pad;
+	void *res;		/* the chunk being merged into */
+	const void *in;		/* the partial being merged */
 };
 
 /*
@@ -346,13 +407,112 @@ static __always_inline void sgbpf_agg_notify(__u32 req, __u32 slot)
 }
 
 /*
+ * Elements one innermost merge step handles.  It divides the element count
+ * of a partial for every element size (1456 = 14 * 104): no remainder.
+ */
+#define SGBPF_MERGE_BLOCK 14
+
+/*
+ * Where chunk seq of slot's result lives: chunk 0 in the slot, the others
+ * in sgbpf_chunks.
+ */
+static __always_inline void *sgbpf_agg_result(__u32 slot, __u32 seq, __u32 nrows)
+{
+	struct sgbpf_chunk *c;
+	struct sgbpf_slot *s;
+	__u32 row;
+
+	if (seq == 0) {
+		s = bpf_map_lookup_elem(&sgbpf_slots, &slot);
+		return s ? s->result : NULL;
+	}
+	row = slot * (nrows - 1) + seq - 1;
+	c = bpf_map_lookup_elem(&sgbpf_chunks, &row);
+	return c ? c->data : NULL;
+}
+
+struct sgbpf_seen_ctx {
+	struct sgbpf_slot *s;
+	__u32 req;
+	__u32 word;
+	__u32 bit;
+};
+
+/*
+ * Sets a completed multi-packet worker's seen bit (re-scatters skip it).
+ * Its record, not this bit, kept it from counting twice; a word tagged with
+ * an older request is taken over, as in the gather's admission.
+ */
+static long sgbpf_cas_see(__u32 i, void *arg)
+{
+	struct sgbpf_seen_ctx *c = arg;
+	__u32 word = c->word, bits;
+	__u64 old, *p;
+
+	if (word >= SGBPF_SEEN_WORDS)
+		return 1;
+	p = &c->s->seen[word];
+	old = *(volatile __u64 *)p;
+	bits = SGBPF_TAG_REQ(old) == c->req ? SGBPF_TAG_LOW(old) : 0;
+	if (SGBPF_TAG_REQ(old) != c->req &&
+	    SGBPF_TAG_REQ(old) == SGBPF_TAG_REQ(*(volatile __u64 *)&c->s->state))
+		return 1;
+	return __sync_val_compare_and_swap(p, old, SGBPF_TAG(c->req, bits | c->bit)) == old;
+}
+
+/* Folded + 1 in a reply record's st word tagged with the generation; ret = new count or -1. */
+static long sgbpf_cas_reply_folded(__u32 i, void *arg)
+{
+	struct sgbpf_rcas *c = arg;
+	__u64 old = *(volatile __u64 *)&c->r->st;
+
+	if (SGBPF_TAG_REQ(old) != c->tag) {
+		c->ret = -1;
+		return 1;
+	}
+	if (__sync_val_compare_and_swap(&c->r->st, old, old + 1) == old) {
+		c->ret = SGBPF_REPLY_FOLDED(old) + 1;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A packet of a multi-packet reply is folded.  Returns 1 when it was the
+ * worker's last one (the worker now counts), 0 when packets are still to
+ * come, -1 when the record moved on to another opening.  The worker's K
+ * packets are added to the slot's packet count before the worker counts,
+ * so the count is whole when the request completes.
+ */
+static __always_inline int sgbpf_agg_packet_done(struct sgbpf_slot *s, const struct sgbpf_fold *f)
+{
+	struct sgbpf_reply *r = sgbpf_agg_reply(f);
+	struct sgbpf_rcas c = { .r = r, .tag = (__u32)f->gen, .ret = -1 };
+	struct sgbpf_seen_ctx see = { .s = s, .req = f->req_id, .word = f->worker / 32,
+				      .bit = 1u << (f->worker % 32) };
+	__u32 k;
+
+	if (!r)
+		return -1;
+	bpf_loop(SGBPF_CAS_TRIES, sgbpf_cas_reply_folded, &c, 0);
+	if (c.ret < 0)
+		return -1;
+	k = SGBPF_REPLY_K(*(volatile __u64 *)&r->st);
+	if ((__u32)c.ret < k)
+		return 0;
+	__sync_fetch_and_add(&s->packets, k);
+	bpf_loop(SGBPF_CAS_TRIES, sgbpf_cas_see, &see, 0);
+	return 1;
+}
+
+/*
  * Finishes one admitted reply: counts it as folded and, if it was the last
- * one needed, merges the per-CPU partials with merge_cpu (NULL for count-only
+ * one needed, merges the per-CPU partials with merge_row (NULL for count-only
  * reductions), publishes the result and notifies user space.  Returns the
  * hook's verdict for the packet (tc: TC ingress, else XDP).
  */
 static __always_inline int sgbpf_agg_finish(void *ctx, const struct sgbpf_fold *f,
-					    long (*merge_cpu)(__u32 cpu, void *args), bool tc)
+					    long (*merge_row)(__u32 seq, void *args), bool tc)
 {
 	const struct sgbpf_config *cfg = sgbpf_config_get();
 	struct sgbpf_merge_args args = {};
@@ -365,6 +525,17 @@ static __always_inline int sgbpf_agg_finish(void *ctx, const struct sgbpf_fold *
 		return sgbpf_verdict(tc, false);	/* slot < max_entries: never */
 	if (!cfg)
 		return sgbpf_agg_abandon(f, tc);
+	if (f->multi) {
+		folded = sgbpf_agg_packet_done(s, f);
+		if (folded < 0) {
+			sgbpf_stat_inc(SGBPF_STAT_STALE);
+			return sgbpf_verdict(tc, false);
+		}
+		if (folded == 0) {
+			sgbpf_stat_inc(SGBPF_STAT_FOLDED);
+			return sgbpf_fate_verdict(cfg, tc);
+		}
+	}
 	folded = sgbpf_slot_fold_done(s, req);
 	if (folded < 0) {
 		sgbpf_stat_inc(SGBPF_STAT_STALE);
@@ -381,14 +552,17 @@ static __always_inline int sgbpf_agg_finish(void *ctx, const struct sgbpf_fold *
 		return sgbpf_fate_verdict(cfg, tc);
 	args.slot = slot;
 	args.gen = f->gen;
-	args.first = 1;
-	if (merge_cpu) {
-		__u32 ncpus = cfg->ncpus;
-
-		if (ncpus > SGBPF_MAX_CPUS)
-			ncpus = SGBPF_MAX_CPUS;
-		bpf_loop(ncpus, merge_cpu, &args, 0);
-	}
+	args.nrows = cfg->max_packets > 1 ? cfg->max_packets : 1;
+	if (args.nrows > SGBPF_MAX_PACKETS)
+		args.nrows = SGBPF_MAX_PACKETS;
+	args.ncpus = cfg->ncpus;
+	if (args.ncpus > SGBPF_MAX_CPUS)
+		args.ncpus = SGBPF_MAX_CPUS;
+	args.chunk_elems = cfg->elem_size ? cfg->chunk / cfg->elem_size : 0;
+	if (merge_row)
+		bpf_loop(args.nrows, merge_row, &args, 0);
+	if (!f->multi)
+		s->packets = folded;
 	s->responses = folded;
 	s->nelems = args.nelems;
 	s->elem_size = cfg->elem_size;
@@ -421,33 +595,61 @@ const volatile struct sgbpf_reducer_abi NAME##__sgbpf_abi = {				\
 	.elem_size = sizeof(TYPE),							\
 };											\
 											\
+static long NAME##__merge_block(__u32 b, void *argp)					\
+{											\
+	struct sgbpf_merge_args *a = argp;						\
+	TYPE *res = a->res;								\
+	const TYPE *in = a->in;								\
+	__u32 j;									\
+											\
+	if (b >= SGBPF_RESULT_BYTES / sizeof(TYPE) / SGBPF_MERGE_BLOCK)			\
+		return 1;								\
+	/* One bounded offset, then constant ones: what the verifier tracks best. */	\
+	j = b * SGBPF_MERGE_BLOCK;							\
+	res += j;									\
+	in += j;									\
+	if (a->first) {									\
+		for (__u32 k = 0; k < SGBPF_MERGE_BLOCK; k++)				\
+			res[k] = in[k];							\
+	} else {									\
+		for (__u32 k = 0; k < SGBPF_MERGE_BLOCK; k++)				\
+			res[k] = COMBINE(res[k], in[k]);				\
+	}										\
+	return 0;									\
+}											\
+											\
 static long NAME##__merge_cpu(__u32 cpu, void *argp)					\
 {											\
 	struct sgbpf_merge_args *a = argp;						\
 	const struct sgbpf_partial *p;							\
-	struct sgbpf_slot *s;								\
-	__u32 slot = a->slot;								\
-	TYPE *res;									\
-	const TYPE *in;									\
+	__u32 row = a->row;								\
+	void *res;									\
 											\
-	p = bpf_map_lookup_percpu_elem(&sgbpf_partials, &slot, cpu);			\
+	p = bpf_map_lookup_percpu_elem(&sgbpf_partials, &row, cpu);			\
 	if (!p || p->gen != a->gen || p->nelems == 0)					\
 		return 0;								\
-	s = bpf_map_lookup_elem(&sgbpf_slots, &slot);					\
-	if (!s)										\
+	res = sgbpf_agg_result(a->slot, a->seq, a->nrows);				\
+	if (!res)									\
 		return 1;								\
-	res = (TYPE *)s->result;							\
-	in = (const TYPE *)p->data;							\
-	if (a->first) {									\
-		for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++)		\
-			res[i] = in[i];							\
-	} else {									\
-		for (__u32 i = 0; i < SGBPF_RESULT_BYTES / sizeof(TYPE); i++)		\
-			res[i] = COMBINE(res[i], in[i]);				\
-	}										\
-	if (p->nelems > a->nelems)							\
-		a->nelems = p->nelems;							\
+	a->res = res;									\
+	a->in = p->data;								\
+	bpf_loop(SGBPF_RESULT_BYTES / sizeof(TYPE) / SGBPF_MERGE_BLOCK,			\
+		 NAME##__merge_block, a, 0);						\
+	if (a->base + p->nelems > a->nelems)						\
+		a->nelems = a->base + p->nelems;					\
 	a->first = 0;									\
+	return 0;									\
+}											\
+											\
+static long NAME##__merge_row(__u32 seq, void *argp)					\
+{											\
+	struct sgbpf_merge_args *a = argp;						\
+											\
+	a->seq = seq;									\
+	a->row = a->slot * a->nrows + seq;						\
+	a->base = seq * a->chunk_elems;							\
+	a->first = 1;									\
+	bpf_loop(a->ncpus, NAME##__merge_cpu, a, 0);					\
 	return 0;									\
 }											\
 											\
@@ -505,7 +707,7 @@ static __always_inline int NAME##__fold(void *ctx, bool tc)				\
 	}										\
 	if (n > p->nelems)								\
 		p->nelems = n;								\
-	return sgbpf_agg_finish(ctx, f, NAME##__merge_cpu, tc);				\
+	return sgbpf_agg_finish(ctx, f, NAME##__merge_row, tc);				\
 }											\
 											\
 SEC("xdp")										\

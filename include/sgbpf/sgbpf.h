@@ -235,9 +235,28 @@ struct sgbpf_service_opts {
 	 * request slot for the results.  0: 65536.
 	 */
 	uint32_t max_reply;
+	/*
+	 * Multi-packet replies (UDP): the most packets one worker's reply may
+	 * span, at most SGBPF_MAX_PACKETS_PER_REPLY; 0 or 1: one-packet replies only.
+	 * Packet seq of a K-packet reply carries the reply body's bytes
+	 * [seq * C, seq * C + body_len), every packet but the last exactly C
+	 * (docs/protocol.md), and the result has up to max_packets * C bytes.
+	 * Kernel memory for partial results grows with it (x max_packets).
+	 */
+	uint32_t max_packets;
+	/*
+	 * C, the chunk size in bytes: a multiple of the element size, at most
+	 * SGBPF_UDP_BODY_MAX.  0: the largest multiple of the element size
+	 * that fits SGBPF_UDP_BODY_MAX (1452 for 4-byte elements, 1448 for
+	 * 8-byte ones, 1452 for count).
+	 */
+	uint32_t chunk_bytes;
 	size_t :0;
 };
-#define sgbpf_service_opts__last_field max_reply
+#define sgbpf_service_opts__last_field chunk_bytes
+
+/* Largest sgbpf_service_opts.max_packets. */
+#define SGBPF_MAX_PACKETS_PER_REPLY 32u
 
 enum sgbpf_policy {
 	SGBPF_POLICY_ALL = 0,	/* every worker */
@@ -352,9 +371,9 @@ SGBPF_API uint32_t sgbpf_inflight(const struct sgbpf_service *svc);
 struct sgbpf_stats {
 	uint64_t scatters;	/* scatter messages fanned out */
 	uint64_t clones;	/* packets sent to workers */
-	uint64_t folded;	/* replies counted and reduced */
+	uint64_t folded;	/* replies (multi-packet: packets) counted and reduced */
 	uint64_t completed;	/* requests completed in the kernel */
-	uint64_t duplicates;	/* a worker's second reply to one request */
+	uint64_t duplicates;	/* a worker's second reply (multi-packet: packet) to one request */
 	uint64_t unknown_src;	/* replies from addresses not in the worker list */
 	uint64_t malformed;	/* bad length, type or header */
 	uint64_t stale;		/* replies to finished, expired or reused requests */

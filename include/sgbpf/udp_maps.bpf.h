@@ -22,7 +22,30 @@ struct {
 	__type(value, struct sgbpf_slot);
 } sgbpf_slots SEC(".maps") __weak;
 
-/* Per-CPU partial results, indexed like sgbpf_slots. */
+/*
+ * Chunks 1.. of multi-packet results (struct sgbpf_chunk), max_packets - 1
+ * rows per slot; one unused row when max_packets is 1.  mmap'ed by libsgbpf.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sgbpf_chunk);
+} sgbpf_chunks SEC(".maps") __weak;
+
+/* Multi-packet replies in progress: slot * nworkers + worker (max_packets > 1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sgbpf_reply);
+} sgbpf_replies SEC(".maps") __weak;
+
+/*
+ * Per-CPU partial results: row slot * max_packets + seq, one per packet of
+ * a reply (max_packets 1: indexed like sgbpf_slots).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

@@ -20,6 +20,11 @@
 /* Room for one reduced body; a multiple of 8 large enough for 363 u32. */
 #define SGBPF_RESULT_BYTES	1456u
 #define SGBPF_MAX_CPUS		512u
+/*
+ * Most packets of one multi-packet reply (sgbpf_service_opts.max_packets):
+ * a worker's received packets are one 32-bit bitmap in a tagged word.
+ */
+#define SGBPF_MAX_PACKETS	32u
 
 /*
  * Status of a request slot, in the low 32 bits of sgbpf_slot.state; the high
@@ -67,13 +72,23 @@ struct sgbpf_slot {
 	__u32 nelems;			/* elements in result */
 	__u32 elem_size;		/* bytes per element in result */
 	__u32 duplicates;		/* second replies of counted workers */
-	__u32 pad;
+	/*
+	 * Packets folded, written when the request completes: every admitted
+	 * worker's K packets (== responses when replies are one packet).
+	 * With fate allow, user space waits until it has read as many.
+	 */
+	__u32 packets;
 	/*
 	 * Worker i has replied: bit i%32 of word i/32, tagged with req_id.
 	 * Opening the slot clears them, so bits of an earlier request with the
 	 * same id (after a wrap) never count.
 	 */
 	__u64 seen[SGBPF_SEEN_WORDS];
+	/*
+	 * Chunk 0 of the result: the reduced bytes [0, chunk).  Chunks 1.. of
+	 * a multi-packet result are rows of the array 'chunks' (struct
+	 * sgbpf_chunk), so a one-packet service keeps its result in the slot.
+	 */
 	__u8 result[SGBPF_RESULT_BYTES];
 	/*
 	 * The scatter of this slot's next request, written by user space before
@@ -102,6 +117,43 @@ struct sgbpf_partial {
 };
 
 /*
+ * Chunk seq (1 <= seq < max_packets) of slot's result: row
+ * slot * (max_packets - 1) + seq - 1 of the BPF_F_MMAPABLE array 'chunks'.
+ */
+struct sgbpf_chunk {
+	__u8 data[SGBPF_RESULT_BYTES];
+};
+
+/*
+ * A worker's multi-packet reply to the request in one slot (array 'replies',
+ * row slot * nworkers + worker), used when max_packets > 1.
+ *
+ * owner is the slot generation the record belongs to, shifted left by one,
+ * with SGBPF_REPLY_READY in bit 0.  The first packet of a worker for an
+ * opening takes the record over with compare-and-swap (owner = gen << 1),
+ * initialises rx and st, takes the admission ticket, writes the outcome in
+ * st and only then sets READY: every other packet of the worker waits for
+ * READY and then reads a settled K and admission.  rx and st carry the
+ * generation's low 32 bits as their tag, so a packet of an earlier opening
+ * that raced past the owner check fails its compare-and-swap.  Nothing is
+ * cleared when the slot opens: a record of an older generation is stale by
+ * its owner word.
+ */
+struct sgbpf_reply {
+	__u64 owner;
+	__u64 rx;		/* SGBPF_TAG(gen, packets received: bit seq) */
+	__u64 st;		/* SGBPF_TAG(gen, SGBPF_REPLY_*): K, outcome, folded */
+	__u64 pad;
+};
+
+#define SGBPF_REPLY_READY		1ull
+/* sgbpf_reply.st, low 32 bits: folded (7..0), K (15..8), outcome (bits 16, 17). */
+#define SGBPF_REPLY_FOLDED(w)		((__u32)(w) & 0xff)
+#define SGBPF_REPLY_K(w)		(((__u32)(w) >> 8) & 0xff)
+#define SGBPF_REPLY_ADMITTED		(1u << 16)	/* holds a ticket: its packets fold */
+#define SGBPF_REPLY_REFUSED		(1u << 17)	/* surplus, or the slot moved on */
+
+/*
  * Handed from the gather program to the reduction it tail-calls, through the
  * per-CPU array 'fold_ctx' (same CPU, no preemption in between).
  */
@@ -114,6 +166,10 @@ struct sgbpf_fold {
 	__u32 body_len;		/* bytes of body, <= SGBPF_UDP_BODY_MAX */
 	__u32 l4_off;		/* offset of the UDP header */
 	__u32 tail_len;		/* datagram bytes after the sgbpf header */
+	__u32 seq;		/* packet index within the worker's reply */
+	__u32 row;		/* partial of this packet: slot * max_packets + seq */
+	__u32 multi;		/* 1: multi-packet bookkeeping (max_packets > 1) */
+	__u32 pad;
 };
 
 /* sgbpf_slot.scatter, low 32 bits: needed (15..0) and the opened flag. */
@@ -145,7 +201,7 @@ struct sgbpf_fold {
  * or differs, and takes the element size from it.  Raise the version with
  * every change of those layouts.
  */
-#define SGBPF_REDUCER_ABI	2u
+#define SGBPF_REDUCER_ABI	3u
 
 struct sgbpf_reducer_abi {
 	__u32 version;		/* SGBPF_REDUCER_ABI when the object was built */
@@ -244,6 +300,13 @@ struct sgbpf_config {
 	__u32 notify;		/* enum sgbpf_notify */
 	__u32 fate;		/* XDP_DROP or XDP_PASS once folded */
 	__u32 elem_size;	/* of the reduction; 0 for count */
+	/*
+	 * Multi-packet replies: packets a reply may have (0 or 1: one-packet
+	 * replies only, the original rules) and the chunk size C, the body
+	 * bytes every packet but the last of a reply carries.
+	 */
+	__u32 max_packets;
+	__u32 chunk;
 };
 
 #endif /* SGBPF_UDP_STATE_H */

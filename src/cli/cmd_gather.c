@@ -46,6 +46,10 @@ static void usage(FILE *out)
 "                              (message type 2, same request id)\n"
 "      --reply-budget N        send a request only while at most N replies are\n"
 "                              awaited (the receive ring: no incast overflow)\n"
+"      --packets K             replies may span K packets, 1..%u (default 1):\n"
+"                              packet s carries result bytes [s*C, s*C+len),\n"
+"                              C = the largest multiple of the element size\n"
+"                              <= 1454 (docs/protocol.md)\n"
 "  -n, --count K               requests to run (default 1)\n"
 "  -i, --inflight M            requests outstanding at once (default 1)\n"
 "  -D, --delivery MODE         ringbuf (default), ctrl-fd, block, busy-wait\n"
@@ -68,7 +72,7 @@ static void usage(FILE *out)
 "\n"
 "Exit codes: 0 every request completed, 1 a request expired or failed (or a\n"
 "runtime error), 2 usage error (a bad value, or a bad file: missing, not a\n"
-"regular file, or not what it must be), 130/143 stopped by SIGINT/SIGTERM.\n");
+"regular file, or not what it must be), 130/143 stopped by SIGINT/SIGTERM.\n", SGBPF_MAX_PACKETS_PER_REPLY);
 }
 
 enum { OPT_REDUCE_OBJ = 256, OPT_REDUCE_PROG, OPT_ELEM_SIZE, OPT_XDP_MODE, OPT_MAX_INFLIGHT,

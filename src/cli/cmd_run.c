@@ -34,7 +34,8 @@ struct demo {
 	struct reply_gen gen;
 	uint16_t *ports;
 	uint32_t nworkers;
-	uint32_t expect[REPLY_GEN_NELEMS];
+	uint32_t packets;		/* per reply (--packets) */
+	uint32_t expect[REPLY_GEN_NELEMS * SGBPF_MAX_PACKETS_PER_REPLY];
 };
 
 static void usage(FILE *out)
@@ -62,22 +63,28 @@ static void usage(FILE *out)
 "      --retries R          at most R re-scatters per request (default 1)\n"
 "      --all-gather         send each complete result back to every worker\n"
 "      --reply-budget N     send a request only while at most N replies are awaited\n"
+"      --packets K          workers reply with K packets each (shuffled), reduced\n"
+"                           into one K*363-element result (1..%u, default 1)\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and exit\n"
 "\n"
 "Exit codes: 0 every result correct, 1 any incorrect or expired result or a\n"
-"runtime error, 2 usage error, 130/143 stopped by SIGINT/SIGTERM.\n", SGBPF_MAX_WORKERS);
+"runtime error, 2 usage error, 130/143 stopped by SIGINT/SIGTERM.\n", SGBPF_MAX_WORKERS,
+		SGBPF_MAX_PACKETS_PER_REPLY);
 }
 
 static bool check_sum(const struct sgbpf_result *res, void *ctx)
 {
 	struct demo *d = ctx;
-	uint32_t n;
+	uint32_t n = 0;
 
 	if (res->responses != d->nworkers || res->elem_size != 4)
 		return false;
-	n = reply_gen_expected_sum_u32(&d->gen, d->ports, d->nworkers, res->req_id, 0, d->expect);
-	return res->nelems == n && memcmp(res->data, d->expect, n * 4) == 0;
+	/* Packet seq of every worker's reply is chunk seq of the result. */
+	for (uint32_t seq = 0; seq < d->packets; seq++)
+		n += reply_gen_expected_sum_u32(&d->gen, d->ports, d->nworkers, res->req_id, seq,
+						d->expect + n);
+	return res->nelems == n && memcmp(res->data, d->expect, (size_t)n * 4) == 0;
 }
 
 /* A run of n consecutive loopback ports that nobody uses right now, for UDP or TCP. */
@@ -121,13 +128,14 @@ static int find_ports(uint32_t n, uint16_t *base)
 }
 
 /*
- * Starts 'sgbpf worker' as a child and waits for its ready line.  tcp_port:
- * TCP workers connecting to 127.0.0.1:tcp_port from the ports; 0: UDP.
+ * Starts 'sgbpf worker' as a child and waits for its ready line: UDP
+ * workers sending replies of `packets` datagrams, or with tcp_port TCP
+ * workers connecting to 127.0.0.1:tcp_port from the ports.
  */
 static pid_t start_workers(uint16_t base, uint32_t n, const char *reply, bool allgather,
-			   uint16_t tcp_port)
+			   uint32_t packets, uint16_t tcp_port)
 {
-	char listen[64], connect_to[64], line[256];
+	char listen[64], connect_to[64], line[256], npk[16];
 	int pipefd[2];
 	FILE *err_in;
 	pid_t pid;
@@ -140,10 +148,14 @@ static pid_t start_workers(uint16_t base, uint32_t n, const char *reply, bool al
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
+		/* Multi-packet replies leave shuffled: the kernel must not care. */
 		char *args[] = { "sgbpf", "worker", "--listen", listen, "--reply", (char *)reply,
+				 "--packets", npk, "--shuffle",
 				 allgather ? "--expect-allgather" : NULL, NULL };
 		char *tcp_args[] = { "sgbpf", "worker", "--backend", "tcp", "--connect", connect_to,
 				     "--bind", listen, "--reply", (char *)reply, NULL };
+
+		snprintf(npk, sizeof(npk), "%u", packets);
 
 		/* The demo's workers must not outlive it, however it ends. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -265,7 +277,9 @@ int cmd_run(int argc, char **argv)
 		so.listen.addr = htonl(LOOPBACK);
 		so.listen.port = base + d.nworkers;
 	}
-	workers = start_workers(base, d.nworkers, reply, g.sopts.all_gather, so.listen.port);
+	d.packets = so.max_packets ? so.max_packets : 1;
+	workers = start_workers(base, d.nworkers, reply, g.sopts.all_gather, d.packets,
+				so.listen.port);
 	if (workers < 0) {
 		cli_fail(CMD, "cannot start the local workers: %s", strerror(errno));
 		goto out;

@@ -139,6 +139,8 @@ struct worker {
 	uint32_t per_req_slots;		/* slots one reply needs */
 	uint32_t per_req_sqes;		/* SQEs one reply needs */
 
+	uint32_t *order;		/* --shuffle: packet order of the reply being queued */
+	uint64_t rng;			/* --shuffle: xorshift64 state */
 	struct pending *backlog;	/* RX_NBUFS entries: one per buffer */
 	uint32_t bl_head, bl_tail;
 
@@ -416,6 +418,12 @@ static int setup_replies(struct worker *w)
 			return cli_fail(CMD, "out of memory"), -ENOMEM;
 		for (k = 0; k < o->packets; k++)
 			reply_gen_fill_body(&o->reply, 0, 0, k, w->bodies + (size_t)k * SGBPF_UDP_BODY_MAX);
+	}
+	if (o->shuffle) {
+		w->order = calloc(o->packets, sizeof(*w->order));
+		if (!w->order)
+			return cli_fail(CMD, "out of memory"), -ENOMEM;
+		w->rng = ((uint64_t)getpid() << 32 | (uint64_t)time(NULL)) | 1;
 	}
 	w->delay_ts.tv_sec = (long long)(o->delay_us / 1000000);
 	w->delay_ts.tv_nsec = (long long)(o->delay_us % 1000000) * 1000;
@@ -732,6 +740,24 @@ static struct io_uring_sqe *queue_junk(struct worker *w, uint32_t fi, const stru
  * holding every datagram of the reply; IORING_TIMEOUT_ETIME_SUCCESS makes
  * its expiry start the chain rather than cancel it.
  */
+/* --shuffle: a fresh random permutation of 0..packets-1 in w->order (Fisher-Yates). */
+static void shuffle_order(struct worker *w, uint32_t packets)
+{
+	for (uint32_t k = 0; k < packets; k++)
+		w->order[k] = k;
+	for (uint32_t k = packets - 1; k > 0; k--) {
+		uint32_t j, t;
+
+		w->rng ^= w->rng << 13;
+		w->rng ^= w->rng >> 7;
+		w->rng ^= w->rng << 17;
+		j = (uint32_t)(w->rng % (k + 1));
+		t = w->order[k];
+		w->order[k] = w->order[j];
+		w->order[j] = t;
+	}
+}
+
 static void queue_reply(struct worker *w, const struct pending *pd)
 {
 	const struct worker_opts *o = w->o;
@@ -746,14 +772,19 @@ static void queue_reply(struct worker *w, const struct pending *pd)
 		last = sqe;
 	}
 	for (c = 0; c < copies; c++) {
+		/* Each copy in its own order: duplicates arrive interleaved. */
+		if (o->shuffle)
+			shuffle_order(w, o->packets);
 		for (k = 0; k < o->packets; k++) {
+			uint32_t seq = o->shuffle ? w->order[k] : k;
+
 			if (last && link)
 				last->flags |= IOSQE_IO_LINK;
-			last = queue_packet(w, fi, pd, k);
+			last = queue_packet(w, fi, pd, seq);
 			if (o->stray) {
 				if (link)
 					last->flags |= IOSQE_IO_LINK;
-				last = queue_packet(w, w->socks[fi].stray, pd, k);
+				last = queue_packet(w, w->socks[fi].stray, pd, seq);
 			}
 		}
 		if (o->junk) {
@@ -927,6 +958,7 @@ static void worker_cleanup(struct worker *w)
 	free(w->slots);
 	free(w->slot_bodies);
 	free(w->bodies);
+	free(w->order);
 	free(w->seen);
 	free(w->first_copies);
 }
@@ -1077,6 +1109,8 @@ static void worker_usage(void)
 "\n"
 "Misbehaviour, for robustness tests:\n"
 "      --duplicate                send every reply twice\n"
+"      --shuffle                  send the packets of a reply (--packets) in a\n"
+"                                 random order, each copy in its own\n"
 "      --junk                     follow each reply with a 5-byte garbage datagram\n"
 "      --stray                    also send each datagram from an unlisted port\n"
 "      --silent-port PORT         that port receives but never answers (repeatable)\n"
@@ -1111,6 +1145,7 @@ static void worker_usage(void)
 enum {
 	OPT_NO_PAD = 256,
 	OPT_DUPLICATE,
+	OPT_SHUFFLE,
 	OPT_JUNK,
 	OPT_STRAY,
 	OPT_SILENT_PORT,
@@ -1135,6 +1170,7 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "duplicate", no_argument, NULL, OPT_DUPLICATE },
+		{ "shuffle", no_argument, NULL, OPT_SHUFFLE },
 		{ "junk", no_argument, NULL, OPT_JUNK },
 		{ "stray", no_argument, NULL, OPT_STRAY },
 		{ "silent-port", required_argument, NULL, OPT_SILENT_PORT },
@@ -1220,6 +1256,9 @@ static int parse_worker_args(int argc, char **argv, struct worker_opts *o)
 			break;
 		case 'q':
 			o->quiet = true;
+			break;
+		case OPT_SHUFFLE:
+			o->shuffle = true;
 			break;
 		case OPT_DUPLICATE:
 			o->duplicate = true;

@@ -140,6 +140,11 @@ int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_serv
 			return cli_usage_error(cmd, "bad --reply-budget '%s' (replies, at least 1)",
 					       arg);
 		return 0;
+	case SVC_OPT_PACKETS:
+		if (cli_parse_u32(arg, 1, SGBPF_MAX_PACKETS_PER_REPLY, &so->max_packets))
+			return cli_usage_error(cmd, "bad --packets '%s' (1..%u)", arg,
+					       SGBPF_MAX_PACKETS_PER_REPLY);
+		return 0;
 	default:
 		return -1;
 	}

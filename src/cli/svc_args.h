@@ -20,7 +20,7 @@ int svc_parse_backend(const char *s, enum sgbpf_backend *out);
 /*
  * The options 'gather' and 'run' share, by short option letter: -b backend,
  * -t timeout-us, -n count, -i inflight, -D delivery, -a allow, and the
- * long-only --retry-us, --retries, --all-gather and --reply-budget
+ * long-only --retry-us, --retries, --all-gather, --reply-budget and --packets
  * (SVC_OPT_*).  Returns -1
  * when c is not one of them, 0 when it was parsed, or CLI_EXIT_USAGE after
  * printing the error.
@@ -29,7 +29,10 @@ int svc_common_option(const char *cmd, int c, const char *arg, struct sgbpf_serv
 		      struct sgbpf_scatter_opts *sc, uint64_t *count, uint32_t *inflight);
 
 /* Long-only shared options (above any short option letter). */
-enum { SVC_OPT_RETRY_US = 0x1000, SVC_OPT_RETRIES, SVC_OPT_ALL_GATHER, SVC_OPT_REPLY_BUDGET };
+enum {
+	SVC_OPT_RETRY_US = 0x1000, SVC_OPT_RETRIES, SVC_OPT_ALL_GATHER, SVC_OPT_REPLY_BUDGET,
+	SVC_OPT_PACKETS,
+};
 /* Largest --retries. */
 #define SVC_RETRIES_MAX 1000u
 
@@ -63,7 +66,8 @@ int svc_policy_check(const char *cmd, const struct sgbpf_scatter_opts *sc, uint3
 	{ "retry-us", required_argument, NULL, SVC_OPT_RETRY_US },	\
 	{ "retries", required_argument, NULL, SVC_OPT_RETRIES },	\
 	{ "all-gather", no_argument, NULL, SVC_OPT_ALL_GATHER },	\
-	{ "reply-budget", required_argument, NULL, SVC_OPT_REPLY_BUDGET }
+	{ "reply-budget", required_argument, NULL, SVC_OPT_REPLY_BUDGET },	\
+	{ "packets", required_argument, NULL, SVC_OPT_PACKETS }
 #define SVC_COMMON_SHORTOPTS "b:t:n:i:D:a"
 
 #endif

@@ -26,6 +26,7 @@ struct worker_opts {
 	bool pad;			/* pad datagrams to SGBPF_UDP_MSG_LEN */
 	bool quiet;			/* no ready line, no summary */
 	bool duplicate;			/* send every reply twice */
+	bool shuffle;			/* send a reply's packets in a random order */
 	bool junk;			/* a 5-byte garbage datagram after each reply */
 	bool stray;			/* a copy of each datagram from an unlisted port */
 	uint64_t delay_us;		/* delay of every reply */

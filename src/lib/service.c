@@ -166,6 +166,15 @@ struct sgbpf_service *sgbpf_service_create(const struct sgbpf_service_opts *opts
 	svc->reduce = opts->reduce;
 	svc->on_complete = opts->on_complete;
 	svc->cb_ctx = opts->cb_ctx;
+	svc->max_packets = OPTS_GET(opts, max_packets, 0);
+	if (svc->max_packets == 0)
+		svc->max_packets = 1;
+	svc->chunk = OPTS_GET(opts, chunk_bytes, 0);
+	if (svc->max_packets > SGBPF_MAX_PACKETS_PER_REPLY) {
+		err = sgbpf_err(-EINVAL, "max_packets %u is above the limit of %u",
+				svc->max_packets, SGBPF_MAX_PACKETS_PER_REPLY);
+		goto err_free;
+	}
 
 	switch (opts->backend) {
 	case SGBPF_BACKEND_UDP:
@@ -255,6 +264,12 @@ static void allgather(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 		svc->allgathers++;
 }
 
+/* Datagrams one request's replies may take: every packet of every worker. */
+static uint32_t request_replies(const struct sgbpf_service *svc)
+{
+	return svc->nworkers * svc->max_packets;
+}
+
 /* Hands a finished request to the application and frees its slot. */
 static void report(struct sgbpf_service *svc, struct sgbpf_req *r, enum sgbpf_status status)
 {
@@ -305,12 +320,12 @@ static enum sgbpf_slot_view slot_view(const struct sgbpf_service *svc, const str
 }
 
 /* Replies the kernel counted when r's slot completed. */
-static uint32_t slot_responses(const struct sgbpf_service *svc, const struct sgbpf_req *r)
+static uint32_t slot_packets(const struct sgbpf_service *svc, const struct sgbpf_req *r)
 {
 	struct sgbpf_slot_result ks = { 0 };
 
-	svc->ops->slot_result(svc, sgbpf_reqtab_slot(&svc->reqs, r->req_id), r->req_id, true, &ks);
-	return ks.responses;
+	svc->ops->slot_result(svc, sgbpf_reqtab_slot(&svc->reqs, r->req_id), r->req_id, false, &ks);
+	return ks.packets;
 }
 
 /*
@@ -377,7 +392,7 @@ void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id)
 	 * until user space has read as many as the kernel counted.
 	 */
 	if (svc->fate == SGBPF_FATE_ALLOW &&
-	    svc->ops->rx_count(svc, slot) < slot_responses(svc, r)) {
+	    svc->ops->rx_count(svc, slot) < slot_packets(svc, r)) {
 		r->kernel_done = true;
 		r->done_ns = sgbpf_now_ns();
 		svc->pending++;
@@ -421,7 +436,7 @@ static void report_pending(struct sgbpf_service *svc)
 		uint32_t slot = sgbpf_reqtab_live(&svc->reqs, i);
 		struct sgbpf_req *r = &svc->reqs.reqs[slot];
 
-		if (r->kernel_done && (svc->ops->rx_count(svc, slot) >= slot_responses(svc, r) ||
+		if (r->kernel_done && (svc->ops->rx_count(svc, slot) >= slot_packets(svc, r) ||
 				       now - r->done_ns > (svc->allow_grace_ns ? svc->allow_grace_ns :
 							    ALLOW_GRACE_NS))) {
 			svc->pending--;
@@ -609,16 +624,20 @@ static uint32_t awaited(const struct sgbpf_service *svc)
 	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
-/* Copies the budget lets out now; 0 with *idle false when none. */
+/*
+ * Copies the budget lets out now; 0 with *idle false when none.  The budget
+ * is in datagrams: a copy brings up to max_packets of them, and a worker
+ * counts as folded only with all of its packets.
+ */
 static uint32_t budget_room(const struct sgbpf_service *svc, uint32_t want, bool *idle)
 {
-	uint32_t out = svc->wire_replies;
+	uint64_t k = request_replies(svc) / svc->nworkers, out = svc->wire_replies;
 
 	/* The sum of copies sent bounds what is awaited; count exactly only if it matters. */
-	if (out > svc->reply_budget || svc->reply_budget - out < want)
+	if (out * k > svc->reply_budget || svc->reply_budget - out * k < (uint64_t)want * k)
 		out = awaited(svc);
 	*idle = out == 0;
-	return out >= svc->reply_budget ? 0 : svc->reply_budget - out;
+	return out * k >= svc->reply_budget ? 0 : (uint32_t)((svc->reply_budget - out * k) / k);
 }
 
 static bool held_live(const struct sgbpf_service *svc, uint64_t e)

@@ -36,6 +36,12 @@ struct sgbpf_slot_result {
 	uint32_t elem_size;
 	uint32_t responses;		/* counted at completion, else folded so far */
 	uint32_t duplicates;		/* second replies of counted workers */
+	/*
+	 * Packets of the counted workers' replies, once complete (responses
+	 * times K for K-packet replies): with fate allow, what user space
+	 * reads before it reports the request.
+	 */
+	uint32_t packets;
 };
 
 struct sgbpf_backend_ops {
@@ -119,6 +125,9 @@ struct sgbpf_service {
 	enum sgbpf_reduce reduce;
 	uint32_t elem_size;
 	uint32_t nworkers;
+	/* Packets a reply may span (>= 1) and the chunk each carries (0: the default). */
+	uint32_t max_packets;
+	uint32_t chunk;
 	uint32_t body_max;		/* largest body sgbpf_scatter() takes (interface MTU) */
 	uint32_t mtu;			/* of the interface, for messages */
 	struct sgbpf_endpoint *workers;

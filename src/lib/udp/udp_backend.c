@@ -111,7 +111,10 @@ static void select_builtin(struct sgbpf_udp *skel, enum sgbpf_reduce r)
 	}
 }
 
-static int size_maps(struct sgbpf_udp *skel, uint32_t nslots, bool reduces)
+_Static_assert(SGBPF_MAX_PACKETS == SGBPF_MAX_PACKETS_PER_REPLY, "one packet limit");
+
+static int size_maps(struct sgbpf_udp *skel, uint32_t nslots, bool reduces, uint32_t nworkers,
+		     uint32_t max_packets)
 {
 	/* Room for an event of every slot: a lost event would cost a timeout. */
 	uint32_t ring = 1u << 16;
@@ -124,7 +127,15 @@ static int size_maps(struct sgbpf_udp *skel, uint32_t nslots, bool reduces)
 		err = bpf_map__set_max_entries(skel->maps.sgbpf_events, ring);
 	/* Count-only services never fold, so they need no partials. */
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.sgbpf_partials, reduces ? nslots : 1);
+		err = bpf_map__set_max_entries(skel->maps.sgbpf_partials,
+					       reduces ? nslots * max_packets : 1);
+	/* Chunk 0 of a result lives in its slot; multi-packet replies need the rest. */
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.sgbpf_chunks,
+					       max_packets > 1 ? nslots * (max_packets - 1) : 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.sgbpf_replies,
+					       max_packets > 1 ? nslots * nworkers : 1);
 	return err ? sgbpf_err(err, "cannot size the BPF maps: %s", strerror(-err)) : 0;
 }
 
@@ -138,7 +149,8 @@ static int load_skeleton(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	if (!b->skel)
 		return sgbpf_err(-errno, "cannot open the embedded BPF object: %s", strerror(errno));
 	select_builtin(b->skel, svc->reduce);
-	err = size_maps(b->skel, svc->reqs.nslots, svc->reduce != SGBPF_REDUCE_COUNT);
+	err = size_maps(b->skel, svc->reqs.nslots, svc->reduce != SGBPF_REDUCE_COUNT,
+			svc->nworkers, svc->max_packets);
 	if (err)
 		return err;
 
@@ -397,8 +409,21 @@ static int write_config(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 		.port = htons(b->port),
 		.fate = svc->fate == SGBPF_FATE_ALLOW ? XDP_PASS_VERDICT : XDP_DROP_VERDICT,
 		.elem_size = svc->elem_size,
+		.max_packets = svc->max_packets,
 	};
-	uint32_t zero = 0;
+	uint32_t zero = 0, es = svc->elem_size ? svc->elem_size : 1;
+
+	/*
+	 * The element size is known now, a custom reduction's included.  A
+	 * count reads no body: its chunks default to the original workers'
+	 * 363 u32, which is what they send.
+	 */
+	if (svc->chunk == 0)
+		svc->chunk = svc->elem_size ? SGBPF_UDP_BODY_MAX / es * es : SGBPF_UDP_BODY_U32 * 4;
+	if (svc->chunk > SGBPF_UDP_BODY_MAX || svc->chunk % es)
+		return sgbpf_err(-EINVAL, "chunk_bytes %u must be a multiple of the element size "
+					  "(%u) and at most %u", svc->chunk, es, SGBPF_UDP_BODY_MAX);
+	cfg.chunk = svc->chunk;
 
 	if (b->ctrl_sock >= 0) {
 		struct sockaddr_in a;
@@ -446,7 +471,21 @@ static int map_slots(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 		return sgbpf_err(-errno, "cannot map the request slots: %s", strerror(errno));
 	}
 	b->slots_len = len;
-	return 0;
+	if (svc->max_packets <= 1)
+		return 0;
+	/* Chunks 1.. of multi-packet results, and room to lay a result out whole. */
+	len = (size_t)bpf_map__value_size(b->skel->maps.sgbpf_chunks) * svc->reqs.nslots *
+	      (svc->max_packets - 1);
+	len = (len + page - 1) / page * page;
+	b->chunks = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 bpf_map__fd(b->skel->maps.sgbpf_chunks), 0);
+	if (b->chunks == MAP_FAILED) {
+		b->chunks = NULL;
+		return sgbpf_err(-errno, "cannot map the result chunks: %s", strerror(errno));
+	}
+	b->chunks_len = len;
+	b->result_buf = malloc((size_t)svc->max_packets * svc->chunk);
+	return b->result_buf ? 0 : -ENOMEM;
 }
 
 /*
@@ -491,9 +530,12 @@ static int attach_programs(struct sgbpf_service *svc, struct sgbpf_udp_backend *
 
 /*
  * Per-CPU partial results cost slots x possible CPUs x sizeof(struct
- * sgbpf_partial) bytes of kernel memory: 24 MiB for 8192 slots on two CPUs,
- * 1.5 GiB on 128.  When the caller leaves the in-flight limit to us, a
- * reducing service stays within this budget (but keeps at least 64 slots).
+ * sgbpf_partial) bytes of kernel memory (x max_packets): 24 MiB for 8192
+ * slots on two CPUs, 1.5 GiB on 128.  Multi-packet services also hold a
+ * reply record per slot and worker (8192 x 1024 of them would be 256 MiB)
+ * and max_packets - 1 result chunks per slot.  When the caller leaves the
+ * in-flight limit to us, a service stays within this budget (but keeps at
+ * least 64 slots).
  */
 #define PARTIALS_BUDGET (32ull << 20)
 #define MIN_DEFAULT_INFLIGHT 64u
@@ -502,14 +544,19 @@ static uint32_t udp_default_inflight(const struct sgbpf_service *svc,
 				     const struct sgbpf_service_opts *opts)
 {
 	int ncpus = libbpf_num_possible_cpus();
-	uint64_t per_slot;
+	uint64_t per_slot = 0;
 	uint32_t n = SGBPF_DEFAULT_INFLIGHT;
 
 	(void)opts;	/* nothing in them changes the UDP budget */
 
-	if (svc->reduce == SGBPF_REDUCE_COUNT || ncpus <= 0)
-		return n;	/* count-only services have no partials */
-	per_slot = (uint64_t)ncpus * sizeof(struct sgbpf_partial);
+	if (ncpus <= 0)
+		return n;
+	/* Count-only services have no partials. */
+	if (svc->reduce != SGBPF_REDUCE_COUNT)
+		per_slot += (uint64_t)ncpus * sizeof(struct sgbpf_partial) * svc->max_packets;
+	if (svc->max_packets > 1)
+		per_slot += (uint64_t)svc->nworkers * sizeof(struct sgbpf_reply) +
+			    (uint64_t)(svc->max_packets - 1) * sizeof(struct sgbpf_chunk);
 	while (n > MIN_DEFAULT_INFLIGHT && n * per_slot > PARTIALS_BUDGET)
 		n >>= 1;
 	return n;
@@ -560,6 +607,9 @@ static void udp_destroy(struct sgbpf_service *svc)
 	sgbpf_udp_io_close(svc, b);
 	if (b->slots)
 		munmap(b->slots, b->slots_len);
+	if (b->chunks)
+		munmap(b->chunks, b->chunks_len);
+	free(b->result_buf);
 	bpf_object__close(b->custom_obj);
 	sgbpf_udp__destroy(b->skel);
 	free(b->load_log);

@@ -88,6 +88,9 @@ struct sgbpf_udp_backend {
 
 	struct sgbpf_slot *slots;	/* mmap of the slots map */
 	size_t slots_len;
+	struct sgbpf_chunk *chunks;	/* mmap of the result chunks (max_packets > 1) */
+	size_t chunks_len;
+	uint8_t *result_buf;		/* a multi-chunk result laid out whole */
 	struct ring_buffer *rb;
 	/* Wake-up batching (udp_wake.c): the awake word, the ring's positions, the kick. */
 	struct sgbpf_wake *wake;

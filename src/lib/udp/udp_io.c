@@ -115,7 +115,8 @@ static int rx_register(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 static int rx_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 {
 	struct udp_rx *rx = &b->rx;
-	uint32_t want = svc->nworkers * RX_INFLIGHT, n = 64;
+	/* Multi-packet replies hold a buffer per packet. */
+	uint32_t per_req = svc->nworkers * svc->max_packets, want = per_req * RX_INFLIGHT, n = 64;
 	size_t page = sysconf(_SC_PAGESIZE);
 
 	/*
@@ -127,8 +128,12 @@ static int rx_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	 */
 	while (n < want && n < 32768)
 		n <<= 1;
-	if (n / svc->nworkers < svc->reqs.limit)
-		svc->reqs.limit = n / svc->nworkers;
+	if (n / per_req == 0)
+		return sgbpf_err(-EINVAL, "fate allow keeps every packet of a request: %u workers "
+					  "x %u packets exceed the %u receive buffers of a ring",
+				 svc->nworkers, svc->max_packets, n);
+	if (n / per_req < svc->reqs.limit)
+		svc->reqs.limit = n / per_req;
 	/*
 	 * Replies wait in the socket until the thread next collects completions
 	 * (deferred task work): let it hold all of them, at up to 4 KiB of
@@ -149,7 +154,7 @@ static int rx_setup(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 	rx->entries = calloc(n, sizeof(*rx->entries));
 	rx->head = malloc(svc->reqs.nslots * sizeof(*rx->head));
 	rx->count = calloc(svc->reqs.nslots, sizeof(*rx->count));
-	rx->view = calloc(svc->nworkers, sizeof(*rx->view));
+	rx->view = calloc(per_req, sizeof(*rx->view));
 	rx->held = calloc(n, 1);
 	if (!rx->bufs || !rx->entries || !rx->head || !rx->count || !rx->view || !rx->held)
 		return -ENOMEM;
@@ -232,14 +237,58 @@ recycle:
 	rx_recycle(rx, bid);
 }
 
+/* Worker, then seq_num: the order a multi-packet reply's body is read in. */
+static bool response_before(const struct sgbpf_response *x, const struct sgbpf_response *y)
+{
+	if (x->worker != y->worker)
+		return x->worker < y->worker;
+	return sgbpf_le32(x->hdr->seq_num) < sgbpf_le32(y->hdr->seq_num);
+}
+
+static void sift_down(struct sgbpf_response *v, uint32_t i, uint32_t n)
+{
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		struct sgbpf_response t;
+
+		if (c >= n)
+			return;
+		if (c + 1 < n && response_before(&v[c], &v[c + 1]))
+			c++;
+		if (!response_before(&v[i], &v[c]))
+			return;
+		t = v[i];
+		v[i] = v[c];
+		v[c] = t;
+		i = c;
+	}
+}
+
+/*
+ * Heap sort, in place: qsort() may allocate a buffer for arrays past a few
+ * hundred bytes, and nothing is allocated on the request path.
+ */
+static void sort_responses(struct sgbpf_response *v, uint32_t n)
+{
+	for (uint32_t i = n / 2; i-- > 0;)
+		sift_down(v, i, n);
+	for (uint32_t end = n; end > 1; end--) {
+		struct sgbpf_response t = v[0];
+
+		v[0] = v[end - 1];
+		v[end - 1] = t;
+		sift_down(v, 0, end - 1);
+	}
+}
+
 const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint32_t slot,
 						 uint32_t *n)
 {
 	struct sgbpf_udp_backend *b = svc->backend;
 	struct udp_rx *rx = &b->rx;
-	uint32_t k = 0;
+	uint32_t k = 0, max = svc->nworkers * svc->max_packets;
 
-	for (uint32_t bid = rx->head[slot]; bid != UINT32_MAX && k < svc->nworkers;
+	for (uint32_t bid = rx->head[slot]; bid != UINT32_MAX && k < max;
 	     bid = rx->entries[bid].next) {
 		struct io_uring_recvmsg_out *o = (void *)(rx->bufs + (size_t)bid * rx->buf_size);
 		const struct sgbpf_hdr *h = io_uring_recvmsg_payload(o, &rx->mh);
@@ -251,7 +300,7 @@ const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint
 		rx->view[k].body_len = sgbpf_le32(h->body_len) < body ? sgbpf_le32(h->body_len) : body;
 		k++;
 	}
-	if (rx->last_len && rx->last_len[slot] && k < svc->nworkers) {
+	if (rx->last_len && rx->last_len[slot] && k < max) {
 		const struct sgbpf_hdr *h = (void *)(rx->last + (size_t)slot * SGBPF_UDP_MSG_LEN);
 		uint32_t body = rx->last_len[slot] - SGBPF_HDR_LEN;
 
@@ -261,6 +310,9 @@ const struct sgbpf_response *sgbpf_udp_responses(struct sgbpf_service *svc, uint
 		rx->view[k].body_len = sgbpf_le32(h->body_len) < body ? sgbpf_le32(h->body_len) : body;
 		k++;
 	}
+	/* The kernel passes packets in arrival order; a reply is read in seq order. */
+	if (svc->max_packets > 1)
+		sort_responses(rx->view, k);
 	*n = k;
 	return rx->view;
 }
@@ -942,6 +994,10 @@ int sgbpf_udp_allgather(struct sgbpf_service *svc, uint32_t slot, uint32_t req_i
 	struct sgbpf_hdr *h = (struct sgbpf_hdr *)b->tx[slot].buf;
 	uint32_t esz = svc->elem_size ? svc->elem_size : 1;
 	size_t chunk = svc->body_max / esz * esz;
+
+	/* A multi-packet service's results go back in the chunks they came in. */
+	if (svc->max_packets > 1 && svc->chunk && svc->chunk < chunk)
+		chunk = svc->chunk;
 	uint32_t npkts;
 	int ret;
 

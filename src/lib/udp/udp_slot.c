@@ -7,6 +7,7 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <sgbpf/udp_state.h>
 
@@ -18,6 +19,44 @@ static struct sgbpf_slot *udp_slot(const struct sgbpf_service *svc, uint32_t slo
 	const struct sgbpf_udp_backend *b = svc->backend;
 
 	return &b->slots[slot];
+}
+
+/*
+ * A completed result, contiguous.  Chunk 0 is in the slot; a result that
+ * spans more chunks (multi-packet replies) is copied, chunk by chunk, into
+ * one buffer of the service: the chunks map's rows are 8-byte aligned and
+ * so not back to back when C is not a multiple of 8 (1452).  The callback
+ * that reads it runs before the next result is laid out.  One-chunk results
+ * are handed out in place, without a copy.
+ */
+static const void *udp_result(const struct sgbpf_service *svc, uint32_t slot, uint32_t *nelems)
+{
+	const struct sgbpf_udp_backend *b = svc->backend;
+	const struct sgbpf_slot *ks = udp_slot(svc, slot);
+	uint32_t es = ks->elem_size, cap, nchunks, bytes;
+
+	if (es == 0) {
+		*nelems = 0;
+		return ks->result;
+	}
+	/* The kernel keeps within its chunks; never hand out more than they hold. */
+	cap = svc->max_packets > 1 ? svc->max_packets * (svc->chunk / es) :
+				     SGBPF_RESULT_BYTES / es;
+	if (*nelems > cap)
+		*nelems = cap;
+	bytes = *nelems * es;
+	if (svc->max_packets <= 1 || bytes <= svc->chunk)
+		return ks->result;
+	nchunks = (bytes + svc->chunk - 1) / svc->chunk;
+	memcpy(b->result_buf, ks->result, svc->chunk);
+	for (uint32_t c = 1; c < nchunks; c++) {
+		const struct sgbpf_chunk *ch =
+			&b->chunks[(size_t)slot * (svc->max_packets - 1) + c - 1];
+		uint32_t n = c + 1 < nchunks ? svc->chunk : bytes - c * svc->chunk;
+
+		memcpy(b->result_buf + (size_t)c * svc->chunk, ch->data, n);
+	}
+	return b->result_buf;
 }
 
 enum sgbpf_slot_view sgbpf_udp_slot_view(const struct sgbpf_service *svc, uint32_t slot,
@@ -57,14 +96,12 @@ void sgbpf_udp_slot_result(const struct sgbpf_service *svc, uint32_t slot, uint3
 	uint64_t t;
 
 	out->duplicates = ks->duplicates;
+	out->packets = ks->packets;
 	if (complete) {
 		out->responses = ks->responses;
 		out->elem_size = ks->elem_size;
 		out->nelems = ks->nelems;
-		/* The kernel keeps within the result; never hand out more than it holds. */
-		if (out->elem_size && out->nelems > SGBPF_RESULT_BYTES / out->elem_size)
-			out->nelems = SGBPF_RESULT_BYTES / out->elem_size;
-		out->data = ks->result;
+		out->data = udp_result(svc, slot, &out->nelems);
 		return;
 	}
 	t = __atomic_load_n(&ks->tickets, __ATOMIC_ACQUIRE);
