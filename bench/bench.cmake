@@ -28,3 +28,18 @@ sgbpf_bpf_skeleton(bench_floor_bpf
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/bench_floor.bpf.c
   INCLUDES ${CMAKE_CURRENT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/bpf-udp)
 sgbpf_bench(floor bench_floor_bpf_skel PkgConfig::LIBBPF)
+
+# Does the reduction scale with CPUs?  The gather programs twice: as libsgbpf
+# embeds them, and built with per-CPU partials replaced by one shared partial
+# under a spin lock (only here), driven by BPF_PROG_TEST_RUN.
+sgbpf_bpf_skeleton(sgbpf_udp_single_lock
+  SOURCES ${PROJECT_SOURCE_DIR}/bpf-udp/scatter.bpf.c ${PROJECT_SOURCE_DIR}/bpf-udp/gather.bpf.c
+          ${PROJECT_SOURCE_DIR}/bpf-udp/reduce_builtin.bpf.c
+  INCLUDES ${PROJECT_SOURCE_DIR}/bpf-udp
+  DEFINES SGBPF_BENCH_SINGLE_LOCK)
+add_executable(bench_fold_scaling ${CMAKE_CURRENT_SOURCE_DIR}/bench_fold_scaling.c
+  ${PROJECT_SOURCE_DIR}/tests/pkt_build.c)
+target_include_directories(bench_fold_scaling PRIVATE ${PROJECT_SOURCE_DIR}/include
+  ${PROJECT_SOURCE_DIR}/tests)
+target_link_libraries(bench_fold_scaling PRIVATE sgbpf_udp_skel sgbpf_udp_single_lock_skel
+  PkgConfig::LIBBPF pthread)

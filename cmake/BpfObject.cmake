@@ -1,10 +1,12 @@
 # Compile BPF C sources into one object and turn it into a libbpf skeleton
 # header, so that the library embeds its BPF code and needs no file at run time.
 #
-#   sgbpf_bpf_skeleton(NAME SOURCES a.bpf.c b.bpf.c [INCLUDES dir...])
+#   sgbpf_bpf_skeleton(NAME SOURCES a.bpf.c b.bpf.c [INCLUDES dir...] [DEFINES SYM...])
 #
 # produces ${CMAKE_CURRENT_BINARY_DIR}/NAME.skel.h and an interface target
-# NAME_skel whose include directory holds it.
+# NAME_skel whose include directory holds it.  With DEFINES (a variant of
+# code built elsewhere too, e.g. for a benchmark) the objects are named
+# after NAME, so that both builds can live in one directory.
 
 find_program(BPF_CLANG NAMES clang clang-14)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin)
@@ -58,13 +60,16 @@ set(SGBPF_BPF_CFLAGS -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Wno-
 # Compile one .bpf.c into a .bpf.o; returns the object path in OUT_VAR.
 function(sgbpf_bpf_compile SRC OUT_VAR)
   sgbpf_bpf_require_tools()
-  cmake_parse_arguments(ARG "" "" "INCLUDES;DEPENDS" ${ARGN})
+  cmake_parse_arguments(ARG "" "PREFIX" "INCLUDES;DEPENDS;DEFINES" ${ARGN})
   get_filename_component(abs ${SRC} ABSOLUTE)
   get_filename_component(stem ${SRC} NAME_WE)
-  set(obj ${CMAKE_CURRENT_BINARY_DIR}/${stem}.bpf.o)
+  set(obj ${CMAKE_CURRENT_BINARY_DIR}/${ARG_PREFIX}${stem}.bpf.o)
   set(incs -I${SGBPF_VMLINUX_DIR} -I${SGBPF_BPF_INCLUDE_DIR})
   foreach(d ${ARG_INCLUDES})
     list(APPEND incs -I${d})
+  endforeach()
+  foreach(d ${ARG_DEFINES})
+    list(APPEND incs -D${d})
   endforeach()
   file(GLOB bpf_headers ${SGBPF_BPF_INCLUDE_DIR}/sgbpf/*.h
        ${CMAKE_CURRENT_SOURCE_DIR}/*.h)
@@ -72,16 +77,21 @@ function(sgbpf_bpf_compile SRC OUT_VAR)
     OUTPUT ${obj}
     COMMAND ${BPF_CLANG} ${SGBPF_BPF_CFLAGS} ${incs} -c ${abs} -o ${obj}
     DEPENDS ${abs} ${SGBPF_VMLINUX_H} ${bpf_headers} ${ARG_DEPENDS}
-    COMMENT "BPF ${stem}.bpf.c"
+    COMMENT "BPF ${ARG_PREFIX}${stem}.bpf.c"
     VERBATIM)
   set(${OUT_VAR} ${obj} PARENT_SCOPE)
 endfunction()
 
 function(sgbpf_bpf_skeleton NAME)
-  cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDES" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;INCLUDES;DEFINES" ${ARGN})
   set(objs)
+  set(prefix)
+  if(ARG_DEFINES)
+    set(prefix ${NAME}_)
+  endif()
   foreach(src ${ARG_SOURCES})
-    sgbpf_bpf_compile(${src} obj INCLUDES ${ARG_INCLUDES})
+    sgbpf_bpf_compile(${src} obj INCLUDES ${ARG_INCLUDES} DEFINES ${ARG_DEFINES}
+      PREFIX "${prefix}")
     list(APPEND objs ${obj})
   endforeach()
   set(linked ${CMAKE_CURRENT_BINARY_DIR}/${NAME}.o)

@@ -94,16 +94,51 @@ sgbpf_agg_partial(const struct sgbpf_fold *f, bool *fresh)
 {
 	struct sgbpf_partial *p;
 	__u32 row = f->row;
-
+#ifndef SGBPF_BENCH_SINGLE_LOCK
 	p = bpf_map_lookup_elem(&sgbpf_partials, &row);
 	if (!p)
 		return NULL;
+#else
+	struct sgbpf_locked_partial *lp = bpf_map_lookup_elem(&sgbpf_partials, &row);
+
+	if (!lp)
+		return NULL;
+	bpf_spin_lock(&lp->lock);
+	p = &lp->p;
+#endif
 	*fresh = p->gen != f->gen;
 	if (*fresh) {
 		p->gen = f->gen;
 		p->nelems = 0;
 	}
 	return p;
+}
+
+/* The fold into p is over (the benchmark's single-lock variant unlocks it). */
+static __always_inline void sgbpf_agg_partial_put(struct sgbpf_partial *p)
+{
+#ifdef SGBPF_BENCH_SINGLE_LOCK
+	struct sgbpf_locked_partial *lp = (void *)((char *)p -
+					 __builtin_offsetof(struct sgbpf_locked_partial, p));
+
+	bpf_spin_unlock(&lp->lock);
+#endif
+}
+
+/* CPU cpu's partial of row, for the merge; NULL when there is none. */
+static __always_inline const struct sgbpf_partial *sgbpf_agg_cpu_partial(__u32 row, __u32 cpu)
+{
+#ifndef SGBPF_BENCH_SINGLE_LOCK
+	return bpf_map_lookup_percpu_elem(&sgbpf_partials, &row, cpu);
+#else
+	struct sgbpf_locked_partial *lp;
+
+	/* One partial for every CPU: merged once, as CPU 0's. */
+	if (cpu)
+		return NULL;
+	lp = bpf_map_lookup_elem(&sgbpf_partials, &row);
+	return lp ? &lp->p : NULL;
+#endif
 }
 
 /*
@@ -625,7 +660,7 @@ static long NAME##__merge_cpu(__u32 cpu, void *argp)					\
 	__u32 row = a->row;								\
 	void *res;									\
 											\
-	p = bpf_map_lookup_percpu_elem(&sgbpf_partials, &row, cpu);			\
+	p = sgbpf_agg_cpu_partial(row, cpu);						\
 	if (!p || p->gen != a->gen || p->nelems == 0)					\
 		return 0;								\
 	res = sgbpf_agg_result(a->slot, a->seq, a->nrows);				\
@@ -665,8 +700,10 @@ static __always_inline int NAME##__fold(void *ctx, bool tc)				\
 	if (!f)										\
 		return sgbpf_verdict(tc, false);					\
 	in = sgbpf_agg_body(ctx, f, &len, tc);						\
+	if (!in)									\
+		return sgbpf_agg_abandon(f, tc);					\
 	p = sgbpf_agg_partial(f, &fresh);						\
-	if (!in || !p)									\
+	if (!p)										\
 		return sgbpf_agg_abandon(f, tc);					\
 	acc = (TYPE *)p->data;								\
 	if (fresh) {									\
@@ -707,6 +744,7 @@ static __always_inline int NAME##__fold(void *ctx, bool tc)				\
 	}										\
 	if (n > p->nelems)								\
 		p->nelems = n;								\
+	sgbpf_agg_partial_put(p);							\
 	return sgbpf_agg_finish(ctx, f, NAME##__merge_row, tc);				\
 }											\
 											\

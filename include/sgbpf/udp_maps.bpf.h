@@ -46,12 +46,32 @@ struct {
  * Per-CPU partial results: row slot * max_packets + seq, one per packet of
  * a reply (max_packets 1: indexed like sgbpf_slots).
  */
+#ifndef SGBPF_BENCH_SINGLE_LOCK
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct sgbpf_partial);
 } sgbpf_partials SEC(".maps") __weak;
+#else
+/*
+ * Built only for bench/bench_fold_scaling.c: one partial per row shared by
+ * every CPU and folded under its spin lock, the original system's design,
+ * to measure what the per-CPU partials buy.
+ */
+struct sgbpf_locked_partial {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	struct sgbpf_partial p;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sgbpf_locked_partial);
+} sgbpf_partials SEC(".maps") __weak;
+#endif
 
 /* Gather -> reduction hand-over, and a scratch copy of the reply body. */
 struct {
