@@ -112,7 +112,7 @@ TOP_OUT=$OUT
 
 # ---- build ---------------------------------------------------------------
 
-TARGETS="bench_udp_naive bench_udp_epoll bench_udp_io_uring bench_udp_sgbpf bench_udp_floor bench_gro sgbpf_cli"
+TARGETS="bench_udp_naive bench_udp_epoll bench_udp_io_uring bench_udp_sgbpf bench_udp_floor bench_gro bench_fold_scaling sgbpf_cli"
 if [ -n "${SGBPF_BUILD_DIR:-}" ]; then
 	BUILD=$SGBPF_BUILD_DIR
 	[ -f "$BUILD/CMakeCache.txt" ] || die "SGBPF_BUILD_DIR=$BUILD is not a CMake build directory"
@@ -602,6 +602,16 @@ for TOPO in $TOPOLOGIES; do
 	run_topology
 	veth_down
 done
+# Does the reduction scale with CPUs: the gather programs driven from one
+# thread per CPU, per-CPU partials against the single-lock variant.
+SCALING_REQ=1024
+[ "$PROFILE" = smoke ] && SCALING_REQ=16
+[ "$PROFILE" = quick ] && SCALING_REQ=256
+if [ "$REPORT_ONLY" = 0 ] && [ -x "$BENCH/bench_fold_scaling" ]; then
+	"$BENCH/bench_fold_scaling" --workers 512 --requests "$SCALING_REQ" >"$TOP_OUT/scaling.md" \
+		2>"$TOP_OUT/logs/scaling.log" ||
+		echo "run.sh: bench_fold_scaling failed, see $TOP_OUT/logs/scaling.log" >&2
+fi
 TOTAL=$(($(date +%s) - TOTAL_START))
 {
 	echo "# UDP scatter-gather benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), ${TOTAL} s in all"
@@ -613,6 +623,11 @@ TOTAL=$(($(date +%s) - TOTAL_START))
 		sed 's/^# /## /; s/^## Fan-out/### Fan-out/' "$TOP_OUT/$TOPO/results.md"
 		echo
 	done
+	if [ -s "$TOP_OUT/scaling.md" ]; then
+		echo "# Reduction across CPUs (BPF_PROG_TEST_RUN, bench_fold_scaling)"
+		echo
+		sed 's/^# /## /' "$TOP_OUT/scaling.md"
+	fi
 } >"$TOP_OUT/results.md"
 echo "run.sh: done in ${TOTAL} s: $TOP_OUT/results.md" >&2
 

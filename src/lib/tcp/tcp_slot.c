@@ -76,8 +76,10 @@ void sgbpf_tcp_slot_result(const struct sgbpf_service *svc, uint32_t slot, uint3
 		if (svc->elem_size && nelems > cap / svc->elem_size)
 			nelems = (uint32_t)(cap / svc->elem_size);
 		out->nelems = out->data && svc->elem_size ? nelems : 0;
+		out->packets = out->responses;	/* over TCP a reply is one message */
 		return;
 	}
 	t = __atomic_load_n(&ks->tickets, __ATOMIC_ACQUIRE);
 	out->responses = SGBPF_TCP_TAG_REQ(t) == req_id ? SGBPF_TCP_TICKET_FOLDED(t) : 0;
+	out->packets = out->responses;
 }
