@@ -217,11 +217,8 @@ topo_args() {
 	if [ "$TOPO" = veth ]; then
 		# veth copies each received request into a buffer sized to it, so
 		# the XDP worker can only answer a request as large as its reply:
-		# 1472-byte datagrams (sgbpf adds an 8-byte trailer to its body).
-		case "$args" in
-		*"@IF"*) args="${args//@IF/$VETH_C}"; case "$2" in bench_udp_sgbpf) args="$args --body-len 1446" ;; *) args="$args --body-len 1454" ;; esac ;;
-		*) args="$args --body-len 1454" ;;
-		esac
+		# 1472-byte datagrams for every contender.
+		args="${args//@IF/$VETH_C} --body-len 1454"
 		args="$args --timeout-ms $VETH_TIMEOUT_MS"
 		# veth rings hold 256 frames, and the replies of the in-kernel
 		# worker share one (the queue of the CPU that answered them).
