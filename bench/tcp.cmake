@@ -9,3 +9,4 @@ function(sgbpf_bench_tcp NAME)
 endfunction()
 
 sgbpf_bench_tcp(epoll)
+sgbpf_bench_tcp(io_uring PkgConfig::LIBURING)
