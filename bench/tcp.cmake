@@ -10,3 +10,6 @@ endfunction()
 
 sgbpf_bench_tcp(epoll)
 sgbpf_bench_tcp(io_uring PkgConfig::LIBURING)
+
+# The library through its public API, TCP backend.
+sgbpf_bench_tcp(sgbpf sgbpf_static)
