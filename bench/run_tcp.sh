@@ -300,6 +300,17 @@ start_farm() {
 	return 1
 }
 
+# A farm of its own for every contender run.  A worker whose connection
+# attempt met the previous contender's teardown can be left waiting for a
+# SYN retransmission (1, 3, 7, 15 s ...) and miss the next contender's
+# start: observed with the library's service, whose first scatter then
+# fails with -ENOTCONN and leaves that worker out.  Starting over costs a
+# fraction of a second and takes the history between contenders away.
+fresh_farm() {
+	stop_farm
+	start_farm "$@"
+}
+
 background_busy() {
 	local a b
 	a=$(awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8+$9; exit}' /proc/stat)
@@ -347,9 +358,9 @@ describe_rc() {
 	esac
 }
 
-# run_one NAME BIN "ARGS" FANOUT SIZE MODE SETUP_CALLS BUSY
+# run_one NAME BIN "ARGS" FANOUT SIZE MODE SETUP_CALLS
 run_one() {
-	local name=$1 bin=$2 args=$3 fanout=$4 size=$5 mode=$6 setup=$7 busy=$8
+	local name=$1 bin=$2 args=$3 fanout=$4 size=$5 mode=$6 setup=$7 busy
 	local count inflight warmup tag="$1-$4-$5-$6" rc row sc="" calls scount mbs
 
 	if [ "$mode" = latency ]; then
@@ -357,6 +368,8 @@ run_one() {
 	else
 		inflight=$INFLIGHT; count=$(count_for "$TPUT_BYTES" "$fanout" "$size" "$TPUT_MAX")
 	fi
+	fresh_farm "$fanout" "$size" || { echo "$name,$fanout,$size,$mode,no worker farm," >>"$STATUS"; return 0; }
+	busy=$(wait_quiet)
 	warmup=$(count_for "$WARMUP_BYTES" "$fanout" "$size" 200)
 	warmup=$((warmup > count ? count : warmup))
 	# shellcheck disable=SC2086 # args is a list of options
@@ -376,6 +389,7 @@ run_one() {
 	fi
 	if [ "$HAVE_STRACE" = 1 ] && [ -n "$setup" ]; then
 		scount=$(count_for "$STRACE_BYTES" "$fanout" "$size" 200)
+		fresh_farm "$fanout" "$size" || return 0
 		timeout $((MAX_SECONDS + 30)) $IN_NS strace -c -f -o "$OUT/strace/$tag.txt" \
 			"$BENCH/$bin" "$@" --count "$scount" --warmup 1 >/dev/null 2>"$OUT/logs/$tag.strace.log"
 		calls=$(strace_total "$OUT/strace/$tag.txt")
@@ -390,19 +404,22 @@ run_one() {
 }
 
 # System calls of set-up, one request and tear-down (--count 0 --warmup 1),
+# into SETUP_CALLS (not printed: the farm it starts must stay this shell's),
 # for subtracting from a run of --warmup 1 and N requests: the library
 # accepts the workers' connections at its first scatter, so a run with no
 # request at all would leave connecting out of the set-up figure.
 setup_calls() {
 	local bin=$1 args=$2 fanout=$3 size=$4 f="$OUT/strace/$5-$3-$4-setup.txt"
 
+	SETUP_CALLS=""
 	[ "$HAVE_STRACE" = 1 ] || return 0
+	fresh_farm "$fanout" "$size" || return 0
 	# shellcheck disable=SC2086
 	timeout 60 $IN_NS strace -c -f -o "$f" "$BENCH/$bin" --listen "127.0.0.1:$LISTEN_PORT" \
 		--workers "127.0.0.1:$BASE_PORT-$((BASE_PORT + fanout - 1))" --reply-size "$size" \
 		--inflight 1 --accept-ms 10000 --cpu "$COORD_CPU" --count 0 --warmup 1 $args \
 		>/dev/null 2>&1 || return 0
-	strace_total "$f"
+	SETUP_CALLS=$(strace_total "$f")
 }
 
 # ---- main loop -------------------------------------------------------------------
@@ -414,7 +431,6 @@ echo "run_tcp.sh: $PROFILE run, fan-outs: $FANOUTS, reply sizes: $SIZES; contend
 for fanout in $FANOUTS; do
 	for size in $SIZES; do
 		echo "fan-out $fanout, $size-byte replies:" >&2
-		start_farm "$fanout" "$size" || continue
 		for c in "${CONTENDERS[@]}"; do
 			IFS='|' read -r name bin args modes <<<"$c"
 			selected "$name" || continue
@@ -422,10 +438,9 @@ for fanout in $FANOUTS; do
 				for mode in $modes; do echo "$name,$fanout,$size,$mode,not built," >>"$STATUS"; done
 				continue
 			fi
-			sc=$(setup_calls "$bin" "$args" "$fanout" "$size" "$name")
+			setup_calls "$bin" "$args" "$fanout" "$size" "$name"
 			for mode in $modes; do
-				busy=$(wait_quiet)
-				run_one "$name" "$bin" "$args" "$fanout" "$size" "$mode" "$sc" "$busy"
+				run_one "$name" "$bin" "$args" "$fanout" "$size" "$mode" "$SETUP_CALLS"
 			done
 		done
 		stop_farm
