@@ -52,11 +52,24 @@ struct sg_ctx {
 	uint32_t nelems;
 };
 
+/* --verbose: why the first few results were wrong. */
+static void describe(struct sg_ctx *c, const struct sgbpf_result *res, uint32_t nresp_ok)
+{
+	static unsigned int told;
+
+	if (!c->o->verbose || told++ >= 5)
+		return;
+	fprintf(stderr, "%s: request %u: %u responses, %u replies read (%u valid), %u elements%s\n",
+		c->o->label, res->req_id, res->responses, res->nresp, nresp_ok, res->nelems,
+		res->responses == c->t->nworkers ? ", wrong sum" : "");
+}
+
 /* --allow: validate and sum every reply the library hands over. */
 static void sum_responses(struct sg_ctx *c, struct bench_slot *s, const struct sgbpf_result *res)
 {
 	struct bench_table *t = c->t;
 	uint32_t n = 0;
+	bool good;
 
 	memset(c->acc, 0, (size_t)c->nelems * sizeof(*c->acc));
 	for (uint32_t i = 0; i < res->nresp; i++) {
@@ -70,7 +83,10 @@ static void sum_responses(struct sg_ctx *c, struct bench_slot *s, const struct s
 		btcp_fold_u32(c->acc, r->body, c->nelems);
 		n++;
 	}
-	bench_table_finish(t, s, n == t->nworkers && btcp_sum_ok(c->ta, n, c->acc, c->nelems));
+	good = n == t->nworkers && btcp_sum_ok(c->ta, n, c->acc, c->nelems);
+	if (!good)
+		describe(c, res, n);
+	bench_table_finish(t, s, good);
 }
 
 static void on_complete(const struct sgbpf_result *res, void *ctx)
@@ -96,6 +112,8 @@ static void on_complete(const struct sgbpf_result *res, void *ctx)
 		if (good && c->a->reduce == SGBPF_REDUCE_SUM_U32)
 			good = res->elem_size == 4 &&
 			       btcp_sum_ok(c->ta, t->nworkers, res->data, res->nelems);
+		if (!good)
+			describe(c, res, res->nresp);
 		bench_table_finish(t, s, good);
 		break;
 	case SGBPF_STATUS_EXPIRED:
