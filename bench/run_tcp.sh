@@ -192,6 +192,10 @@ write_report() {
 				b = fo[f] SUBSEP sz[s] SUBSEP "throughput"
 				if (!(b in rb)) continue
 				split(rb[b], r, ",")
+				if (r[15] - r[16] > 0) {
+					printf "| %s | %s | %s (%s) | – | %s wrong results: not comparable | – |\n", fo[f], hsize(sz[s]), fmt(bmbs[b]), fmt(bname[b]), r[15] - r[16]
+					continue
+				}
 				t = sz[s] >= 1048576 ? 1.5 : sz[s] >= 65536 ? 1.0 : 0
 				tr = ratio(r[11], bmbs[b]); cr = ratio(r[13], bcpu[b])
 				printf "| %s | %s | %s (%s) | %s | %s%s | %s%s |\n", fo[f], hsize(sz[s]), fmt(bmbs[b]), fmt(bname[b]), r[11],
@@ -210,7 +214,8 @@ write_report() {
 		for c in "${CONTENDERS[@]}"; do
 			IFS='|' read -r name _ <<<"$c"
 			awk -F, -v name="$name" -v size="$size" '
-			FNR > 1 && $1 == name && $3 == size {
+			# A run with wrong results has no figure worth drawing.
+			FNR > 1 && $1 == name && $3 == size && $15 - $16 == 0 {
 				f[$2] = 1
 				if ($4 == "latency") { p50[$2] = $8; p99[$2] = $9 } else { mbs[$2] = $11; cpu[$2] = $13 }
 			}
