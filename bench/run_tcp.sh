@@ -5,7 +5,7 @@
 #
 # One network namespace of the runner's own, its lo only: a worker farm
 # (`sgbpf worker --backend tcp`, pinned to the farm's CPU) whose workers
-# connect from 127.0.0.1:BASE.. to the coordinator's 127.0.0.1:LISTEN, and
+# connect from 127.0.0.1:20000.. to the coordinator's 127.0.0.1:LISTEN, and
 # the contenders one after the other on the coordinator's CPU, each
 # accepting the farm's connections in its own way (the farm reconnects
 # whenever a contender leaves).  For each fan-out and reply size: unloaded
@@ -37,7 +37,8 @@ usage: bench/run_tcp.sh [--quick | --smoke] [--fanouts "8 32 128"]
 
 Environment: SGBPF_BUILD_DIR, SGBPF_BENCH_CPU (default 0),
 SGBPF_BENCH_FARM_CPU (default 1), SGBPF_BENCH_QUIET_PCT (default 10) as for
-bench/run.sh; SGBPF_BENCH_TCP_PORT (first worker source port, default 40000),
+bench/run.sh; SGBPF_BENCH_TCP_PORT (first worker source port, default 20000: below the
+ephemeral port range),
 SGBPF_BENCH_TCP_LISTEN (coordinator port, default 7000).
 EOF
 }
@@ -102,7 +103,12 @@ done
 COORD_CPU=${SGBPF_BENCH_CPU:-0}
 FARM_CPU=${SGBPF_BENCH_FARM_CPU:-1}
 [ "$(nproc)" -gt 1 ] || FARM_CPU=0
-BASE_PORT=${SGBPF_BENCH_TCP_PORT:-40000}
+# The workers' source ports lie below the ephemeral range (32768-60999 by
+# default): the library's per-worker listeners bind kernel-chosen ports on
+# the same address, and a listener that drew a worker's port would keep
+# that worker from binding it for as long as the service lives (seen at
+# fan-out 128: one or two workers in most runs never connected).
+BASE_PORT=${SGBPF_BENCH_TCP_PORT:-20000}
 LISTEN_PORT=${SGBPF_BENCH_TCP_LISTEN:-7000}
 [ -n "$OUT" ] || OUT="$ROOT/bench/results/tcp-$(date +%Y-%m-%d-%H%M%S)"
 mkdir -p "$OUT/logs" "$OUT/strace" "$OUT/plot" || die "cannot create $OUT"
@@ -305,13 +311,10 @@ start_farm() {
 	return 1
 }
 
-# A farm of its own for every contender run.  A worker whose connection
-# attempt met the previous contender's teardown can be left waiting for a
-# SYN retransmission (1, 3, 7, 15 s ...) and miss the next contender's
-# start: observed with the library's service, whose first scatter then
-# fails with -ENOTCONN and leaves that worker out.  Starting over costs a
-# fraction of a second and takes the history between contenders away.
-fresh_farm() {
+# The farm of the current fan-out and size, started when none runs (or the
+# last one died).
+ensure_farm() {
+	[ -n "$FARM_PID" ] && kill -0 "$FARM_PID" 2>/dev/null && return 0
 	stop_farm
 	start_farm "$@"
 }
@@ -373,7 +376,7 @@ run_one() {
 	else
 		inflight=$INFLIGHT; count=$(count_for "$TPUT_BYTES" "$fanout" "$size" "$TPUT_MAX")
 	fi
-	fresh_farm "$fanout" "$size" || { echo "$name,$fanout,$size,$mode,no worker farm," >>"$STATUS"; return 0; }
+	ensure_farm "$fanout" "$size" || { echo "$name,$fanout,$size,$mode,no worker farm," >>"$STATUS"; return 0; }
 	busy=$(wait_quiet)
 	warmup=$(count_for "$WARMUP_BYTES" "$fanout" "$size" 200)
 	warmup=$((warmup > count ? count : warmup))
@@ -394,7 +397,7 @@ run_one() {
 	fi
 	if [ "$HAVE_STRACE" = 1 ] && [ -n "$setup" ]; then
 		scount=$(count_for "$STRACE_BYTES" "$fanout" "$size" 200)
-		fresh_farm "$fanout" "$size" || return 0
+		ensure_farm "$fanout" "$size" || return 0
 		timeout $((MAX_SECONDS + 30)) $IN_NS strace -c -f -o "$OUT/strace/$tag.txt" \
 			"$BENCH/$bin" "$@" --count "$scount" --warmup 1 >/dev/null 2>"$OUT/logs/$tag.strace.log"
 		calls=$(strace_total "$OUT/strace/$tag.txt")
@@ -418,7 +421,7 @@ setup_calls() {
 
 	SETUP_CALLS=""
 	[ "$HAVE_STRACE" = 1 ] || return 0
-	fresh_farm "$fanout" "$size" || return 0
+	ensure_farm "$fanout" "$size" || return 0
 	# shellcheck disable=SC2086
 	timeout 60 $IN_NS strace -c -f -o "$f" "$BENCH/$bin" --listen "127.0.0.1:$LISTEN_PORT" \
 		--workers "127.0.0.1:$BASE_PORT-$((BASE_PORT + fanout - 1))" --reply-size "$size" \
