@@ -336,9 +336,10 @@ wait_quiet() {
 	echo "$bg"
 }
 
-# Requests for a byte budget: budget / (fanout * size) within [MIN_COUNT, max].
+# Requests for a byte budget: budget / (fanout * size) within [LO, HI]
+# (LO: MIN_COUNT unless given).
 count_for() {
-	awk -v b="$1" -v f="$2" -v s="$3" -v lo="$MIN_COUNT" -v hi="$4" \
+	awk -v b="$1" -v f="$2" -v s="$3" -v lo="${5:-$MIN_COUNT}" -v hi="$4" \
 		'BEGIN { n = int(b / (f * (s > 0 ? s : 1))); n = n < lo ? lo : n > hi ? hi : n; print n }'
 }
 
@@ -378,7 +379,8 @@ run_one() {
 	fi
 	ensure_farm "$fanout" "$size" || { echo "$name,$fanout,$size,$mode,no worker farm," >>"$STATUS"; return 0; }
 	busy=$(wait_quiet)
-	warmup=$(count_for "$WARMUP_BYTES" "$fanout" "$size" 200)
+	# Warm-up and strace runs need a few requests, not a latency distribution.
+	warmup=$(count_for "$WARMUP_BYTES" "$fanout" "$size" 200 2)
 	warmup=$((warmup > count ? count : warmup))
 	# shellcheck disable=SC2086 # args is a list of options
 	set -- --listen "127.0.0.1:$LISTEN_PORT" --workers "127.0.0.1:$BASE_PORT-$((BASE_PORT + fanout - 1))" \
@@ -396,7 +398,7 @@ run_one() {
 		return 0
 	fi
 	if [ "$HAVE_STRACE" = 1 ] && [ -n "$setup" ]; then
-		scount=$(count_for "$STRACE_BYTES" "$fanout" "$size" 200)
+		scount=$(count_for "$STRACE_BYTES" "$fanout" "$size" 200 8)
 		ensure_farm "$fanout" "$size" || return 0
 		timeout $((MAX_SECONDS + 30)) $IN_NS strace -c -f -o "$OUT/strace/$tag.txt" \
 			"$BENCH/$bin" "$@" --count "$scount" --warmup 1 >/dev/null 2>"$OUT/logs/$tag.strace.log"
