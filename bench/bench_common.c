@@ -377,10 +377,16 @@ static const struct option common_longopts[] = {
 };
 #define NCOMMON (sizeof(common_longopts) / sizeof(common_longopts[0]))
 
+/* Contender names: "epoll" is bench_udp_epoll, "tcp_epoll" is bench_tcp_epoll. */
+static const char *prog_family(const char *name)
+{
+	return strncmp(name, "tcp_", 4) ? "udp_" : "";
+}
+
 static void usage(FILE *f, const char *name, const struct bench_extra_opts *extra)
 {
 	fprintf(f,
-		"usage: bench_udp_%s --workers LIST [options]\n"
+		"usage: bench_%s%s --workers LIST [options]\n"
 		"  --workers LIST     A.B.C.D:PORT[-PORT][,...] or a file of such lines (127/8 only,\n"
 		"                     unless run in a network namespace of its own)\n"
 		"  --count K          measured requests (default 1000; 0: set up and exit)\n"
@@ -395,7 +401,7 @@ static void usage(FILE *f, const char *name, const struct bench_extra_opts *extr
 		"  --max-seconds S    bound on the whole run (default 300)\n"
 		"  --body-len B       scatter body bytes after the 18-byte header (default 0)\n"
 		"  --verbose          describe the first failures on stderr\n",
-		name, name);
+		prog_family(name), name, name);
 	if (extra && extra->usage)
 		fputs(extra->usage, f);
 }
@@ -505,16 +511,16 @@ int bench_parse_opts(int argc, char **argv, const char *name, struct bench_opts 
 		else
 			err = -EINVAL;
 		if (err)
-			fprintf(stderr, "bench_udp_%s: bad value for an option near '%s'\n", name,
+			fprintf(stderr, "bench_%s%s: bad value for an option near '%s'\n", prog_family(name), name,
 				argv[optind - 1]);
 	}
 	free(all);
 	if (!err && optind < argc) {
-		fprintf(stderr, "bench_udp_%s: unexpected argument '%s'\n", name, argv[optind]);
+		fprintf(stderr, "bench_%s%s: unexpected argument '%s'\n", prog_family(name), name, argv[optind]);
 		err = -EINVAL;
 	}
 	if (!err && !o->workers) {
-		fprintf(stderr, "bench_udp_%s: --workers is required\n", name);
+		fprintf(stderr, "bench_%s%s: --workers is required\n", prog_family(name), name);
 		err = -EINVAL;
 	}
 	if (err) {
@@ -724,6 +730,16 @@ void bench_table_complete(struct bench_table *t, struct bench_slot *s, uint32_t 
 		t->c.ok++;
 	else if (t->c.mismatches++ < BENCH_VERBOSE_MAX && t->o->verbose)
 		describe_mismatch(t, s, responses, sum, nelems);
+	release(t, s);
+}
+
+void bench_table_finish(struct bench_table *t, struct bench_slot *s, bool good)
+{
+	bench_lat_add(&t->lat, bench_now_ns() - s->start_ns);
+	if (good)
+		t->c.ok++;
+	else
+		t->c.mismatches++;
 	release(t, s);
 }
 

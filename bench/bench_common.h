@@ -231,6 +231,13 @@ int bench_table_fold(struct bench_table *t, const void *buf, size_t len, uint32_
 void bench_table_complete(struct bench_table *t, struct bench_slot *s, uint32_t responses,
 			  const uint32_t *sum, uint32_t nelems);
 
+/*
+ * Completes a request whose result the contender checked itself (a reply
+ * shape bench_table_complete() does not know, such as TCP's replies of any
+ * size): records the latency, counts it as ok or as a mismatch, frees the slot.
+ */
+void bench_table_finish(struct bench_table *t, struct bench_slot *s, bool good);
+
 /* Frees a request as failed (send error, library error). */
 void bench_table_fail(struct bench_table *t, struct bench_slot *s);
 

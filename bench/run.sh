@@ -26,12 +26,14 @@ usage() {
 	cat <<'EOF'
 usage: bench/run.sh [--quick | --smoke] [--fanouts "8 32 128 512"] [--out DIR]
                     [--topology "veth lo"]
+       bench/run.sh --backend tcp [bench/run_tcp.sh's options]
 
   --quick          fewer requests (whole run under 5 minutes on 2 cores)
   --smoke          a few seconds: fan-out 8, tiny counts (for CI)
   --fanouts LIST   fan-outs to measure (default "8 32 128 512", at most 1024)
   --out DIR        output directory (default bench/results/<date>)
   --only LIST      run only these contenders (names as in the table)
+  --backend B      udp (default) or tcp (the TCP contenders: bench/run_tcp.sh)
   --report-only    measure nothing: rewrite the tables and charts of --out DIR
                    from its CSV files (after an interrupted run)
   --topology LIST  veth (coordinator-bound: two namespaces, threaded NAPI on the
@@ -57,6 +59,24 @@ die() {
 }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# --backend tcp: the TCP contenders have a runner of their own (one
+# topology, reply sizes as a second axis); hand it the other arguments.
+ARGS=()
+BACKEND=udp
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--backend) [ $# -ge 2 ] || die "--backend needs a value"; BACKEND=$2; shift ;;
+	*) ARGS+=("$1") ;;
+	esac
+	shift
+done
+case "$BACKEND" in
+udp) set -- ${ARGS[@]+"${ARGS[@]}"} ;;
+tcp) exec "$ROOT/bench/run_tcp.sh" ${ARGS[@]+"${ARGS[@]}"} ;;
+*) die "unknown backend '$BACKEND' (udp or tcp)" ;;
+esac
+
 PROFILE=full
 FANOUTS="8 32 128 512"
 OUT=""
