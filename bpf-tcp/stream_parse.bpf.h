@@ -4,7 +4,8 @@
  *
  * The verdict program runs once per skb that TCP has put in order
  * (tcp_read_skb() pops only the in-order receive queue), so the bytes of a
- * socket arrive here exactly once and in order, but cut anywhere: a header
+ * socket arrive here in order, and exactly once after sgbpf_tcp_trim() has
+ * cut what an skb repeats of the one before, but cut anywhere: a header
  * may be split at any byte, an element across two skbs, and one skb may
  * carry the tail of one reply, several whole ones and the head of the next.
  * The parser is a loop of steps over the skb, each step consuming one of:
