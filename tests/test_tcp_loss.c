@@ -11,8 +11,10 @@
  * Cases: exact sums at fan-outs 1, 8 and 64 with 1 B, 1 KiB, 64 KiB and
  * 1 MiB replies under each pattern (a matrix that covers every size and
  * fan-out under each pattern by default; SGBPF_TCP_LOSS_FULL=1 runs all 36
- * combinations), a worker killed and started again under loss, unlisted
- * sources refused over veth, and nothing of ours left after destroy.
+ * combinations), requests expiring with their replies still on the way,
+ * fate allow (every reply read byte for byte), a worker killed and started
+ * again under loss, unlisted sources refused over veth, and nothing of ours
+ * left after destroy.  docs/testing.md lists what each case asserts.
  *
  * The injector counts what it did; each case asserts that loss or
  * duplication really happened, that each dropped skb was one segment, and
@@ -462,6 +464,73 @@ START_TEST(test_exact_under_loss_full)
 }
 END_TEST
 
+/* ---- requests that expire under loss, and those after ------------------ */
+
+/*
+ * Timeouts shorter than a request takes, with 30 segments in a row dropped
+ * every 1000: requests expire while their replies are still on the way or
+ * being retransmitted.
+ * Their late bytes are folded into nothing newer: every request that
+ * completes is exact, in slots reused all along (4 in flight), and once the
+ * loss stops with a long timeout every request completes, exact.
+ */
+START_TEST(test_expire_under_loss)
+{
+	static const struct pattern HEAVY = { "30 in a row every 1000",
+					      { .mode = LOSS_BURST, .k = 1000, .b = 30 } };
+	struct reply_gen gen = { .kind = REPLY_RANDOM, .seed = SEED };
+	struct seen s = { .gen = &gen, .first_port = 35000, .nports = 8, .reply_size = 65536 };
+	SGBPF_OPTS(sgbpf_scatter_opts, quick);
+	SGBPF_OPTS(sgbpf_scatter_opts, patient, .timeout_us = 10000000);
+	struct sgbpf_service *svc;
+	struct sgbpf_stats st;
+	uint32_t before;
+	pid_t pid;
+
+	loss_set(&HEAVY, 7700);
+	pid = farm(7700, 35000, 8, 65536, "random:424242");
+	svc = service(7700, 35000, 8, 65536, &s);
+	/*
+	 * Timeouts of 1 ms to 1 s in turn, 4 in flight: the shortest expire
+	 * with their replies on the way (their slots reused at once by the
+	 * next), the longest complete.
+	 */
+	for (uint32_t sent = 0; s.done < 80;) {
+		static const uint32_t tmo_us[] = { 1000, 5000, 50000, 1000000 };
+
+		while (sent < 80 && sgbpf_inflight(svc) < 4) {
+			quick.timeout_us = tmo_us[sent % 4];
+			ck_assert_int_eq(sgbpf_scatter(svc, "go", 2, &quick, NULL), 0);
+			sent++;
+		}
+		ck_assert_int_ge(sgbpf_wait(svc, 1000), 0);
+	}
+	ck_assert_uint_eq(s.complete + s.expired, 80);
+	ck_assert_uint_eq(s.wrong, 0);
+	ck_assert_msg(s.expired >= 1 && s.complete >= 1, "%u expired, %u complete", s.expired,
+		      s.complete);
+	assert_loss_happened(&HEAVY, 0, "expire");
+
+	loss_set(&EVERY, 7700);
+	before = s.complete;
+	run(svc, &s, 30, 4, &patient);
+	ck_assert_uint_eq(s.complete - before, 30);
+	ck_assert_uint_eq(s.wrong, 0);
+	ck_assert_uint_eq(s.last_responses, 8);
+	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
+	/* Late replies of expired requests were parsed and refused, not folded. */
+	ck_assert_uint_ge(st.stale + st.unsolicited, 1);
+	assert_clean_streams(svc, "expire");
+	assert_loss_happened(&EVERY, 30 * 8 * (SGBPF_HDR_LEN + 65536ull), "after expiry");
+	if (getenv("SGBPF_TEST_DEBUG"))
+		fprintf(stderr, "expire: %u complete, %u expired; stale %llu unsolicited %llu\n",
+			before, s.expired, (unsigned long long)st.stale,
+			(unsigned long long)st.unsolicited);
+	sgbpf_service_destroy(svc);
+	worker_farm_stop(pid);
+}
+END_TEST
+
 /* ---- fate allow under loss ------------------------------------------ */
 
 /* Fate allow: each reply as the worker sent it, beside the exact sum. */
@@ -830,6 +899,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, full ? 1800 : 120);
 	tcase_add_test(tc, full ? test_exact_under_loss_full : test_exact_under_loss);
+	tcase_add_test(tc, test_expire_under_loss);
 	tcase_add_test(tc, test_fate_allow_under_loss);
 	tcase_add_test(tc, test_worker_restart_under_loss);
 	tcase_add_test(tc, test_unlisted_refused);
