@@ -537,9 +537,11 @@ static __always_inline int sgbpf_tcp_trim(struct __sk_buff *skb, struct sgbpf_tc
 		c->next_seq = seq + len;
 		return 0;
 	}
-	sgbpf_tcp_stat_add(SGBPF_TCP_S_OVERLAP_BYTES, (__u32)d < len ? (__u32)d : len);
-	if ((__u32)d >= len)
+	if ((__u32)d >= len) {
+		sgbpf_tcp_stat_add(SGBPF_TCP_S_REPEATED_SKBS, 1);
 		return -1;
+	}
+	sgbpf_tcp_stat_add(SGBPF_TCP_S_OVERLAP_BYTES, d);
 	c->next_seq = seq + len;
 	if (bpf_skb_adjust_room(skb, -d, 0, 0))
 		*skip = d;

@@ -400,7 +400,7 @@ static void exact_case(uint32_t n, uint32_t size, const struct pattern *p)
 	struct sgbpf_stats st;
 	char reply[32], what[64];
 	struct timespec t0, t1;
-	uint64_t overlap;
+	uint64_t overlap, repeated;
 	pid_t pid;
 
 	next_src += n;
@@ -420,14 +420,16 @@ static void exact_case(uint32_t n, uint32_t size, const struct pattern *p)
 	ck_assert_uint_eq(st.completed, count);
 	assert_loss_happened(p, (uint64_t)n * count * (SGBPF_HDR_LEN + size), what);
 	overlap = stream_stat(SGBPF_TCP_S_OVERLAP_BYTES);
+	repeated = stream_stat(SGBPF_TCP_S_REPEATED_SKBS);
 	sgbpf_service_destroy(svc);
 	worker_farm_stop(pid);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (getenv("SGBPF_TEST_DEBUG"))
-		fprintf(stderr, "%s, loss %s: %u requests in %.2f s, %llu bytes seen twice\n",
+		fprintf(stderr,
+			"%s, loss %s: %u requests in %.2f s, %llu bytes seen twice, %llu skbs\n",
 			what, p->name, count,
 			(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
-			(unsigned long long)overlap);
+			(unsigned long long)overlap, (unsigned long long)repeated);
 }
 
 /*
@@ -614,8 +616,9 @@ START_TEST(test_fate_allow_under_loss)
 		assert_clean_streams(svc, what);
 		assert_loss_happened(pats[z], 8ull * count * (SGBPF_HDR_LEN + sizes[z]), what);
 		if (getenv("SGBPF_TEST_DEBUG"))
-			fprintf(stderr, "%s: %llu bytes seen twice\n", what,
-				(unsigned long long)stream_stat(SGBPF_TCP_S_OVERLAP_BYTES));
+			fprintf(stderr, "%s: %llu bytes seen twice, %llu skbs\n", what,
+				(unsigned long long)stream_stat(SGBPF_TCP_S_OVERLAP_BYTES),
+				(unsigned long long)stream_stat(SGBPF_TCP_S_REPEATED_SKBS));
 		sgbpf_service_destroy(svc);
 		worker_farm_stop(pid);
 	}

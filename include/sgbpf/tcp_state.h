@@ -152,7 +152,8 @@ enum sgbpf_tcp_stream_stat {
 	SGBPF_TCP_S_FRAMING_ERRORS,	/* bytes seen != bytes framed after a run */
 	SGBPF_TCP_S_UNKNOWN_SOCK,	/* a socket without parse state */
 	SGBPF_TCP_S_BROKEN_BYTES,	/* bytes dropped on a broken connection */
-	SGBPF_TCP_S_OVERLAP_BYTES,	/* bytes TCP queued a second time, trimmed */
+	SGBPF_TCP_S_OVERLAP_BYTES,	/* repeated bytes cut off the head of an skb */
+	SGBPF_TCP_S_REPEATED_SKBS,	/* skbs wholly seen before, dropped */
 	__SGBPF_TCP_STREAM_STATS,
 };
 
