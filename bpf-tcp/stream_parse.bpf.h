@@ -4,7 +4,8 @@
  *
  * The verdict program runs once per skb that TCP has put in order
  * (tcp_read_skb() pops only the in-order receive queue), so the bytes of a
- * socket arrive here exactly once and in order, but cut anywhere: a header
+ * socket arrive here in order, and exactly once after sgbpf_tcp_trim() has
+ * cut what an skb repeats of the one before, but cut anywhere: a header
  * may be split at any byte, an element across two skbs, and one skb may
  * carry the tail of one reply, several whole ones and the head of the next.
  * The parser is a loop of steps over the skb, each step consuming one of:
@@ -489,12 +490,71 @@ static __always_inline long sgbpf_tcp_step_end(struct sgbpf_tcp_walk *w, __u32 e
  * The verdict for one skb: walk it with STEP (a bpf_loop callback made by
  * SGBPF_TCP_ELEMENTWISE_REDUCER), then check that every byte was framed.
  */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* The TCP sequence number of the skb's first byte (TCP_SKB_CB(skb)->seq); 0 or -errno. */
+static __always_inline int sgbpf_tcp_skb_seq(struct __sk_buff *skb, __u32 *seq)
+{
+	struct sk_buff *k = bpf_cast_to_kern_ctx(skb);
+	struct tcp_skb_cb *cb = (struct tcp_skb_cb *)k->cb;
+
+	return bpf_probe_read_kernel(seq, sizeof(*seq), &cb->seq);
+}
+
+/*
+ * Bytes at the head of this skb that an earlier run already took, trimmed.
+ *
+ * tcp_read_skb() hands over each skb of the receive queue whole, but TCP
+ * queues a segment that only partly overlaps what it already has (a
+ * retransmission cut differently from the original, seq < rcv_nxt <
+ * end_seq) without trimming it: its other readers skip the overlap by
+ * offset (copied_seq - seq), tcp_read_skb() does not.  Taken as they are,
+ * those bytes would be parsed a second time and shift every later byte of
+ * the stream.  Measured over veth with segments delivered twice: 2 bytes
+ * seen again in the middle of a 1 MiB reply, every later element wrong.
+ *
+ * The head is cut off the skb (bpf_skb_adjust_room shrinks from the front
+ * for sk_skb), so that what the application reads (fate allow) and what
+ * tcp_eat_skb() accounts to copied_seq (skb->len) are the new bytes only.
+ * When the cut fails, the overlap is skipped by the parser (*skip); under
+ * fate allow the application would then read it twice, so the connection
+ * is broken instead.  Returns -1 when the whole skb was seen before.
+ */
+static __always_inline int sgbpf_tcp_trim(struct __sk_buff *skb, struct sgbpf_tcp_conn *c,
+					  __u32 *skip)
+{
+	__u32 seq, len = skb->len;
+	__s32 d;
+
+	*skip = 0;
+	if (sgbpf_tcp_skb_seq(skb, &seq)) {
+		c->flags &= ~SGBPF_TCP_CONN_SEQ;
+		return 0;
+	}
+	d = (__s32)(c->next_seq - seq);
+	if (!(c->flags & SGBPF_TCP_CONN_SEQ) || d <= 0) {
+		c->flags |= SGBPF_TCP_CONN_SEQ;
+		c->next_seq = seq + len;
+		return 0;
+	}
+	if ((__u32)d >= len) {
+		sgbpf_tcp_stat_add(SGBPF_TCP_S_REPEATED_SKBS, 1);
+		return -1;
+	}
+	sgbpf_tcp_stat_add(SGBPF_TCP_S_OVERLAP_BYTES, d);
+	c->next_seq = seq + len;
+	if (bpf_skb_adjust_room(skb, -d, 0, 0))
+		*skip = d;
+	return 0;
+}
+
 static __always_inline int sgbpf_tcp_verdict(struct __sk_buff *skb,
 					     long (*step)(__u32 i, void *w))
 {
 	struct sgbpf_tcp_walk w = {};
 	struct sgbpf_tcp_conn *c;
 	__u64 cookie = bpf_get_socket_cookie(skb);
+	__u32 skip;
 
 	c = bpf_map_lookup_elem(&sgbpf_tcp_conns, &cookie);
 	if (!c) {
@@ -502,17 +562,22 @@ static __always_inline int sgbpf_tcp_verdict(struct __sk_buff *skb,
 		sgbpf_tcp_stat_add(SGBPF_TCP_S_UNKNOWN_SOCK, 1);
 		return SK_PASS;
 	}
+	if (sgbpf_tcp_trim(skb, c, &skip))
+		return SK_DROP;
 	c->runs++;
-	c->bytes_seen += skb->len;
+	c->bytes_seen += skb->len - skip;
 	sgbpf_tcp_stat_add(SGBPF_TCP_S_RUNS, 1);
-	sgbpf_tcp_stat_add(SGBPF_TCP_S_BYTES, skb->len);
+	sgbpf_tcp_stat_add(SGBPF_TCP_S_BYTES, skb->len - skip);
+	w.skb = skb;
+	w.c = c;
+	w.cookie = cookie;
+	if (skip && sgbpf_tcp_fate_pass && !(c->flags & SGBPF_TCP_CONN_BROKEN))
+		sgbpf_tcp_break(&w, SGBPF_TCP_S_FRAMING_ERRORS);
 	if (c->flags & SGBPF_TCP_CONN_BROKEN) {
 		sgbpf_tcp_stat_add(SGBPF_TCP_S_BROKEN_BYTES, skb->len);
 		return SK_DROP;
 	}
-	w.skb = skb;
-	w.c = c;
-	w.cookie = cookie;
+	w.off = skip;
 	w.len = skb->len;
 	bpf_loop(SGBPF_TCP_MAX_STEPS, step, &w, 0);
 	if (c->flags & SGBPF_TCP_CONN_BROKEN)

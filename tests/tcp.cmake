@@ -10,3 +10,10 @@ target_link_libraries(test_tcp_steer PRIVATE sgbpf_test_foreign_lookup_skel)
 # farms over lo in a namespace (root only).
 sgbpf_test(test_tcp_e2e SOURCES test_tcp_e2e.c LIBS sgbpf_netns_util TIMEOUT 180 LABELS root)
 add_dependencies(test_tcp_e2e sgbpf_cli)
+# The TCP backend over veth between two namespaces, with segments dropped
+# and duplicated by a TC ingress program of the test's own (root only).
+# SGBPF_TCP_LOSS_FULL=1 runs every fan-out x reply size x loss pattern.
+sgbpf_bpf_skeleton(sgbpf_test_tcp_loss SOURCES tcp_loss.bpf.c INCLUDES ${CMAKE_CURRENT_SOURCE_DIR})
+sgbpf_test(test_tcp_loss SOURCES test_tcp_loss.c LIBS sgbpf_netns_util TIMEOUT 300 LABELS root)
+target_link_libraries(test_tcp_loss PRIVATE sgbpf_test_tcp_loss_skel)
+add_dependencies(test_tcp_loss sgbpf_cli)

@@ -96,6 +96,8 @@ enum sgbpf_tcp_conn_flags {
 	/* A protocol or framing error: every later byte is dropped unread, and
 	 * user space must reset the connection (it got an event). */
 	SGBPF_TCP_CONN_BROKEN = 1 << 0,
+	/* next_seq holds where the bytes taken so far end (set by the first run). */
+	SGBPF_TCP_CONN_SEQ = 1 << 1,
 };
 
 /*
@@ -127,6 +129,12 @@ struct sgbpf_tcp_conn {
 	 */
 	__u8 hdr[40];
 	__u8 carry[16];			/* the first bytes of a split element */
+	/*
+	 * TCP sequence number just past the last byte the program took;
+	 * valid once SGBPF_TCP_CONN_SEQ is set (the first run sets it).
+	 */
+	__u32 next_seq;
+	__u32 pad;
 };
 
 enum sgbpf_tcp_stream_stat {
@@ -144,6 +152,8 @@ enum sgbpf_tcp_stream_stat {
 	SGBPF_TCP_S_FRAMING_ERRORS,	/* bytes seen != bytes framed after a run */
 	SGBPF_TCP_S_UNKNOWN_SOCK,	/* a socket without parse state */
 	SGBPF_TCP_S_BROKEN_BYTES,	/* bytes dropped on a broken connection */
+	SGBPF_TCP_S_OVERLAP_BYTES,	/* repeated bytes cut off the head of an skb */
+	SGBPF_TCP_S_REPEATED_SKBS,	/* skbs wholly seen before, dropped */
 	__SGBPF_TCP_STREAM_STATS,
 };
 
