@@ -1,11 +1,13 @@
 # Interfaces, qdiscs and attachments; all of it inside namespaces the tests create.
 
 # Namespace helpers for any test that needs a network of its own: link
-# sgbpf_netns_util (LIBS sgbpf_netns_util) and include "netns_util.h".
+# sgbpf_netns_util (LIBS sgbpf_netns_util) and include "netns_util.h".  The same
+# library runs the command line (cli_run.h) and starts reference workers
+# (worker_farm.h).
 add_library(sgbpf_netns_util STATIC ${CMAKE_CURRENT_SOURCE_DIR}/netns_util.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/worker_farm.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/worker_farm.c ${CMAKE_CURRENT_SOURCE_DIR}/cli_run.c)
 target_include_directories(sgbpf_netns_util PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(sgbpf_netns_util PUBLIC PkgConfig::LIBNL PkgConfig::LIBNL_ROUTE)
+target_link_libraries(sgbpf_netns_util PUBLIC PkgConfig::LIBNL PkgConfig::LIBNL_ROUTE PkgConfig::CHECK)
 
 sgbpf_test(test_netdev SOURCES test_netdev.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)
 sgbpf_test(test_attach SOURCES test_attach.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)

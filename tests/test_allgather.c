@@ -8,24 +8,21 @@
  * nothing for a request that expired; every worker, also those that did not
  * count under policy any.
  */
-#define _GNU_SOURCE	/* pipe2 */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sgbpf/protocol.h>
 #include <sgbpf/sgbpf.h>
 
+#include "cli_run.h"
 #include "netns_util.h"
 #include "worker_farm.h"
 
@@ -286,40 +283,6 @@ START_TEST(test_allgather_needs_reduction)
 }
 END_TEST
 
-/* Runs `sgbpf gather ARGS...` and collects its stdout; returns its exit code. */
-static int run_gather(const char *const *args, char *out, size_t cap)
-{
-	const char *cli = getenv("SGBPF_CLI");
-	char *argv[32];
-	int pipefd[2], status, n = 0;
-	size_t used = 0;
-	ssize_t got;
-	pid_t pid;
-
-	ck_assert_msg(cli && *cli, "SGBPF_CLI is not set");
-	argv[n++] = (char *)cli;
-	argv[n++] = "gather";
-	for (int i = 0; args[i] && n < 31; i++)
-		argv[n++] = (char *)args[i];
-	argv[n] = NULL;
-	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(pipefd[1], STDOUT_FILENO);
-		execv(cli, argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (used + 1 < cap && (got = read(pipefd[0], out + used, cap - 1 - used)) > 0)
-		used += (size_t)got;
-	out[used] = '\0';
-	close(pipefd[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /*
  * The command line against reference workers (`sgbpf worker
  * --expect-allgather`, whose own test checks what it counts): every
@@ -345,7 +308,7 @@ START_TEST(test_cli_all_gather)
 	for (int i = 0; i < FANOUT; i++)
 		fprintf(f, "127.0.0.1:%d\n", BASE + i);
 	fclose(f);
-	code = run_gather((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
+	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
 						 "--inflight", "4", "--json", "--all-gather",
 						 NULL },
 			  out, sizeof(out));

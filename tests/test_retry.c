@@ -8,23 +8,20 @@
  * one, every request expires with the six.  A silent worker shows that a
  * request is re-scattered at most `retries` times.
  */
-#define _GNU_SOURCE	/* pipe2 */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sgbpf/sgbpf.h>
 
+#include "cli_run.h"
 #include "netns_util.h"
 #include "reply_gen.h"
 #include "worker_farm.h"
@@ -253,56 +250,6 @@ START_TEST(test_retries_bounded)
 }
 END_TEST
 
-/* Runs `sgbpf gather ARGS...` and collects its stdout; returns its exit code. */
-static int run_cli(const char *const *args, char *out, size_t cap)
-{
-	const char *cli = getenv("SGBPF_CLI");
-	char *argv[32];
-	int pipefd[2], status, n = 0;
-	size_t used = 0;
-	ssize_t got;
-	pid_t pid;
-
-	ck_assert_msg(cli && *cli, "SGBPF_CLI is not set");
-	argv[n++] = (char *)cli;
-	argv[n++] = "gather";
-	for (int i = 0; args[i] && n < 31; i++)
-		argv[n++] = (char *)args[i];
-	argv[n] = NULL;
-	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(pipefd[1], STDOUT_FILENO);
-		execv(cli, argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (used + 1 < cap && (got = read(pipefd[0], out + used, cap - 1 - used)) > 0)
-		used += (size_t)got;
-	out[used] = '\0';
-	close(pipefd[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* Counts the per-request records of a --json run and how many say "key": value. */
-static int count_records(const char *out, const char *kv, int *with)
-{
-	int records = 0;
-
-	*with = 0;
-	for (const char *p = out; (p = strstr(p, "{\"request\": ")); p++) {
-		const char *eol = strchr(p, '\n'), *k = strstr(p, kv);
-
-		records++;
-		if (k && (!eol || k < eol))
-			(*with)++;
-	}
-	return records;
-}
-
 /*
  * The command line: `--retry-us 3000` turns the stragglers' expiries into
  * completions with all eight workers counted (the sums are checked above),
@@ -322,26 +269,26 @@ START_TEST(test_cli_retry_us)
 		fprintf(f, "127.0.0.1:%d\n", BASE + i);
 	fclose(f);
 
-	code = run_cli((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
+	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
 					      "--inflight", "4", "--json", "--retry-us", "3000",
 					      NULL },
 		       out, sizeof(out));
 	ck_assert_msg(code == 0, "with --retry-us: exit %d: %.400s", code, out);
-	ck_assert_int_eq(count_records(out, "\"status\": \"complete\"", &with), 20);
+	ck_assert_int_eq(cli_count_records(out, "\"status\": \"complete\"", &with), 20);
 	ck_assert_int_eq(with, 20);
-	count_records(out, "\"retries\": 1,", &with);
+	cli_count_records(out, "\"retries\": 1,", &with);
 	ck_assert_msg(with == 20, "%d records say \"retries\": 1: %.400s", with, out);
-	count_records(out, "\"responses\": 8,", &with);
+	cli_count_records(out, "\"responses\": 8,", &with);
 	ck_assert_int_eq(with, 20);
 	ck_assert_msg(strstr(out, "\"retries\": 20"), "summary: %s", strstr(out, "\"summary\""));
 
-	code = run_cli((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
+	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
 					      "--inflight", "4", "--json", "--timeout-us",
 					      "30000", NULL },
 		       out, sizeof(out));
 	unlink(path);
 	ck_assert_msg(code == 1, "without --retry-us: exit %d", code);
-	ck_assert_int_eq(count_records(out, "\"status\": \"expired\"", &with), 20);
+	ck_assert_int_eq(cli_count_records(out, "\"status\": \"expired\"", &with), 20);
 	ck_assert_int_eq(with, 20);
 }
 END_TEST
