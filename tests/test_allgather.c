@@ -24,6 +24,7 @@
 
 #include "cli_run.h"
 #include "netns_util.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 #define BASE		39000
@@ -86,10 +87,7 @@ static struct sgbpf_service *make_service(enum sgbpf_reduce reduce, struct outco
 	struct sgbpf_endpoint eps[FANOUT] = { 0 };
 	struct sgbpf_service *svc;
 
-	for (int i = 0; i < FANOUT; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE + i;
-	}
+	svc_lo_workers(eps, FANOUT, BASE);
 	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = FANOUT,
 		   .reduce = reduce, .on_complete = on_result, .cb_ctx = o);
 	svc = sgbpf_service_create(&so);

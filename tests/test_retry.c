@@ -23,7 +23,7 @@
 
 #include "cli_run.h"
 #include "netns_util.h"
-#include "reply_gen.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 #define BASE		38000
@@ -47,9 +47,6 @@ struct tally {
 static void on_result(const struct sgbpf_result *res, void *ctx)
 {
 	struct tally *t = ctx;
-	uint32_t expect[REPLY_GEN_NELEMS];
-	uint16_t ports[FANOUT];
-	struct reply_gen g;
 
 	if (res->retries < t->retries_min)
 		t->retries_min = res->retries;
@@ -64,12 +61,7 @@ static void on_result(const struct sgbpf_result *res, void *ctx)
 		return;
 	}
 	t->complete++;
-	reply_gen_parse("random:4242", &g);
-	for (uint32_t i = 0; i < t->nworkers; i++)
-		ports[i] = BASE + i;
-	reply_gen_expected_sum_u32(&g, ports, t->nworkers, res->req_id, 0, expect);
-	if (res->responses != t->nworkers || res->nelems != REPLY_GEN_NELEMS ||
-	    memcmp(res->data, expect, sizeof(expect))) {
+	if (!svc_sum_matches(res, "random:4242", BASE, t->nworkers)) {
 		t->wrong++;
 		snprintf(t->why, sizeof(t->why), "request %#x: %u responses, %u elements, sum "
 			 "%s", res->req_id, res->responses, res->nelems,
@@ -114,10 +106,7 @@ static struct sgbpf_service *make_service(uint32_t nworkers, enum sgbpf_delivery
 	struct sgbpf_endpoint eps[FANOUT + 1] = { 0 };
 	struct sgbpf_service *svc;
 
-	for (uint32_t i = 0; i < nworkers; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE + i;
-	}
+	svc_lo_workers(eps, nworkers, BASE);
 	t->nworkers = nworkers;
 	t->retries_min = UINT32_MAX;
 	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = nworkers,
@@ -234,8 +223,7 @@ START_TEST(test_retries_bounded)
 	svc = make_service(FANOUT + 1, SGBPF_DELIVERY_RINGBUF, SGBPF_FATE_DISCARD, &t);
 	for (i = 0; i < 5; i++) {
 		ck_assert_int_eq(sgbpf_scatter(svc, "retry", 5, &sc, NULL), 0);
-		while (sgbpf_inflight(svc))
-			ck_assert_int_ge(sgbpf_wait(svc, 2000), 0);
+		svc_wait_all(svc, 2000);
 	}
 	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
 	sgbpf_service_destroy(svc);

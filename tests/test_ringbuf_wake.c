@@ -19,7 +19,7 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netns_util.h"
-#include "reply_gen.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 #define BASE		41000
@@ -37,21 +37,13 @@ struct tally {
 static void on_result(const struct sgbpf_result *res, void *ctx)
 {
 	struct tally *t = ctx;
-	uint32_t expect[REPLY_GEN_NELEMS];
-	uint16_t ports[FANOUT];
-	struct reply_gen g;
 
 	if (res->status != SGBPF_STATUS_COMPLETE) {
 		t->other++;
 		return;
 	}
 	t->complete++;
-	reply_gen_parse("random:5", &g);
-	for (uint32_t i = 0; i < FANOUT; i++)
-		ports[i] = BASE + i;
-	reply_gen_expected_sum_u32(&g, ports, FANOUT, res->req_id, 0, expect);
-	if (res->responses != FANOUT || res->nelems != REPLY_GEN_NELEMS ||
-	    memcmp(res->data, expect, sizeof(expect)))
+	if (!svc_sum_matches(res, "random:5", BASE, FANOUT))
 		t->wrong++;
 }
 
@@ -78,10 +70,7 @@ static struct sgbpf_service *make_service(struct tally *t)
 	struct sgbpf_endpoint eps[FANOUT] = { 0 };
 	struct sgbpf_service *svc;
 
-	for (uint32_t i = 0; i < FANOUT; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE + i;
-	}
+	svc_lo_workers(eps, FANOUT, BASE);
 	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = FANOUT,
 		   .reduce = SGBPF_REDUCE_SUM_U32, .delivery = SGBPF_DELIVERY_RINGBUF,
 		   .on_complete = on_result, .cb_ctx = t);

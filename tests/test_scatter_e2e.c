@@ -25,6 +25,7 @@
 #include "netns_util.h"
 #include "reply_gen.h"
 #include "service.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 #define BASE 40000
@@ -87,13 +88,9 @@ struct tally {
 	char why[160];
 };
 
-static uint16_t ports[MAX_FAN];
-
 static void check_sum(const struct sgbpf_result *res, void *ctx)
 {
 	struct tally *t = ctx;
-	uint32_t expect[REPLY_GEN_NELEMS];
-	struct reply_gen g;
 
 	if (res->status == SGBPF_STATUS_EXPIRED) {
 		t->expired++;
@@ -104,12 +101,7 @@ static void check_sum(const struct sgbpf_result *res, void *ctx)
 		return;
 	}
 	t->complete++;
-	reply_gen_parse(SEED_SPEC, &g);
-	for (uint32_t i = 0; i < t->fanout; i++)
-		ports[i] = BASE + i;
-	reply_gen_expected_sum_u32(&g, ports, t->fanout, res->req_id, 0, expect);
-	if (res->responses != t->fanout || res->nelems != REPLY_GEN_NELEMS ||
-	    memcmp(res->data, expect, sizeof(expect))) {
+	if (!svc_sum_matches(res, SEED_SPEC, BASE, t->fanout)) {
 		t->bad++;
 		snprintf(t->why, sizeof(t->why), "request %u: %u responses, %u elements or sum wrong",
 			 res->req_id, res->responses, res->nelems);
