@@ -36,6 +36,7 @@
 
 #include "pkt_build.h"
 #include "sgbpf_udp.skel.h"
+#include "suite_run.h"
 
 #define NSLOTS		8u
 #define REQ		0x51234u		/* slot 4 */
@@ -1741,14 +1742,9 @@ static int check_bpf(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed, skip = check_bpf();
+	int skip = check_bpf();
 
 	if (skip)
 		return skip;
-	sr = srunner_create(gather_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(gather_suite());
 }

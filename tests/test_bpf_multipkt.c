@@ -33,6 +33,7 @@
 
 #include "pkt_build.h"
 #include "sgbpf_udp.skel.h"
+#include "suite_run.h"
 
 #define NSLOTS		8u
 #define NWORKERS	8u
@@ -720,16 +721,10 @@ static Suite *multipkt_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "skipped: loading BPF programs needs root\n");
 		return 77;
 	}
-	sr = srunner_create(multipkt_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(multipkt_suite());
 }

@@ -26,6 +26,7 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netns_util.h"
+#include "suite_run.h"
 #include "worker_farm.h"
 
 #define NWORKERS 4
@@ -375,7 +376,6 @@ int main(void)
 	Suite *s = suite_create("cli_runtime");
 	TCase *tc = tcase_create("runtime");
 	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
 	if (skip)
 		return skip;
@@ -388,10 +388,7 @@ int main(void)
 	tcase_add_test(tc, test_json_duplicates);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

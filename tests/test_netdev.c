@@ -21,6 +21,7 @@
 
 #include "netdev.h"
 #include "netns_util.h"
+#include "suite_run.h"
 
 static struct netns ns;
 static struct netns_pair pair;
@@ -303,16 +304,12 @@ static Suite *netdev_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
 	int failed, skip = netns_check_privileges();
 
 	if (skip)
 		return skip;
 	netns_reap_stale();
-	sr = srunner_create(netdev_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(netdev_suite());
 	netns_reap_stale();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return failed;
 }

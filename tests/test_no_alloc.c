@@ -18,6 +18,7 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netns_util.h"
+#include "suite_run.h"
 #include "worker_farm.h"
 
 void *__real_malloc(size_t n);
@@ -202,8 +203,7 @@ int main(void)
 {
 	Suite *s = suite_create("no_alloc");
 	TCase *tc = tcase_create("steady");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
+	int skip = netns_check_privileges();
 
 	if (skip)
 		return skip;
@@ -213,9 +213,5 @@ int main(void)
 	tcase_add_test(tc, test_tcp_steady_state_allocates_nothing);
 	tcase_add_test(tc, test_multipkt_allocates_nothing);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

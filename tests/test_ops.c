@@ -29,6 +29,7 @@
 #include "inspect.h"
 #include "netdev.h"
 #include "netns_util.h"
+#include "suite_run.h"
 #include "worker_farm.h"
 #include "probe.h"
 #include "svc_wait.h"
@@ -577,7 +578,6 @@ int main(void)
 {
 	Suite *s = suite_create("ops");
 	TCase *probe = tcase_create("probe"), *net = tcase_create("net");
-	SRunner *sr;
 	int failed, skip = netns_check_privileges();
 
 	if (skip)
@@ -599,10 +599,7 @@ int main(void)
 	tcase_add_test(net, setup_names_missing_interface);
 	suite_add_tcase(s, probe);
 	suite_add_tcase(s, net);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

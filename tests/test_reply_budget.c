@@ -18,6 +18,7 @@
 
 #include "netns_util.h"
 #include "reply_gen.h"
+#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -281,7 +282,6 @@ int main(void)
 	Suite *s = suite_create("reply_budget");
 	TCase *tc = tcase_create("lo");
 	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
 	if (skip)
 		return skip;
@@ -295,10 +295,7 @@ int main(void)
 	tcase_add_test(tc, test_no_budget_sends_at_once);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

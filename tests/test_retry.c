@@ -23,6 +23,7 @@
 
 #include "cli_run.h"
 #include "netns_util.h"
+#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -286,7 +287,6 @@ int main(void)
 	Suite *s = suite_create("retry");
 	TCase *tc = tcase_create("lo");
 	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
 	if (skip)
 		return skip;
@@ -299,10 +299,7 @@ int main(void)
 	tcase_add_test(tc, test_cli_retry_us);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

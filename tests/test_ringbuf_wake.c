@@ -19,6 +19,7 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netns_util.h"
+#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -155,7 +156,6 @@ int main(void)
 	Suite *s = suite_create("ringbuf_wake");
 	TCase *tc = tcase_create("lo");
 	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
 	if (skip)
 		return skip;
@@ -165,10 +165,7 @@ int main(void)
 	tcase_add_test(tc, test_own_poll_loop);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

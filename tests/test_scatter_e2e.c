@@ -25,6 +25,7 @@
 #include "netns_util.h"
 #include "reply_gen.h"
 #include "service.h"
+#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -387,7 +388,6 @@ int main(void)
 {
 	Suite *s = suite_create("scatter_e2e");
 	TCase *v = tcase_create("veth"), *l = tcase_create("lo");
-	SRunner *sr;
 	int failed, skip = netns_check_privileges();
 
 	if (skip)
@@ -404,10 +404,7 @@ int main(void)
 	tcase_add_test(l, test_max_fanout_lo);
 	suite_add_tcase(s, v);
 	suite_add_tcase(s, l);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

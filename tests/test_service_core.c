@@ -38,6 +38,7 @@
 #include "netdev.h"
 #include "netns_util.h"
 #include "service.h"
+#include "suite_run.h"
 #include "svc_wait.h"
 #include "udp/udp_backend.h"
 #include "worker_farm.h"
@@ -847,7 +848,6 @@ int main(void)
 {
 	Suite *s = suite_create("service_core");
 	TCase *tv = tcase_create("veth"), *tl = tcase_create("lo");
-	SRunner *sr;
 	int failed, skip = netns_check_privileges();
 
 	if (skip)
@@ -872,10 +872,7 @@ int main(void)
 	tcase_add_test(tl, test_policy_n_above_workers);
 	suite_add_tcase(s, tv);
 	suite_add_tcase(s, tl);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

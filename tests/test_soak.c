@@ -41,6 +41,7 @@
 #include "reply_gen.h"
 #include "request_table.h"
 #include "service.h"
+#include "suite_run.h"
 #include "worker_farm.h"
 
 #define FAN 64u
@@ -373,7 +374,6 @@ int main(void)
 {
 	Suite *s = suite_create("soak");
 	TCase *tc = tcase_create("soak");
-	SRunner *sr;
 	int failed, skip = netns_check_privileges();
 
 	if (skip)
@@ -383,10 +383,7 @@ int main(void)
 	tcase_set_timeout(tc, 900);
 	tcase_add_test(tc, test_soak);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

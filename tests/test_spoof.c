@@ -25,6 +25,7 @@
 #include "netns_util.h"
 #include "pkt_build.h"
 #include "reply_gen.h"
+#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -157,7 +158,6 @@ int main(void)
 	Suite *s = suite_create("spoof");
 	TCase *tc = tcase_create("ids");
 	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
 	if (skip)
 		return skip;
@@ -165,10 +165,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_predicted_ids_do_not_land);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

@@ -12,6 +12,7 @@
 
 #include <bpf/bpf.h>
 #include "netns_util.h"
+#include "suite_run.h"
 #include "tcp/steer.h"
 #include "tcp_rig.h"
 #include "sgbpf_test_foreign_lookup.skel.h"
@@ -221,7 +222,6 @@ int main(void)
 {
 	Suite *s = suite_create("tcp_steer");
 	TCase *tc = tcase_create("steer");
-	SRunner *sr;
 	int failed, skip = netns_check_privileges();
 
 	if (skip)
@@ -234,10 +234,7 @@ int main(void)
 	tcase_add_test(tc, test_two_services_chain);
 	tcase_add_test(tc, test_foreign_program);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

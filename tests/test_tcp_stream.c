@@ -15,6 +15,7 @@
 
 #include <sgbpf/protocol.h>
 #include "netns_util.h"
+#include "suite_run.h"
 #include "tcp/stream.h"
 #include "tcp_rig.h"
 
@@ -492,7 +493,6 @@ int main(void)
 {
 	Suite *s = suite_create("tcp_stream");
 	TCase *tc = tcase_create("crafted");
-	SRunner *sr;
 	int failed, skip = netns_check_privileges();
 
 	if (skip)
@@ -513,10 +513,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_exact_fanout8, 0, 4);
 	tcase_add_loop_test(tc, test_exact_fanout64, 0, 4);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

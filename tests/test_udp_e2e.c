@@ -27,6 +27,7 @@
 
 #include "netdev.h"
 #include "netns_util.h"
+#include "suite_run.h"
 #include "worker_farm.h"
 #include "reply_gen.h"
 #include "service.h"
@@ -913,7 +914,6 @@ int main(void)
 {
 	Suite *s = suite_create("udp_e2e");
 	TCase *veth = tcase_create("veth"), *lo = tcase_create("lo");
-	SRunner *sr;
 	int failed, skip = netns_check_privileges();
 
 	if (skip)
@@ -945,10 +945,7 @@ int main(void)
 	tcase_add_test(veth, test_cli_gather_json);
 	suite_add_tcase(s, veth);
 	suite_add_tcase(s, lo);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

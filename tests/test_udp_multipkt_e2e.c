@@ -21,6 +21,7 @@
 #include "netns_util.h"
 #include "reply_gen.h"
 #include "service.h"
+#include "suite_run.h"
 #include "worker_farm.h"
 
 #define FARM_PORTS	64
@@ -317,8 +318,6 @@ int main(void)
 {
 	Suite *s = suite_create("udp_multipkt_e2e");
 	TCase *veth = tcase_create("veth"), *lo = tcase_create("lo");
-	SRunner *sr;
-	int failed;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "skipped: needs root (namespaces, BPF)\n");
@@ -334,9 +333,5 @@ int main(void)
 	tcase_add_test(lo, test_multipkt_reply_budget);
 	suite_add_tcase(s, veth);
 	suite_add_tcase(s, lo);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

@@ -28,6 +28,7 @@
 #include "netns_util.h"
 #include "pkt_build.h"
 #include "reply_gen.h"
+#include "suite_run.h"
 #include "xdp_worker.h"
 #include "xdp_worker_bpf.skel.h"
 
@@ -362,7 +363,6 @@ int main(void)
 	Suite *s = suite_create("xdp_worker");
 	TCase *tc = tcase_create("prog_test_run");
 	TCase *e2e = tcase_create("netns");
-	SRunner *sr;
 	int failed, skip = netns_check_privileges();
 
 	if (skip)
@@ -374,10 +374,7 @@ int main(void)
 	tcase_add_test(e2e, test_gather_exact_sums);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, e2e);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(s);
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }
