@@ -3,10 +3,11 @@
 # Namespace helpers for any test that needs a network of its own: link
 # sgbpf_netns_util (LIBS sgbpf_netns_util) and include "netns_util.h".  The same
 # library runs the command line (cli_run.h), starts reference workers
-# (worker_farm.h) and waits for a service over them (svc_wait.h).
+# (worker_farm.h), waits for a service over them (svc_wait.h) and sets up a
+# veth pair or a lo namespace for them (netns_topo.h).
 add_library(sgbpf_netns_util STATIC ${CMAKE_CURRENT_SOURCE_DIR}/netns_util.c
   ${CMAKE_CURRENT_SOURCE_DIR}/worker_farm.c ${CMAKE_CURRENT_SOURCE_DIR}/cli_run.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/svc_wait.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/svc_wait.c ${CMAKE_CURRENT_SOURCE_DIR}/netns_topo.c)
 target_include_directories(sgbpf_netns_util PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(sgbpf_netns_util PUBLIC PkgConfig::LIBNL PkgConfig::LIBNL_ROUTE PkgConfig::CHECK
   sgbpf_internal)
