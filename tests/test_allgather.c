@@ -23,8 +23,8 @@
 #include <sgbpf/sgbpf.h>
 
 #include "cli_run.h"
+#include "netns_suite.h"
 #include "netns_util.h"
-#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -325,11 +325,7 @@ int main(void)
 {
 	Suite *s = suite_create("allgather");
 	TCase *tc = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_allgather_exact);
 	tcase_add_test(tc, test_allgather_policy_any);
@@ -338,7 +334,5 @@ int main(void)
 	tcase_add_test(tc, test_cli_all_gather);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

@@ -32,8 +32,8 @@
 
 #include "attach.h"
 #include "netdev.h"
+#include "netns_suite.h"
 #include "netns_util.h"
-#include "suite_run.h"
 
 #define TCX_INGRESS 46
 #define TCX_EGRESS 47
@@ -632,12 +632,5 @@ static Suite *attach_suite(void)
 
 int main(void)
 {
-	int failed, skip = netns_check_privileges();
-
-	if (skip)
-		return skip;
-	netns_reap_stale();
-	failed = suite_run(attach_suite());
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(attach_suite());
 }

@@ -20,8 +20,8 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netdev.h"
+#include "netns_suite.h"
 #include "netns_util.h"
-#include "suite_run.h"
 
 static struct netns ns;
 static struct netns_pair pair;
@@ -304,12 +304,5 @@ static Suite *netdev_suite(void)
 
 int main(void)
 {
-	int failed, skip = netns_check_privileges();
-
-	if (skip)
-		return skip;
-	netns_reap_stale();
-	failed = suite_run(netdev_suite());
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(netdev_suite());
 }

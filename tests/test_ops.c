@@ -28,8 +28,8 @@
 #include "attach.h"
 #include "inspect.h"
 #include "netdev.h"
+#include "netns_suite.h"
 #include "netns_util.h"
-#include "suite_run.h"
 #include "worker_farm.h"
 #include "probe.h"
 #include "svc_wait.h"
@@ -578,11 +578,7 @@ int main(void)
 {
 	Suite *s = suite_create("ops");
 	TCase *probe = tcase_create("probe"), *net = tcase_create("net");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_test(probe, probe_passes_here);
 	tcase_add_test(probe, describe_names_kernel_version);
 	tcase_add_test(probe, caps_are_named);
@@ -599,7 +595,5 @@ int main(void)
 	tcase_add_test(net, setup_names_missing_interface);
 	suite_add_tcase(s, probe);
 	suite_add_tcase(s, net);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

@@ -16,9 +16,9 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "reply_gen.h"
-#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -281,11 +281,7 @@ int main(void)
 {
 	Suite *s = suite_create("reply_budget");
 	TCase *tc = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_budget_holds_and_releases, 0,
 			    sizeof(modes) / sizeof(modes[0]));
@@ -295,7 +291,5 @@ int main(void)
 	tcase_add_test(tc, test_no_budget_sends_at_once);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

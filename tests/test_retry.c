@@ -22,8 +22,8 @@
 #include <sgbpf/sgbpf.h>
 
 #include "cli_run.h"
+#include "netns_suite.h"
 #include "netns_util.h"
-#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -286,11 +286,7 @@ int main(void)
 {
 	Suite *s = suite_create("retry");
 	TCase *tc = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_retry_completes_stragglers, 0,
 			    sizeof(modes) / sizeof(modes[0]));
@@ -299,7 +295,5 @@ int main(void)
 	tcase_add_test(tc, test_cli_retry_us);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

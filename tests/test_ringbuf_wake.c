@@ -18,8 +18,8 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
-#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -155,17 +155,11 @@ int main(void)
 {
 	Suite *s = suite_create("ringbuf_wake");
 	TCase *tc = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_wait_loop);
 	tcase_add_test(tc, test_own_poll_loop);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

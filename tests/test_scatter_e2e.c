@@ -22,10 +22,10 @@
 #include <bpf/libbpf.h>
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "reply_gen.h"
 #include "service.h"
-#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -388,11 +388,7 @@ int main(void)
 {
 	Suite *s = suite_create("scatter_e2e");
 	TCase *v = tcase_create("veth"), *l = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(v, setup_veth, teardown);
 	tcase_add_checked_fixture(l, setup_lo, teardown);
 	tcase_set_timeout(v, 120);
@@ -404,7 +400,5 @@ int main(void)
 	tcase_add_test(l, test_max_fanout_lo);
 	suite_add_tcase(s, v);
 	suite_add_tcase(s, l);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

@@ -36,9 +36,9 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netdev.h"
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "service.h"
-#include "suite_run.h"
 #include "svc_wait.h"
 #include "udp/udp_backend.h"
 #include "worker_farm.h"
@@ -848,11 +848,7 @@ int main(void)
 {
 	Suite *s = suite_create("service_core");
 	TCase *tv = tcase_create("veth"), *tl = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tv, setup_veth, teardown);
 	tcase_add_checked_fixture(tl, setup_lo, teardown);
 	tcase_set_timeout(tv, 60);
@@ -872,7 +868,5 @@ int main(void)
 	tcase_add_test(tl, test_policy_n_above_workers);
 	suite_add_tcase(s, tv);
 	suite_add_tcase(s, tl);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

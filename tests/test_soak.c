@@ -36,12 +36,12 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "pkt_build.h"
 #include "reply_gen.h"
 #include "request_table.h"
 #include "service.h"
-#include "suite_run.h"
 #include "worker_farm.h"
 
 #define FAN 64u
@@ -374,16 +374,10 @@ int main(void)
 {
 	Suite *s = suite_create("soak");
 	TCase *tc = tcase_create("soak");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 900);
 	tcase_add_test(tc, test_soak);
 	suite_add_tcase(s, tc);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

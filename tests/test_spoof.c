@@ -22,10 +22,10 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "pkt_build.h"
 #include "reply_gen.h"
-#include "suite_run.h"
 #include "svc_wait.h"
 #include "worker_farm.h"
 
@@ -157,15 +157,9 @@ int main(void)
 {
 	Suite *s = suite_create("spoof");
 	TCase *tc = tcase_create("ids");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_predicted_ids_do_not_land);
 	suite_add_tcase(s, tc);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

@@ -11,8 +11,8 @@
 #include <stdio.h>
 
 #include <bpf/bpf.h>
+#include "netns_suite.h"
 #include "netns_util.h"
-#include "suite_run.h"
 #include "tcp/steer.h"
 #include "tcp_rig.h"
 #include "sgbpf_test_foreign_lookup.skel.h"
@@ -222,11 +222,7 @@ int main(void)
 {
 	Suite *s = suite_create("tcp_steer");
 	TCase *tc = tcase_create("steer");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_listed_land_on_own_listener);
 	tcase_add_test(tc, test_unlisted_refused);
@@ -234,7 +230,5 @@ int main(void)
 	tcase_add_test(tc, test_two_services_chain);
 	tcase_add_test(tc, test_foreign_program);
 	suite_add_tcase(s, tc);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

@@ -26,9 +26,9 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netdev.h"
+#include "netns_suite.h"
 #include "netns_topo.h"
 #include "netns_util.h"
-#include "suite_run.h"
 #include "worker_farm.h"
 #include "reply_gen.h"
 #include "service.h"
@@ -894,11 +894,7 @@ int main(void)
 {
 	Suite *s = suite_create("udp_e2e");
 	TCase *veth = tcase_create("veth"), *lo = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(veth, setup_veth, teardown);
 	tcase_add_checked_fixture(lo, setup_lo, teardown);
 	tcase_set_timeout(veth, 300);
@@ -925,7 +921,5 @@ int main(void)
 	tcase_add_test(veth, test_cli_gather_json);
 	suite_add_tcase(s, veth);
 	suite_add_tcase(s, lo);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }

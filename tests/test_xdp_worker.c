@@ -25,10 +25,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "pkt_build.h"
 #include "reply_gen.h"
-#include "suite_run.h"
 #include "xdp_worker.h"
 #include "xdp_worker_bpf.skel.h"
 
@@ -363,18 +363,12 @@ int main(void)
 	Suite *s = suite_create("xdp_worker");
 	TCase *tc = tcase_create("prog_test_run");
 	TCase *e2e = tcase_create("netns");
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_loop_test(tc, test_reply_exact, 0, sizeof(reply_cases) / sizeof(reply_cases[0]));
 	tcase_add_test(tc, test_pass_untouched);
 	tcase_add_test(tc, test_malformed_dropped);
 	tcase_add_test(e2e, test_gather_exact_sums);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, e2e);
-	failed = suite_run(s);
-	netns_reap_stale();
-	return failed;
+	return netns_suite_run(s);
 }
