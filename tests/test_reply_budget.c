@@ -83,9 +83,7 @@ static void setup(void)
 	farm = worker_farm_start(&ns, listen, (const char *const[]){ "--reply", "random:77",
 								     "--delay-us", "5000", NULL });
 	ck_assert_int_gt(farm, 0);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%u", SILENT_PORT);
-	silent = worker_farm_start(&ns, listen, (const char *const[]){ "--silent-port",
-								       listen + 10, NULL });
+	silent = worker_farm_start_silent(&ns, SILENT_PORT);
 	ck_assert_int_gt(silent, 0);
 	ck_assert_int_eq(netns_enter(&ns, NULL), 0);
 }

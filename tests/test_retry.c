@@ -86,9 +86,7 @@ static void setup(void)
 				       (const char *const[]){ "--reply", "random:4242",
 							      "--ignore-first", NULL });
 	ck_assert_int_gt(stragglers, 0);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%u", SILENT_PORT);
-	silent = worker_farm_start(&ns, listen, (const char *const[]){ "--silent-port",
-								       listen + 10, NULL });
+	silent = worker_farm_start_silent(&ns, SILENT_PORT);
 	ck_assert_int_gt(silent, 0);
 	ck_assert_int_eq(netns_enter(&ns, NULL), 0);
 }
