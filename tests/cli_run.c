@@ -3,6 +3,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -42,6 +43,19 @@ int cli_run_gather(const char *const *args, char *out, size_t cap)
 	close(pipefd[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void cli_lo_workers_file(char *path, uint32_t n, uint16_t base)
+{
+	int fd = mkstemp(path);
+	FILE *f;
+
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	for (uint32_t i = 0; i < n; i++)
+		fprintf(f, "127.0.0.1:%u\n", base + i);
+	ck_assert_int_eq(fclose(f), 0);
 }
 
 int cli_count_records(const char *out, const char *kv, int *with)

@@ -291,9 +291,8 @@ START_TEST(test_cli_all_gather)
 {
 	static char out[1 << 16];
 	char path[] = "/tmp/sgbpf-allgather-workers-XXXXXX", listen[32];
-	int fd = mkstemp(path), code;
 	pid_t farm;
-	FILE *f;
+	int code;
 
 	for (int i = 0; i < FANOUT; i++) {
 		close(wfd[i]);
@@ -302,15 +301,11 @@ START_TEST(test_cli_all_gather)
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u-%u", BASE, BASE + FANOUT - 1);
 	farm = worker_farm_start(&ns, listen, (const char *const[]){ "--expect-allgather", NULL });
 	ck_assert_int_gt(farm, 0);
-	ck_assert_int_ge(fd, 0);
-	f = fdopen(fd, "w");
-	for (int i = 0; i < FANOUT; i++)
-		fprintf(f, "127.0.0.1:%d\n", BASE + i);
-	fclose(f);
-	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
-						 "--inflight", "4", "--json", "--all-gather",
-						 NULL },
-			  out, sizeof(out));
+	cli_lo_workers_file(path, FANOUT, BASE);
+	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path,
+						     "--count", "20", "--inflight", "4", "--json",
+						     "--all-gather", NULL },
+			      out, sizeof(out));
 	unlink(path);
 	worker_farm_stop(farm);
 	ck_assert_msg(code == 0, "exit %d: %.400s", code, out);

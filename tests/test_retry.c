@@ -247,19 +247,14 @@ START_TEST(test_cli_retry_us)
 {
 	static char out[1 << 18];
 	char path[] = "/tmp/sgbpf-retry-workers-XXXXXX";
-	int fd = mkstemp(path), code, with;
-	FILE *f;
+	int code, with;
 
-	ck_assert_int_ge(fd, 0);
-	f = fdopen(fd, "w");
-	for (int i = 0; i < FANOUT; i++)
-		fprintf(f, "127.0.0.1:%d\n", BASE + i);
-	fclose(f);
+	cli_lo_workers_file(path, FANOUT, BASE);
 
-	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
-					      "--inflight", "4", "--json", "--retry-us", "3000",
-					      NULL },
-		       out, sizeof(out));
+	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path,
+						     "--count", "20", "--inflight", "4", "--json",
+						     "--retry-us", "3000", NULL },
+			      out, sizeof(out));
 	ck_assert_msg(code == 0, "with --retry-us: exit %d: %.400s", code, out);
 	ck_assert_int_eq(cli_count_records(out, "\"status\": \"complete\"", &with), 20);
 	ck_assert_int_eq(with, 20);
@@ -269,10 +264,10 @@ START_TEST(test_cli_retry_us)
 	ck_assert_int_eq(with, 20);
 	ck_assert_msg(strstr(out, "\"retries\": 20"), "summary: %s", strstr(out, "\"summary\""));
 
-	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
-					      "--inflight", "4", "--json", "--timeout-us",
-					      "30000", NULL },
-		       out, sizeof(out));
+	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path,
+						     "--count", "20", "--inflight", "4", "--json",
+						     "--timeout-us", "30000", NULL },
+			      out, sizeof(out));
 	unlink(path);
 	ck_assert_msg(code == 1, "without --retry-us: exit %d", code);
 	ck_assert_int_eq(cli_count_records(out, "\"status\": \"expired\"", &with), 20);
