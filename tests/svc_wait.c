@@ -20,6 +20,21 @@ void svc_wait_all(struct sgbpf_service *svc, int ms)
 		ck_assert_int_ge(sgbpf_wait(svc, ms), 0);
 }
 
+bool svc_tally_status(const struct sgbpf_result *res, uint32_t *complete, uint32_t *expired,
+		      uint32_t *other)
+{
+	if (res->status == SGBPF_STATUS_EXPIRED) {
+		(*expired)++;
+		return false;
+	}
+	if (res->status != SGBPF_STATUS_COMPLETE) {
+		(*other)++;
+		return false;
+	}
+	(*complete)++;
+	return true;
+}
+
 bool svc_sum_matches(const struct sgbpf_result *res, const char *spec, uint16_t base,
 		     uint32_t nworkers)
 {

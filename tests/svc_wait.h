@@ -22,6 +22,13 @@ void svc_lo_workers(struct sgbpf_endpoint *eps, uint32_t n, uint16_t base);
 void svc_wait_all(struct sgbpf_service *svc, int ms);
 
 /*
+ * Counts RES in *COMPLETE, *EXPIRED or *OTHER by its status; returns
+ * whether it completed (and so has a result to check).
+ */
+bool svc_tally_status(const struct sgbpf_result *res, uint32_t *complete, uint32_t *expired,
+		      uint32_t *other);
+
+/*
  * Whether RES carries the replies of all NWORKERS workers on ports BASE,
  * BASE + 1, ... answering with the generator SPEC: that many responses,
  * REPLY_GEN_NELEMS elements, and their u32 sum to the element.

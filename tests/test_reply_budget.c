@@ -38,15 +38,8 @@ static void on_result(const struct sgbpf_result *res, void *ctx)
 {
 	struct tally *t = ctx;
 
-	if (res->status == SGBPF_STATUS_EXPIRED) {
-		t->expired++;
+	if (!svc_tally_status(res, &t->complete, &t->expired, &t->other))
 		return;
-	}
-	if (res->status != SGBPF_STATUS_COMPLETE) {
-		t->other++;
-		return;
-	}
-	t->complete++;
 	if (!svc_sum_matches(res, "random:77", BASE, t->nworkers))
 		t->wrong++;
 }

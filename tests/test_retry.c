@@ -53,15 +53,8 @@ static void on_result(const struct sgbpf_result *res, void *ctx)
 		t->retries_min = res->retries;
 	if (res->retries > t->retries_max)
 		t->retries_max = res->retries;
-	if (res->status == SGBPF_STATUS_EXPIRED) {
-		t->expired++;
+	if (!svc_tally_status(res, &t->complete, &t->expired, &t->other))
 		return;
-	}
-	if (res->status != SGBPF_STATUS_COMPLETE) {
-		t->other++;
-		return;
-	}
-	t->complete++;
 	if (!svc_sum_matches(res, "random:4242", BASE, t->nworkers)) {
 		t->wrong++;
 		snprintf(t->why, sizeof(t->why), "request %#x: %u responses, %u elements, sum "

@@ -93,15 +93,8 @@ static void check_sum(const struct sgbpf_result *res, void *ctx)
 {
 	struct tally *t = ctx;
 
-	if (res->status == SGBPF_STATUS_EXPIRED) {
-		t->expired++;
+	if (!svc_tally_status(res, &t->complete, &t->expired, &t->other))
 		return;
-	}
-	if (res->status != SGBPF_STATUS_COMPLETE) {
-		t->other++;
-		return;
-	}
-	t->complete++;
 	if (!svc_sum_matches(res, SEED_SPEC, BASE, t->fanout)) {
 		t->bad++;
 		snprintf(t->why, sizeof(t->why), "request %u: %u responses, %u elements or sum wrong",
