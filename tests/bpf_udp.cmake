@@ -1,9 +1,12 @@
 # The UDP backend's BPF programs on crafted packets (BPF_PROG_TEST_RUN, root only).
 # pkt_build.c crafts Ethernet/IPv4/UDP frames and sgbpf messages for any test:
-# link sgbpf_pkt_build and include "pkt_build.h".
-add_library(sgbpf_pkt_build STATIC ${CMAKE_CURRENT_SOURCE_DIR}/pkt_build.c)
+# link sgbpf_pkt_build and include "pkt_build.h".  cpu_pin.h, in the same
+# library, moves the test from CPU to CPU to reach per-CPU state.
+add_library(sgbpf_pkt_build STATIC ${CMAKE_CURRENT_SOURCE_DIR}/pkt_build.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/cpu_pin.c)
 target_include_directories(sgbpf_pkt_build PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}
   ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(sgbpf_pkt_build PUBLIC PkgConfig::CHECK)
 
 sgbpf_test(test_bpf_gather SOURCES test_bpf_gather.c LIBS sgbpf_pkt_build TIMEOUT 120
   LABELS root)

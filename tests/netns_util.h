@@ -60,14 +60,9 @@
  *	...
  *	int main(void)
  *	{
- *		int failed, skip = netns_check_privileges();
- *
- *		if (skip)
- *			return skip;	// 77: not root, or no namespaces
- *		netns_reap_stale();
- *		... srunner_run_all(sr, CK_NORMAL); failed = srunner_ntests_failed(sr);
- *		netns_reap_stale();
- *		return failed ? 1 : 0;
+ *		...
+ *		// 77 if not root or no namespaces; reaps before and after the run
+ *		return netns_suite_run(s);	// netns_suite.h
  *	}
  *
  * A checked fixture runs in the forked test process, so entering the

@@ -8,25 +8,24 @@
  * nothing for a request that expired; every worker, also those that did not
  * count under policy any.
  */
-#define _GNU_SOURCE	/* pipe2 */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sgbpf/protocol.h>
 #include <sgbpf/sgbpf.h>
 
+#include "cli_run.h"
+#include "netns_suite.h"
 #include "netns_util.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 #define BASE		39000
@@ -89,10 +88,7 @@ static struct sgbpf_service *make_service(enum sgbpf_reduce reduce, struct outco
 	struct sgbpf_endpoint eps[FANOUT] = { 0 };
 	struct sgbpf_service *svc;
 
-	for (int i = 0; i < FANOUT; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE + i;
-	}
+	svc_lo_workers(eps, FANOUT, BASE);
 	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = FANOUT,
 		   .reduce = reduce, .on_complete = on_result, .cb_ctx = o);
 	svc = sgbpf_service_create(&so);
@@ -286,40 +282,6 @@ START_TEST(test_allgather_needs_reduction)
 }
 END_TEST
 
-/* Runs `sgbpf gather ARGS...` and collects its stdout; returns its exit code. */
-static int run_gather(const char *const *args, char *out, size_t cap)
-{
-	const char *cli = getenv("SGBPF_CLI");
-	char *argv[32];
-	int pipefd[2], status, n = 0;
-	size_t used = 0;
-	ssize_t got;
-	pid_t pid;
-
-	ck_assert_msg(cli && *cli, "SGBPF_CLI is not set");
-	argv[n++] = (char *)cli;
-	argv[n++] = "gather";
-	for (int i = 0; args[i] && n < 31; i++)
-		argv[n++] = (char *)args[i];
-	argv[n] = NULL;
-	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(pipefd[1], STDOUT_FILENO);
-		execv(cli, argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (used + 1 < cap && (got = read(pipefd[0], out + used, cap - 1 - used)) > 0)
-		used += (size_t)got;
-	out[used] = '\0';
-	close(pipefd[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /*
  * The command line against reference workers (`sgbpf worker
  * --expect-allgather`, whose own test checks what it counts): every
@@ -329,9 +291,8 @@ START_TEST(test_cli_all_gather)
 {
 	static char out[1 << 16];
 	char path[] = "/tmp/sgbpf-allgather-workers-XXXXXX", listen[32];
-	int fd = mkstemp(path), code;
 	pid_t farm;
-	FILE *f;
+	int code;
 
 	for (int i = 0; i < FANOUT; i++) {
 		close(wfd[i]);
@@ -340,15 +301,11 @@ START_TEST(test_cli_all_gather)
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u-%u", BASE, BASE + FANOUT - 1);
 	farm = worker_farm_start(&ns, listen, (const char *const[]){ "--expect-allgather", NULL });
 	ck_assert_int_gt(farm, 0);
-	ck_assert_int_ge(fd, 0);
-	f = fdopen(fd, "w");
-	for (int i = 0; i < FANOUT; i++)
-		fprintf(f, "127.0.0.1:%d\n", BASE + i);
-	fclose(f);
-	code = run_gather((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
-						 "--inflight", "4", "--json", "--all-gather",
-						 NULL },
-			  out, sizeof(out));
+	cli_lo_workers_file(path, FANOUT, BASE);
+	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path,
+						     "--count", "20", "--inflight", "4", "--json",
+						     "--all-gather", NULL },
+			      out, sizeof(out));
 	unlink(path);
 	worker_farm_stop(farm);
 	ck_assert_msg(code == 0, "exit %d: %.400s", code, out);
@@ -363,12 +320,7 @@ int main(void)
 {
 	Suite *s = suite_create("allgather");
 	TCase *tc = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_allgather_exact);
 	tcase_add_test(tc, test_allgather_policy_any);
@@ -377,10 +329,5 @@ int main(void)
 	tcase_add_test(tc, test_cli_all_gather);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

@@ -32,6 +32,7 @@
 
 #include "attach.h"
 #include "netdev.h"
+#include "netns_suite.h"
 #include "netns_util.h"
 
 #define TCX_INGRESS 46
@@ -631,16 +632,5 @@ static Suite *attach_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
-
-	if (skip)
-		return skip;
-	netns_reap_stale();
-	sr = srunner_create(attach_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return netns_suite_run(attach_suite());
 }

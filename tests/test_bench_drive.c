@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 
 #include "bench_common.h"
+#include "suite_run.h"
 
 struct fake {
 	struct bench_slot *pending[64];
@@ -69,14 +70,8 @@ int main(void)
 {
 	Suite *s = suite_create("bench_drive");
 	TCase *tc = tcase_create("drive");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_max_seconds_reports_what_ran);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

@@ -16,10 +16,8 @@
  * per-CPU partial results are really merged (on a one-CPU machine
  * everything folds into one partial and the results must be the same).
  */
-#define _GNU_SOURCE /* sched_setaffinity */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +32,10 @@
 
 #include <sgbpf/udp_state.h>
 
+#include "cpu_pin.h"
 #include "pkt_build.h"
 #include "sgbpf_udp.skel.h"
+#include "suite_run.h"
 
 #define NSLOTS		8u
 #define REQ		0x51234u		/* slot 4 */
@@ -83,32 +83,6 @@ static uint32_t worker_addr(uint32_t i)
 static uint16_t worker_port(uint32_t i)
 {
 	return 9000 + i;
-}
-
-/* ---- CPUs -------------------------------------------------------------- */
-
-static int cpus[CPU_SETSIZE], ncpus_allowed;
-
-static void cpus_init(void)
-{
-	cpu_set_t set;
-
-	ncpus_allowed = 0;
-	ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			cpus[ncpus_allowed++] = c;
-	ck_assert_int_gt(ncpus_allowed, 0);
-}
-
-/* Moves the test (and so the next test run) to the k-th allowed CPU, cyclically. */
-static void run_on(uint32_t k)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpus[k % ncpus_allowed], &set);
-	ck_assert_int_eq(sched_setaffinity(0, sizeof(set), &set), 0);
 }
 
 /* ---- the hook under test ---------------------------------------------- */
@@ -256,7 +230,7 @@ static void fx_open(const struct fx_opts *o)
 	fx.ncpus = libbpf_num_possible_cpus();
 	ck_assert_int_gt(fx.ncpus, 0);
 	ck_assert_int_le(fx.ncpus, SGBPF_MAX_CPUS);
-	cpus_init();
+	cpu_pin_init();
 	load_objects(o);
 	write_maps(o);
 	map_slots();
@@ -932,7 +906,7 @@ START_TEST(test_full_request)
 	for (uint32_t k = 0; k < n; k++)
 		order[k] = (k * 7 + 3) % n;
 	for (uint32_t k = 0; k < n; k++) {
-		run_on(k);
+		cpu_pin_run_on(k);
 		reply_pkt(&p, order[k], NULL, SGBPF_UDP_BODY_MAX, SGBPF_UDP_MSG_LEN);
 		deliver(&p, fate_verdict(fate), "reply");
 		if (k + 1 < n)
@@ -965,11 +939,11 @@ START_TEST(test_duplicate)
 
 	/* Worker 0 and worker 37 (second seen word) reply twice. */
 	for (uint32_t w = 0; w < 38; w += 37) {
-		run_on(0);
+		cpu_pin_run_on(0);
 		reply_pkt(&first, w, NULL, BODY_LEN, 0);
 		deliver(&first, V_DROP, "first reply");
 		/* From another CPU: the seen bits are shared, not per CPU. */
-		run_on(1);
+		cpu_pin_run_on(1);
 		stats_read(s0);
 		/* Same worker, another body: folding it would change the sum. */
 		reply_as(&again, w, w + 1, &h, BODY_LEN, 0, 0);
@@ -984,7 +958,7 @@ START_TEST(test_duplicate)
 	for (uint32_t w = 1; w < 40; w++) {
 		if (w == 37)
 			continue;
-		run_on(w);
+		cpu_pin_run_on(w);
 		reply_pkt(&first, w, NULL, BODY_LEN, 0);
 		deliver(&first, V_DROP, "reply");
 	}
@@ -1073,10 +1047,10 @@ START_TEST(test_reuse_after_expiry)
 
 	fx_open(&o);
 	slot_open(REQ, 3);
-	run_on(1);
+	cpu_pin_run_on(1);
 	reply_pkt(&p, 0, NULL, BODY_LEN, 0);
 	deliver(&p, V_DROP, "reply before expiry");
-	run_on(_i);
+	cpu_pin_run_on(_i);
 	__atomic_store_n(&slot_of(REQ)->state, SGBPF_TAG(REQ, SGBPF_SLOT_EXPIRED),
 			 __ATOMIC_RELEASE);
 
@@ -1111,7 +1085,7 @@ START_TEST(test_reopen_same_id)
 
 	fx_open(&o);
 	slot_open(REQ, 3);
-	run_on(1);
+	cpu_pin_run_on(1);
 	reply_pkt(&p, 0, NULL, BODY_LEN, 0);
 	deliver(&p, V_DROP, "reply before expiry");
 	__atomic_store_n(&slot_of(REQ)->state, SGBPF_TAG(REQ, SGBPF_SLOT_EXPIRED),
@@ -1120,7 +1094,7 @@ START_TEST(test_reopen_same_id)
 	/* The same id again, 2^32 requests later. */
 	slot_open(REQ, 2);
 	for (uint32_t k = 0; k < 2; k++) {
-		run_on(_i + k);
+		cpu_pin_run_on(_i + k);
 		reply_for(&p, workers[k], REQ, BODY_LEN, 0);
 		deliver(&p, V_DROP, "reply to the reopened id");
 	}
@@ -1182,12 +1156,12 @@ START_TEST(test_reuse_after_complete)
 	fx_open(&o);
 	slot_open(REQ, 2);
 	for (uint32_t w = 0; w < 2; w++) {
-		run_on(w);
+		cpu_pin_run_on(w);
 		reply_for(&p, w, REQ, SGBPF_UDP_BODY_MAX, SGBPF_UDP_MSG_LEN);
 		deliver(&p, V_DROP, "first request");
 	}
 	/* The second request folds on one CPU; the other keeps the old partial. */
-	run_on(0);
+	cpu_pin_run_on(0);
 	ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_COMPLETE);
 	/* Shorter bodies this time: the old tail must not come back. */
 	slot_open(next, 2);
@@ -1302,7 +1276,7 @@ START_TEST(test_reducers)
 		 * one.  The shorter bodies fold on the CPU merged first, so that
 		 * the merge has to extend the result past that CPU's length.
 		 */
-		run_on(w % 2 ? 0 : 1);
+		cpu_pin_run_on(w % 2 ? 0 : 1);
 		len = pkt_msg(msg, sizeof(msg), &h, body, blen, w == 0 ? SGBPF_UDP_MSG_LEN : 0);
 		ck_assert_int_gt(len, 0);
 		ck_assert_int_eq(pkt_udp(&p, &f, msg, len, 0), 0);
@@ -1618,7 +1592,7 @@ START_TEST(test_fuzz_junk)
 		workers[w] = w;
 	/* Half the workers first, so that junk meets a partly folded request. */
 	for (uint32_t w = 0; w < n / 2; w++) {
-		run_on(w);
+		cpu_pin_run_on(w);
 		reply_pkt(&in, w, NULL, BODY_LEN, 0);
 		deliver(&in, V_DROP, "reply");
 	}
@@ -1634,7 +1608,7 @@ START_TEST(test_fuzz_junk)
 		if (hook == HOOK_TC && in.len < 14 + 20 && in.data[12] == 0x08 && in.data[13] == 0)
 			continue;
 		fed++;
-		run_on(k);
+		cpu_pin_run_on(k);
 		ret = gather_run(&in, &out);
 		ck_assert_msg(memcmp(&before, slot_of(REQ), sizeof(before)) == 0,
 			      "frame %u (seed above) changed the slot", k);
@@ -1651,7 +1625,7 @@ START_TEST(test_fuzz_junk)
 	ck_assert_uint_eq(s1[SGBPF_STAT_SURPLUS], s0[SGBPF_STAT_SURPLUS]);
 	ck_assert_uint_gt(fed, iters / 2);
 	for (uint32_t w = n / 2; w < n; w++) {
-		run_on(w);
+		cpu_pin_run_on(w);
 		reply_pkt(&in, w, NULL, BODY_LEN, 0);
 		deliver(&in, V_DROP, "reply");
 	}
@@ -1741,14 +1715,9 @@ static int check_bpf(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed, skip = check_bpf();
+	int skip = check_bpf();
 
 	if (skip)
 		return skip;
-	sr = srunner_create(gather_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(gather_suite());
 }

@@ -14,10 +14,8 @@
  * break the rules are malformed and never change a result; a packet of a
  * finished or expired request never touches the next request of its slot.
  */
-#define _GNU_SOURCE /* sched_setaffinity */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +29,10 @@
 
 #include <sgbpf/udp_state.h>
 
+#include "cpu_pin.h"
 #include "pkt_build.h"
 #include "sgbpf_udp.skel.h"
+#include "suite_run.h"
 
 #define NSLOTS		8u
 #define NWORKERS	8u
@@ -60,30 +60,7 @@ static uint16_t worker_port(uint32_t i)
 	return 9100 + i;
 }
 
-/* ---- CPUs and hooks ----------------------------------------------------- */
-
-static int cpus[CPU_SETSIZE], ncpus_allowed;
-
-static void cpus_init(void)
-{
-	cpu_set_t set;
-
-	ncpus_allowed = 0;
-	ck_assert_int_eq(sched_getaffinity(0, sizeof(set), &set), 0);
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			cpus[ncpus_allowed++] = c;
-	ck_assert_int_gt(ncpus_allowed, 0);
-}
-
-static void run_on(uint32_t k)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpus[k % ncpus_allowed], &set);
-	ck_assert_int_eq(sched_setaffinity(0, sizeof(set), &set), 0);
-}
+/* ---- hooks ------------------------------------------------------------- */
 
 enum hook { HOOK_XDP, HOOK_TC };
 static enum hook hook;
@@ -138,7 +115,7 @@ static void fx_load_as(uint32_t chunk, bool count)
 
 	fx.ncpus = libbpf_num_possible_cpus();
 	ck_assert_int_gt(fx.ncpus, 0);
-	cpus_init();
+	cpu_pin_init();
 	fx.chunk = chunk;
 	fx.skel = sgbpf_udp__open();
 	ck_assert_ptr_nonnull(fx.skel);
@@ -354,7 +331,7 @@ static void shuffle(struct pk *p, uint32_t n, uint32_t seed)
 static void deliver_all(const struct pk *p, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		run_on(i);
+		cpu_pin_run_on(i);
 		ck_assert_int_eq(send_pk(&p[i]), drop_verdict());
 	}
 }
@@ -447,7 +424,7 @@ START_TEST(test_duplicated)
 	/* The copies of the last worker's packets go first: no early completion. */
 	shuffle(p, 2 * n, 7);
 	for (uint32_t i = 0; i < 2 * n; i++) {
-		run_on(i);
+		cpu_pin_run_on(i);
 		ck_assert_int_eq(send_pk(&p[i]), drop_verdict());
 	}
 	expect_result(REQ, all8, NWORKERS, 4, 4 * CHUNK);
@@ -678,7 +655,7 @@ START_TEST(test_count_only)
 	shuffle(p, n + 4, 9);
 	/* The last of the 36 packets may be a copy: count until complete. */
 	for (uint32_t i = 0; i < n + 4 && slot_status(REQ) == SGBPF_SLOT_ACTIVE; i++) {
-		run_on(i);
+		cpu_pin_run_on(i);
 		ck_assert_int_eq(send_pk(&p[i]), drop_verdict());
 	}
 	ck_assert_uint_eq(slot_status(REQ), SGBPF_SLOT_COMPLETE);
@@ -720,16 +697,10 @@ static Suite *multipkt_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "skipped: loading BPF programs needs root\n");
 		return 77;
 	}
-	sr = srunner_create(multipkt_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(multipkt_suite());
 }

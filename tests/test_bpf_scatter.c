@@ -32,6 +32,7 @@
 #include "netns_util.h"
 #include "pkt_build.h"
 #include "sgbpf_udp.skel.h"
+#include "suite_run.h"
 
 #define NSLOTS		8u
 #define REQ		0x7a0013u		/* slot 3 */
@@ -1139,7 +1140,6 @@ static int check_bpf(void)
 
 int main(void)
 {
-	SRunner *sr;
 	int failed, skip = netns_check_privileges();
 
 	if (!skip)
@@ -1147,10 +1147,7 @@ int main(void)
 	if (skip)
 		return skip;
 	netns_reap_stale();
-	sr = srunner_create(scatter_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = suite_run(scatter_suite());
 	netns_reap_stale();
-	return failed ? 1 : 0;
+	return failed;
 }

@@ -23,6 +23,7 @@
 #include <sgbpf/sgbpf.h>
 
 #include "cli_common.h"
+#include "suite_run.h"
 
 #define MAX_ARGS 16
 #define OUT_MAX 8192
@@ -495,8 +496,6 @@ int main(void)
 	Suite *s = suite_create("cli_args");
 	TCase *tb = tcase_create("binary");
 	TCase *tp = tcase_create("parsers");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tb, test_cli_case, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tb, test_version_string);
@@ -509,9 +508,5 @@ int main(void)
 	tcase_add_test(tp, test_reduce_names);
 	suite_add_tcase(s, tp);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return suite_run(s);
 }

@@ -25,6 +25,7 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "worker_farm.h"
 
@@ -374,12 +375,7 @@ int main(void)
 {
 	Suite *s = suite_create("cli_runtime");
 	TCase *tc = tcase_create("runtime");
-	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_signal_stops_cleanly, 0, 2);
 	tcase_add_test(tc, test_signal_stops_block_mode);
@@ -388,10 +384,5 @@ int main(void)
 	tcase_add_test(tc, test_json_duplicates);
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

@@ -17,6 +17,7 @@
 
 #include "netns_util.h"
 #include "reply_gen.h"
+#include "suite_run.h"
 #include "worker_farm.h"
 
 #define NW 8
@@ -209,8 +210,6 @@ int main(void)
 {
 	Suite *s = suite_create("cli_tcp");
 	TCase *tc = tcase_create("cli_tcp");
-	SRunner *sr;
-	int failed;
 
 	if (netns_check_privileges())
 		return 77;
@@ -220,9 +219,5 @@ int main(void)
 	tcase_add_test(tc, test_tcp_usage_errors);
 	tcase_add_test(tc, test_run_tcp);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "lat_hist.h"
+#include "suite_run.h"
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -94,15 +95,9 @@ int main(void)
 {
 	Suite *s = suite_create("lat_hist");
 	TCase *tc = tcase_create("hist");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_random_spreads);
 	tcase_add_test(tc, test_edges);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

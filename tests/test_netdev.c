@@ -20,6 +20,7 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netdev.h"
+#include "netns_suite.h"
 #include "netns_util.h"
 
 static struct netns ns;
@@ -303,16 +304,5 @@ static Suite *netdev_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
-
-	if (skip)
-		return skip;
-	netns_reap_stale();
-	sr = srunner_create(netdev_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return netns_suite_run(netdev_suite());
 }

@@ -18,6 +18,8 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netns_util.h"
+#include "suite_run.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 void *__real_malloc(size_t n);
@@ -98,6 +100,25 @@ static int run(struct sgbpf_service *svc, int n, unsigned int inflight)
 	return errors;
 }
 
+/*
+ * After a warm-up of 200, runs 1000 requests, all of which must complete
+ * without an error; returns the allocations made while they ran.
+ */
+static unsigned long allocs_in_1000(struct sgbpf_service *svc, unsigned int inflight)
+{
+	unsigned long before, after;
+	int errors;
+
+	ck_assert_int_eq(run(svc, 200, inflight), 0);	/* warm-up */
+	completed = 0;
+	before = allocs;
+	errors = run(svc, 1000, inflight);
+	after = allocs;
+	ck_assert_int_eq(errors, 0);
+	ck_assert_uint_eq(completed, 1000);
+	return after - before;
+}
+
 /* Every delivery mode and fate against the workers on base.., packets per reply. */
 static void steady(uint16_t base, uint32_t packets)
 {
@@ -107,10 +128,7 @@ static void steady(uint16_t base, uint32_t packets)
 	};
 	struct sgbpf_endpoint eps[NW] = { 0 };
 
-	for (int i = 0; i < NW; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = base + i;
-	}
+	svc_lo_workers(eps, NW, base);
 	for (unsigned int m = 0; m < 4; m++) {
 		for (int fate = 0; fate <= 1; fate++) {
 			unsigned int inflight = modes[m] == SGBPF_DELIVERY_BLOCK ? 1 : 8;
@@ -119,20 +137,13 @@ static void steady(uint16_t base, uint32_t packets)
 				   .fate = fate, .on_complete = on_done, .max_inflight = 64,
 				   .max_packets = packets);
 			struct sgbpf_service *svc = sgbpf_service_create(&o);
-			unsigned long before, after;
-			int errors;
+			unsigned long n;
 
 			ck_assert_msg(svc, "%s", sgbpf_last_error());
-			ck_assert_int_eq(run(svc, 200, inflight), 0);	/* warm-up */
-			completed = 0;
-			before = allocs;
-			errors = run(svc, 1000, inflight);
-			after = allocs;
-			ck_assert_int_eq(errors, 0);
-			ck_assert_uint_eq(completed, 1000);
-			ck_assert_msg(after == before,
+			n = allocs_in_1000(svc, inflight);
+			ck_assert_msg(n == 0,
 				      "mode %u fate %d, %u packets: %lu allocations in 1000 requests",
-				      m, fate, packets, after - before);
+				      m, fate, packets, n);
 			sgbpf_service_destroy(svc);
 		}
 	}
@@ -163,10 +174,7 @@ START_TEST(test_tcp_steady_state_allocates_nothing)
 	pid_t tcp_farm = worker_farm_start_argv(&ns, args);
 
 	ck_assert_int_gt(tcp_farm, 0);
-	for (int i = 0; i < NW; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE + 100 + i;
-	}
+	svc_lo_workers(eps, NW, BASE + 100);
 	for (unsigned int m = 0; m < 3; m++) {
 		for (int fate = 0; fate <= 1; fate++) {
 			unsigned int inflight = modes[m] == SGBPF_DELIVERY_BLOCK ? 1 : 8;
@@ -177,20 +185,13 @@ START_TEST(test_tcp_steady_state_allocates_nothing)
 				   .listen = { .addr = htonl(INADDR_LOOPBACK), .port = 7010 },
 				   .connect_timeout_ms = 5000);
 			struct sgbpf_service *svc = sgbpf_service_create(&o);
-			unsigned long before, after;
-			int errors;
+			unsigned long n;
 
 			ck_assert_msg(svc, "%s", sgbpf_last_error());
-			ck_assert_int_eq(run(svc, 200, inflight), 0);	/* warm-up */
-			completed = 0;
-			before = allocs;
-			errors = run(svc, 1000, inflight);
-			after = allocs;
-			ck_assert_int_eq(errors, 0);
-			ck_assert_uint_eq(completed, 1000);
-			ck_assert_msg(after == before,
+			n = allocs_in_1000(svc, inflight);
+			ck_assert_msg(n == 0,
 				      "tcp mode %u fate %d: %lu allocations in 1000 requests", m,
-				      fate, after - before);
+				      fate, n);
 			sgbpf_service_destroy(svc);
 		}
 	}
@@ -202,8 +203,7 @@ int main(void)
 {
 	Suite *s = suite_create("no_alloc");
 	TCase *tc = tcase_create("steady");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
+	int skip = netns_check_privileges();
 
 	if (skip)
 		return skip;
@@ -213,9 +213,5 @@ int main(void)
 	tcase_add_test(tc, test_tcp_steady_state_allocates_nothing);
 	tcase_add_test(tc, test_multipkt_allocates_nothing);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

@@ -28,9 +28,11 @@
 #include "attach.h"
 #include "inspect.h"
 #include "netdev.h"
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "worker_farm.h"
 #include "probe.h"
+#include "svc_wait.h"
 
 #define BASE_PORT 35000
 #define NWORKERS 4
@@ -119,10 +121,7 @@ static struct sgbpf_service *make_service(void)
 		   .max_inflight = 64);
 	struct sgbpf_service *svc;
 
-	for (uint32_t i = 0; i < NWORKERS; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE_PORT + i;
-	}
+	svc_lo_workers(eps, NWORKERS, BASE_PORT);
 	svc = sgbpf_service_create(&so);
 	ck_assert_msg(svc, "service on lo: %s", sgbpf_last_error());
 	return svc;
@@ -135,8 +134,7 @@ static void run_requests(struct sgbpf_service *svc, int n)
 	completed = 0;
 	for (int i = 0; i < n; i++) {
 		ck_assert_int_eq(sgbpf_scatter(svc, "ops", 3, &so, NULL), 0);
-		while (sgbpf_inflight(svc))
-			ck_assert_int_ge(sgbpf_wait(svc, 3000), 0);
+		svc_wait_all(svc, 3000);
 	}
 	ck_assert_uint_eq(completed, (uint32_t)n);
 }
@@ -294,10 +292,7 @@ static int create_without_caps(void *arg)
 		return 10;
 	if (sgbpf_probe_caps_missing(SGBPF_PRIV_SERVICE) != SGBPF_PRIV_SERVICE)
 		return 11;
-	for (uint32_t i = 0; i < NWORKERS; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE_PORT + i;
-	}
+	svc_lo_workers(eps, NWORKERS, BASE_PORT);
 	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = NWORKERS,
 		   .on_complete = count_completion);
 	errno = 0;
@@ -450,8 +445,7 @@ START_TEST(teardown_removes_service)
 	/* The service lives on with dead links: its requests expire, nothing breaks. */
 	completed = 0;
 	ck_assert_int_eq(sgbpf_scatter(svc, "x", 1, &so, NULL), 0);
-	while (sgbpf_inflight(svc))
-		ck_assert_int_ge(sgbpf_wait(svc, 1000), 0);
+	svc_wait_all(svc, 1000);
 	ck_assert_uint_eq(completed, 0);
 	sgbpf_service_destroy(svc);
 
@@ -584,12 +578,7 @@ int main(void)
 {
 	Suite *s = suite_create("ops");
 	TCase *probe = tcase_create("probe"), *net = tcase_create("net");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_test(probe, probe_passes_here);
 	tcase_add_test(probe, describe_names_kernel_version);
 	tcase_add_test(probe, caps_are_named);
@@ -606,10 +595,5 @@ int main(void)
 	tcase_add_test(net, setup_names_missing_interface);
 	suite_add_tcase(s, probe);
 	suite_add_tcase(s, net);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

@@ -13,6 +13,7 @@
 #include <sgbpf/sgbpf.h>
 
 #include "reply_gen.h"
+#include "suite_run.h"
 
 START_TEST(test_sizes)
 {
@@ -288,8 +289,6 @@ int main(void)
 	Suite *s = suite_create("protocol");
 	TCase *tc = tcase_create("wire");
 	TCase *tr = tcase_create("replies");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_sizes);
 	tcase_add_test(tc, test_offsets);
@@ -304,9 +303,5 @@ int main(void)
 	tcase_add_test(tr, test_expected_sum);
 	suite_add_tcase(s, tr);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return suite_run(s);
 }

@@ -16,8 +16,10 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "reply_gen.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 #define BASE		40000
@@ -35,25 +37,10 @@ struct tally {
 static void on_result(const struct sgbpf_result *res, void *ctx)
 {
 	struct tally *t = ctx;
-	uint32_t expect[REPLY_GEN_NELEMS];
-	uint16_t ports[FANOUT];
-	struct reply_gen g;
 
-	if (res->status == SGBPF_STATUS_EXPIRED) {
-		t->expired++;
+	if (!svc_tally_status(res, &t->complete, &t->expired, &t->other))
 		return;
-	}
-	if (res->status != SGBPF_STATUS_COMPLETE) {
-		t->other++;
-		return;
-	}
-	t->complete++;
-	reply_gen_parse("random:77", &g);
-	for (uint32_t i = 0; i < t->nworkers; i++)
-		ports[i] = BASE + i;
-	reply_gen_expected_sum_u32(&g, ports, t->nworkers, res->req_id, 0, expect);
-	if (res->responses != t->nworkers || res->nelems != REPLY_GEN_NELEMS ||
-	    memcmp(res->data, expect, sizeof(expect)))
+	if (!svc_sum_matches(res, "random:77", BASE, t->nworkers))
 		t->wrong++;
 }
 
@@ -89,9 +76,7 @@ static void setup(void)
 	farm = worker_farm_start(&ns, listen, (const char *const[]){ "--reply", "random:77",
 								     "--delay-us", "5000", NULL });
 	ck_assert_int_gt(farm, 0);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%u", SILENT_PORT);
-	silent = worker_farm_start(&ns, listen, (const char *const[]){ "--silent-port",
-								       listen + 10, NULL });
+	silent = worker_farm_start_silent(&ns, SILENT_PORT);
 	ck_assert_int_gt(silent, 0);
 	ck_assert_int_eq(netns_enter(&ns, NULL), 0);
 }
@@ -111,10 +96,7 @@ static struct sgbpf_service *make_service(uint32_t nworkers, uint32_t budget,
 	struct sgbpf_endpoint eps[FANOUT + 1] = { 0 };
 	struct sgbpf_service *svc;
 
-	for (uint32_t i = 0; i < nworkers; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE + i;
-	}
+	svc_lo_workers(eps, nworkers, BASE);
 	t->nworkers = nworkers;
 	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = nworkers,
 		   .reduce = SGBPF_REDUCE_SUM_U32, .delivery = delivery, .reply_budget = budget,
@@ -130,12 +112,6 @@ static uint64_t kernel_scatters(struct sgbpf_service *svc)
 
 	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
 	return st.scatters;
-}
-
-static void wait_all(struct sgbpf_service *svc)
-{
-	while (sgbpf_inflight(svc))
-		ck_assert_int_ge(sgbpf_wait(svc, 2000), 0);
 }
 
 static const enum sgbpf_delivery modes[] = {
@@ -157,7 +133,7 @@ START_TEST(test_budget_holds_and_releases)
 		ck_assert_int_eq(sgbpf_scatter(svc, "b", 1, &sc, NULL), 0);
 	ck_assert_uint_eq(sgbpf_inflight(svc), 10);
 	ck_assert_uint_eq(kernel_scatters(svc), 2);
-	wait_all(svc);
+	svc_wait_all(svc, 2000);
 	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
 	sgbpf_service_destroy(svc);
 	ck_assert_msg(t.complete == 10 && t.wrong == 0, "%u complete, %u wrong, %u expired",
@@ -178,7 +154,7 @@ START_TEST(test_budget_below_fanout)
 	for (int i = 0; i < 5; i++)
 		ck_assert_int_eq(sgbpf_scatter(svc, "b", 1, &sc, NULL), 0);
 	ck_assert_uint_eq(kernel_scatters(svc), 1);
-	wait_all(svc);
+	svc_wait_all(svc, 2000);
 	ck_assert_uint_eq(kernel_scatters(svc), 5);
 	sgbpf_service_destroy(svc);
 	ck_assert_uint_eq(t.complete, 5);
@@ -207,13 +183,13 @@ START_TEST(test_budget_held_request_expires)
 		ck_assert_int_ge(sgbpf_wait(svc, 2000), 0);
 	ck_assert_uint_eq(sgbpf_inflight(svc), 1);
 	ck_assert_uint_eq(kernel_scatters(svc), 1);
-	wait_all(svc);
+	svc_wait_all(svc, 2000);
 	ck_assert_uint_eq(t.expired, 2);
 	ck_assert_uint_eq(kernel_scatters(svc), 1);
 	/* With nothing on the wire the next request goes at once. */
 	ck_assert_int_eq(sgbpf_scatter(svc, "b", 1, &quick, NULL), 0);
 	ck_assert_uint_eq(kernel_scatters(svc), 2);
-	wait_all(svc);
+	svc_wait_all(svc, 2000);
 	sgbpf_service_destroy(svc);
 }
 END_TEST
@@ -258,7 +234,7 @@ START_TEST(test_budget_sends_in_parts)
 		ck_assert_msg(st.clones == (uint64_t)r * WIDE + 64, "request %d: %llu copies out "
 			      "after the scatter, expected the first batch only", r,
 			      (unsigned long long)st.clones);
-		wait_all(svc);
+		svc_wait_all(svc, 2000);
 		ck_assert_uint_eq(t.complete, r + 1);
 		reply_gen_parse("random:77", &g);
 		reply_gen_expected_sum_u32(&g, ports, WIDE, id, 0, expect);
@@ -284,7 +260,7 @@ START_TEST(test_no_budget_sends_at_once)
 	for (int i = 0; i < 10; i++)
 		ck_assert_int_eq(sgbpf_scatter(svc, "b", 1, &sc, NULL), 0);
 	ck_assert_uint_eq(kernel_scatters(svc), 10);
-	wait_all(svc);
+	svc_wait_all(svc, 2000);
 	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
 	sgbpf_service_destroy(svc);
 	ck_assert_uint_eq(st.deferred, 0);
@@ -296,12 +272,7 @@ int main(void)
 {
 	Suite *s = suite_create("reply_budget");
 	TCase *tc = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_budget_holds_and_releases, 0,
 			    sizeof(modes) / sizeof(modes[0]));
@@ -311,10 +282,5 @@ int main(void)
 	tcase_add_test(tc, test_no_budget_sends_at_once);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

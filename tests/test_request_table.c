@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "request_table.h"
+#include "suite_run.h"
 
 static struct sgbpf_reqtab t;
 
@@ -344,8 +345,6 @@ int main(void)
 {
 	Suite *s = suite_create("request_table");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_sizes);
@@ -360,9 +359,5 @@ int main(void)
 	tcase_add_test(tc, test_retry_timers);
 	tcase_add_test(tc, test_live_array_tracks_inflight);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

@@ -8,25 +8,23 @@
  * one, every request expires with the six.  A silent worker shows that a
  * request is re-scattered at most `retries` times.
  */
-#define _GNU_SOURCE	/* pipe2 */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sgbpf/sgbpf.h>
 
+#include "cli_run.h"
+#include "netns_suite.h"
 #include "netns_util.h"
-#include "reply_gen.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 #define BASE		38000
@@ -50,29 +48,14 @@ struct tally {
 static void on_result(const struct sgbpf_result *res, void *ctx)
 {
 	struct tally *t = ctx;
-	uint32_t expect[REPLY_GEN_NELEMS];
-	uint16_t ports[FANOUT];
-	struct reply_gen g;
 
 	if (res->retries < t->retries_min)
 		t->retries_min = res->retries;
 	if (res->retries > t->retries_max)
 		t->retries_max = res->retries;
-	if (res->status == SGBPF_STATUS_EXPIRED) {
-		t->expired++;
+	if (!svc_tally_status(res, &t->complete, &t->expired, &t->other))
 		return;
-	}
-	if (res->status != SGBPF_STATUS_COMPLETE) {
-		t->other++;
-		return;
-	}
-	t->complete++;
-	reply_gen_parse("random:4242", &g);
-	for (uint32_t i = 0; i < t->nworkers; i++)
-		ports[i] = BASE + i;
-	reply_gen_expected_sum_u32(&g, ports, t->nworkers, res->req_id, 0, expect);
-	if (res->responses != t->nworkers || res->nelems != REPLY_GEN_NELEMS ||
-	    memcmp(res->data, expect, sizeof(expect))) {
+	if (!svc_sum_matches(res, "random:4242", BASE, t->nworkers)) {
 		t->wrong++;
 		snprintf(t->why, sizeof(t->why), "request %#x: %u responses, %u elements, sum "
 			 "%s", res->req_id, res->responses, res->nelems,
@@ -96,9 +79,7 @@ static void setup(void)
 				       (const char *const[]){ "--reply", "random:4242",
 							      "--ignore-first", NULL });
 	ck_assert_int_gt(stragglers, 0);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%u", SILENT_PORT);
-	silent = worker_farm_start(&ns, listen, (const char *const[]){ "--silent-port",
-								       listen + 10, NULL });
+	silent = worker_farm_start_silent(&ns, SILENT_PORT);
 	ck_assert_int_gt(silent, 0);
 	ck_assert_int_eq(netns_enter(&ns, NULL), 0);
 }
@@ -117,10 +98,7 @@ static struct sgbpf_service *make_service(uint32_t nworkers, enum sgbpf_delivery
 	struct sgbpf_endpoint eps[FANOUT + 1] = { 0 };
 	struct sgbpf_service *svc;
 
-	for (uint32_t i = 0; i < nworkers; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE + i;
-	}
+	svc_lo_workers(eps, nworkers, BASE);
 	t->nworkers = nworkers;
 	t->retries_min = UINT32_MAX;
 	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = nworkers,
@@ -237,8 +215,7 @@ START_TEST(test_retries_bounded)
 	svc = make_service(FANOUT + 1, SGBPF_DELIVERY_RINGBUF, SGBPF_FATE_DISCARD, &t);
 	for (i = 0; i < 5; i++) {
 		ck_assert_int_eq(sgbpf_scatter(svc, "retry", 5, &sc, NULL), 0);
-		while (sgbpf_inflight(svc))
-			ck_assert_int_ge(sgbpf_wait(svc, 2000), 0);
+		svc_wait_all(svc, 2000);
 	}
 	ck_assert_int_eq(sgbpf_service_stats(svc, &st), 0);
 	sgbpf_service_destroy(svc);
@@ -253,56 +230,6 @@ START_TEST(test_retries_bounded)
 }
 END_TEST
 
-/* Runs `sgbpf gather ARGS...` and collects its stdout; returns its exit code. */
-static int run_cli(const char *const *args, char *out, size_t cap)
-{
-	const char *cli = getenv("SGBPF_CLI");
-	char *argv[32];
-	int pipefd[2], status, n = 0;
-	size_t used = 0;
-	ssize_t got;
-	pid_t pid;
-
-	ck_assert_msg(cli && *cli, "SGBPF_CLI is not set");
-	argv[n++] = (char *)cli;
-	argv[n++] = "gather";
-	for (int i = 0; args[i] && n < 31; i++)
-		argv[n++] = (char *)args[i];
-	argv[n] = NULL;
-	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(pipefd[1], STDOUT_FILENO);
-		execv(cli, argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	while (used + 1 < cap && (got = read(pipefd[0], out + used, cap - 1 - used)) > 0)
-		used += (size_t)got;
-	out[used] = '\0';
-	close(pipefd[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* Counts the per-request records of a --json run and how many say "key": value. */
-static int count_records(const char *out, const char *kv, int *with)
-{
-	int records = 0;
-
-	*with = 0;
-	for (const char *p = out; (p = strstr(p, "{\"request\": ")); p++) {
-		const char *eol = strchr(p, '\n'), *k = strstr(p, kv);
-
-		records++;
-		if (k && (!eol || k < eol))
-			(*with)++;
-	}
-	return records;
-}
-
 /*
  * The command line: `--retry-us 3000` turns the stragglers' expiries into
  * completions with all eight workers counted (the sums are checked above),
@@ -313,35 +240,30 @@ START_TEST(test_cli_retry_us)
 {
 	static char out[1 << 18];
 	char path[] = "/tmp/sgbpf-retry-workers-XXXXXX";
-	int fd = mkstemp(path), code, with;
-	FILE *f;
+	int code, with;
 
-	ck_assert_int_ge(fd, 0);
-	f = fdopen(fd, "w");
-	for (int i = 0; i < FANOUT; i++)
-		fprintf(f, "127.0.0.1:%d\n", BASE + i);
-	fclose(f);
+	cli_lo_workers_file(path, FANOUT, BASE);
 
-	code = run_cli((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
-					      "--inflight", "4", "--json", "--retry-us", "3000",
-					      NULL },
-		       out, sizeof(out));
+	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path,
+						     "--count", "20", "--inflight", "4", "--json",
+						     "--retry-us", "3000", NULL },
+			      out, sizeof(out));
 	ck_assert_msg(code == 0, "with --retry-us: exit %d: %.400s", code, out);
-	ck_assert_int_eq(count_records(out, "\"status\": \"complete\"", &with), 20);
+	ck_assert_int_eq(cli_count_records(out, "\"status\": \"complete\"", &with), 20);
 	ck_assert_int_eq(with, 20);
-	count_records(out, "\"retries\": 1,", &with);
+	cli_count_records(out, "\"retries\": 1,", &with);
 	ck_assert_msg(with == 20, "%d records say \"retries\": 1: %.400s", with, out);
-	count_records(out, "\"responses\": 8,", &with);
+	cli_count_records(out, "\"responses\": 8,", &with);
 	ck_assert_int_eq(with, 20);
 	ck_assert_msg(strstr(out, "\"retries\": 20"), "summary: %s", strstr(out, "\"summary\""));
 
-	code = run_cli((const char *const[]){ "--dev", "lo", "--workers", path, "--count", "20",
-					      "--inflight", "4", "--json", "--timeout-us",
-					      "30000", NULL },
-		       out, sizeof(out));
+	code = cli_run_gather((const char *const[]){ "--dev", "lo", "--workers", path,
+						     "--count", "20", "--inflight", "4", "--json",
+						     "--timeout-us", "30000", NULL },
+			      out, sizeof(out));
 	unlink(path);
 	ck_assert_msg(code == 1, "without --retry-us: exit %d", code);
-	ck_assert_int_eq(count_records(out, "\"status\": \"expired\"", &with), 20);
+	ck_assert_int_eq(cli_count_records(out, "\"status\": \"expired\"", &with), 20);
 	ck_assert_int_eq(with, 20);
 }
 END_TEST
@@ -350,12 +272,7 @@ int main(void)
 {
 	Suite *s = suite_create("retry");
 	TCase *tc = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_retry_completes_stragglers, 0,
 			    sizeof(modes) / sizeof(modes[0]));
@@ -364,10 +281,5 @@ int main(void)
 	tcase_add_test(tc, test_cli_retry_us);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

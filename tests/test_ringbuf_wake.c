@@ -18,8 +18,9 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
-#include "reply_gen.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 #define BASE		41000
@@ -37,21 +38,13 @@ struct tally {
 static void on_result(const struct sgbpf_result *res, void *ctx)
 {
 	struct tally *t = ctx;
-	uint32_t expect[REPLY_GEN_NELEMS];
-	uint16_t ports[FANOUT];
-	struct reply_gen g;
 
 	if (res->status != SGBPF_STATUS_COMPLETE) {
 		t->other++;
 		return;
 	}
 	t->complete++;
-	reply_gen_parse("random:5", &g);
-	for (uint32_t i = 0; i < FANOUT; i++)
-		ports[i] = BASE + i;
-	reply_gen_expected_sum_u32(&g, ports, FANOUT, res->req_id, 0, expect);
-	if (res->responses != FANOUT || res->nelems != REPLY_GEN_NELEMS ||
-	    memcmp(res->data, expect, sizeof(expect)))
+	if (!svc_sum_matches(res, "random:5", BASE, FANOUT))
 		t->wrong++;
 }
 
@@ -78,10 +71,7 @@ static struct sgbpf_service *make_service(struct tally *t)
 	struct sgbpf_endpoint eps[FANOUT] = { 0 };
 	struct sgbpf_service *svc;
 
-	for (uint32_t i = 0; i < FANOUT; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE + i;
-	}
+	svc_lo_workers(eps, FANOUT, BASE);
 	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = FANOUT,
 		   .reduce = SGBPF_REDUCE_SUM_U32, .delivery = SGBPF_DELIVERY_RINGBUF,
 		   .on_complete = on_result, .cb_ctx = t);
@@ -165,21 +155,11 @@ int main(void)
 {
 	Suite *s = suite_create("ringbuf_wake");
 	TCase *tc = tcase_create("lo");
-	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_wait_loop);
 	tcase_add_test(tc, test_own_poll_loop);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

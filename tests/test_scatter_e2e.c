@@ -22,9 +22,11 @@
 #include <bpf/libbpf.h>
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "reply_gen.h"
 #include "service.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 #define BASE 40000
@@ -87,29 +89,13 @@ struct tally {
 	char why[160];
 };
 
-static uint16_t ports[MAX_FAN];
-
 static void check_sum(const struct sgbpf_result *res, void *ctx)
 {
 	struct tally *t = ctx;
-	uint32_t expect[REPLY_GEN_NELEMS];
-	struct reply_gen g;
 
-	if (res->status == SGBPF_STATUS_EXPIRED) {
-		t->expired++;
+	if (!svc_tally_status(res, &t->complete, &t->expired, &t->other))
 		return;
-	}
-	if (res->status != SGBPF_STATUS_COMPLETE) {
-		t->other++;
-		return;
-	}
-	t->complete++;
-	reply_gen_parse(SEED_SPEC, &g);
-	for (uint32_t i = 0; i < t->fanout; i++)
-		ports[i] = BASE + i;
-	reply_gen_expected_sum_u32(&g, ports, t->fanout, res->req_id, 0, expect);
-	if (res->responses != t->fanout || res->nelems != REPLY_GEN_NELEMS ||
-	    memcmp(res->data, expect, sizeof(expect))) {
+	if (!svc_sum_matches(res, SEED_SPEC, BASE, t->fanout)) {
 		t->bad++;
 		snprintf(t->why, sizeof(t->why), "request %u: %u responses, %u elements or sum wrong",
 			 res->req_id, res->responses, res->nelems);
@@ -395,12 +381,7 @@ int main(void)
 {
 	Suite *s = suite_create("scatter_e2e");
 	TCase *v = tcase_create("veth"), *l = tcase_create("lo");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(v, setup_veth, teardown);
 	tcase_add_checked_fixture(l, setup_lo, teardown);
 	tcase_set_timeout(v, 120);
@@ -412,10 +393,5 @@ int main(void)
 	tcase_add_test(l, test_max_fanout_lo);
 	suite_add_tcase(s, v);
 	suite_add_tcase(s, l);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

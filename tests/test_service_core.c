@@ -36,8 +36,10 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netdev.h"
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "service.h"
+#include "svc_wait.h"
 #include "udp/udp_backend.h"
 #include "worker_farm.h"
 
@@ -271,8 +273,7 @@ START_TEST(test_send_pending_keeps_slot)
 		}
 		ck_assert_int_ge(sgbpf_wait(svc, 5), 0);
 	}
-	while (sgbpf_inflight(svc))
-		ck_assert_int_ge(sgbpf_wait(svc, 100), 0);
+	svc_wait_all(svc, 100);
 	sgbpf_service_destroy(svc);
 	/* Let the queue drain and the logger go quiet. */
 	waitpid(pid, NULL, 0);
@@ -505,8 +506,7 @@ START_TEST(test_fallback_other_pid_namespace)
 	ck_assert_int_eq(sgbpf_netdev_clsact_filters(ifindex), 1);
 	for (int i = 0; i < 5; i++) {
 		ck_assert_int_eq(sgbpf_scatter(svc, "p", 1, &so, NULL), 0);
-		while (sgbpf_inflight(svc))
-			ck_assert_int_ge(sgbpf_wait(svc, 2000), 0);
+		svc_wait_all(svc, 2000);
 	}
 	ck_assert_msg(s.complete == 5, "%u of 5 complete after a service in another PID "
 		      "namespace started", s.complete);
@@ -582,8 +582,7 @@ START_TEST(test_policy_n_above_workers)
 	ck_assert_uint_eq(sgbpf_inflight(svc), 0);
 	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "4"));
 	ck_assert_int_eq(sgbpf_scatter(svc, "d", 1, &four, NULL), 0);
-	while (sgbpf_inflight(svc))
-		ck_assert_int_ge(sgbpf_wait(svc, 2000), 0);
+	svc_wait_all(svc, 2000);
 	ck_assert_uint_eq(s.complete, 1);
 	sgbpf_service_destroy(svc);
 }
@@ -687,8 +686,7 @@ START_TEST(test_thread_handover)
 	/* And back to this thread. */
 	scatter_one(&h);
 	ck_assert_int_eq(h.scattered, 0);
-	while (sgbpf_inflight(h.svc))
-		ck_assert_int_ge(sgbpf_wait(h.svc, 2000), 0);
+	svc_wait_all(h.svc, 2000);
 	ck_assert_uint_eq(s.complete, 3);
 	ck_assert_uint_eq(s.short_resp, 0);
 	sgbpf_service_destroy(h.svc);
@@ -736,8 +734,7 @@ static void works_again(struct sgbpf_service *svc, struct seen *s)
 			usleep(10000);
 	}
 	ck_assert_msg(err == 0, "scatter after recovery: %d (%s)", err, sgbpf_last_error());
-	while (sgbpf_inflight(svc))
-		ck_assert_int_ge(sgbpf_wait(svc, 3000), 0);
+	svc_wait_all(svc, 3000);
 	ck_assert_uint_eq(s->complete, before + 1);
 }
 
@@ -851,12 +848,7 @@ int main(void)
 {
 	Suite *s = suite_create("service_core");
 	TCase *tv = tcase_create("veth"), *tl = tcase_create("lo");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tv, setup_veth, teardown);
 	tcase_add_checked_fixture(tl, setup_lo, teardown);
 	tcase_set_timeout(tv, 60);
@@ -876,10 +868,5 @@ int main(void)
 	tcase_add_test(tl, test_policy_n_above_workers);
 	suite_add_tcase(s, tv);
 	suite_add_tcase(s, tl);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

@@ -36,6 +36,7 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "pkt_build.h"
 #include "reply_gen.h"
@@ -373,20 +374,10 @@ int main(void)
 {
 	Suite *s = suite_create("soak");
 	TCase *tc = tcase_create("soak");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 900);
 	tcase_add_test(tc, test_soak);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

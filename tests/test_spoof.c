@@ -22,9 +22,11 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "pkt_build.h"
 #include "reply_gen.h"
+#include "svc_wait.h"
 #include "worker_farm.h"
 
 #define BASE 36000
@@ -43,21 +45,13 @@ struct tally {
 static void check_result(const struct sgbpf_result *res, void *ctx)
 {
 	struct tally *t = ctx;
-	uint32_t expect[REPLY_GEN_NELEMS];
-	uint16_t ports[FANOUT];
-	struct reply_gen g;
 
 	if (res->status != SGBPF_STATUS_COMPLETE) {
 		t->expired++;
 		return;
 	}
 	t->complete++;
-	reply_gen_parse("random:4242", &g);
-	for (uint32_t i = 0; i < FANOUT; i++)
-		ports[i] = BASE + i;
-	reply_gen_expected_sum_u32(&g, ports, FANOUT, res->req_id, 0, expect);
-	if (res->responses != FANOUT || res->nelems != REPLY_GEN_NELEMS ||
-	    memcmp(res->data, expect, sizeof(expect))) {
+	if (!svc_sum_matches(res, "random:4242", BASE, FANOUT)) {
 		t->bad++;
 		snprintf(t->why, sizeof(t->why), "request %#x: %u responses, sum differs from the "
 			 "workers' replies", res->req_id, res->responses);
@@ -122,10 +116,7 @@ START_TEST(test_predicted_ids_do_not_land)
 	uint32_t prev_of_slot[SLOTS] = { 0 }, forged = 0, id;
 	int raw;
 
-	for (uint32_t i = 0; i < FANOUT; i++) {
-		eps[i].addr = htonl(INADDR_LOOPBACK);
-		eps[i].port = BASE + i;
-	}
+	svc_lo_workers(eps, FANOUT, BASE);
 	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = "lo", .workers = eps, .nworkers = FANOUT,
 		   .reduce = SGBPF_REDUCE_SUM_U32, .on_complete = check_result, .cb_ctx = &t,
 		   .max_inflight = SLOTS);
@@ -166,19 +157,9 @@ int main(void)
 {
 	Suite *s = suite_create("spoof");
 	TCase *tc = tcase_create("ids");
-	int failed, skip = netns_check_privileges();
-	SRunner *sr;
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_predicted_ids_do_not_land);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

@@ -24,6 +24,7 @@
 
 #include "netns_util.h"
 #include "reply_gen.h"
+#include "suite_run.h"
 #include "tcp_rig.h"
 #include "worker_farm.h"
 
@@ -809,8 +810,6 @@ int main(void)
 {
 	Suite *s = suite_create("tcp_e2e");
 	TCase *tc = tcase_create("e2e");
-	SRunner *sr;
-	int failed;
 
 	if (netns_check_privileges())
 		return 77;
@@ -829,9 +828,5 @@ int main(void)
 	tcase_add_test(tc, test_missing_workers_named);
 	tcase_add_test(tc, test_destroy_leaves_nothing);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

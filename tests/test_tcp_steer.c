@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include <bpf/bpf.h>
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "tcp/steer.h"
 #include "tcp_rig.h"
@@ -221,12 +222,7 @@ int main(void)
 {
 	Suite *s = suite_create("tcp_steer");
 	TCase *tc = tcase_create("steer");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_listed_land_on_own_listener);
 	tcase_add_test(tc, test_unlisted_refused);
@@ -234,10 +230,5 @@ int main(void)
 	tcase_add_test(tc, test_two_services_chain);
 	tcase_add_test(tc, test_foreign_program);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <sgbpf/protocol.h>
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "tcp/stream.h"
 #include "tcp_rig.h"
@@ -492,12 +493,7 @@ int main(void)
 {
 	Suite *s = suite_create("tcp_stream");
 	TCase *tc = tcase_create("crafted");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_header_split_every_offset);
@@ -513,10 +509,5 @@ int main(void)
 	tcase_add_loop_test(tc, test_exact_fanout8, 0, 4);
 	tcase_add_loop_test(tc, test_exact_fanout64, 0, 4);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

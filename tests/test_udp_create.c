@@ -21,6 +21,7 @@
 #include <sgbpf/udp_state.h>
 
 #include "netns_util.h"
+#include "suite_run.h"
 
 static struct netns ns;
 static char objdir[512];
@@ -154,8 +155,7 @@ int main(void)
 {
 	Suite *s = suite_create("udp_create");
 	TCase *tc = tcase_create("create");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
+	int skip = netns_check_privileges();
 
 	if (skip)
 		return skip;
@@ -163,9 +163,5 @@ int main(void)
 	tcase_add_loop_test(tc, test_abi_check, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_kernel_memory);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

@@ -26,6 +26,8 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netdev.h"
+#include "netns_suite.h"
+#include "netns_topo.h"
 #include "netns_util.h"
 #include "worker_farm.h"
 #include "reply_gen.h"
@@ -40,12 +42,7 @@
 #define SGBPF_TCX_EGRESS 47
 
 struct topo {
-	bool veth;
-	struct netns_pair pair;	/* veth topology */
-	struct netns lo_ns;	/* lo topology */
-	const struct netns *coord, *work;
-	const char *ifname;
-	uint32_t worker_ip;	/* network order */
+	struct netns_topo net;
 	pid_t farms[4];
 	uint64_t start_ns;
 	int nfarms;
@@ -86,23 +83,10 @@ static void setup_topo(bool veth)
 {
 	memset(&T, 0, sizeof(T));
 	T.start_ns = sgbpf_now_ns();
-	T.veth = veth;
-	if (veth) {
-		ck_assert_int_eq(netns_pair_create(&T.pair, "e2e", 7), 0);
-		T.coord = &T.pair.a;
-		T.work = &T.pair.b;
-		T.ifname = T.pair.a_if;
-		T.worker_ip = T.pair.b_ip;
-	} else {
-		ck_assert_int_eq(netns_create(&T.lo_ns, "e2elo"), 0);
-		ck_assert_int_eq(netns_link_up(&T.lo_ns, "lo"), 0);
-		T.coord = T.work = &T.lo_ns;
-		T.ifname = "lo";
-		T.worker_ip = htonl(INADDR_LOOPBACK);
-	}
-	start_farm(T.work, T.worker_ip, RANDOM_BASE, MAX_FARM, "random:4242", NULL);
-	start_farm(T.work, T.worker_ip, VECTOR_BASE, MAX_FARM, "vector", NULL);
-	ck_assert_int_eq(netns_enter(T.coord, NULL), 0);
+	netns_topo_create(&T.net, veth, "e2e", 7);
+	start_farm(T.net.work, T.net.worker_ip, RANDOM_BASE, MAX_FARM, "random:4242", NULL);
+	start_farm(T.net.work, T.net.worker_ip, VECTOR_BASE, MAX_FARM, "vector", NULL);
+	ck_assert_int_eq(netns_enter(T.net.coord, NULL), 0);
 	if (getenv("SGBPF_TEST_TIMING"))
 		fprintf(stderr, "setup took %.2f s\n", (sgbpf_now_ns() - T.start_ns) / 1e9);
 	T.start_ns = sgbpf_now_ns();
@@ -116,10 +100,7 @@ static void teardown(void)
 	if (getenv("SGBPF_TEST_TIMING"))
 		fprintf(stderr, "test took %.2f s\n", (sgbpf_now_ns() - T.start_ns) / 1e9);
 	stop_farms();
-	if (T.veth)
-		netns_pair_delete(&T.pair);
-	else
-		netns_delete(&T.lo_ns);
+	netns_topo_delete(&T.net);
 }
 
 /* What one service run saw. */
@@ -180,7 +161,7 @@ static void check_result(const struct sgbpf_result *res, void *ctx)
 static struct sgbpf_service *make_service(struct run *r, enum sgbpf_delivery d,
 					  struct sgbpf_endpoint *eps)
 {
-	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps,
+	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.net.ifname, .workers = eps,
 		   .nworkers = r->fanout, .reduce = SGBPF_REDUCE_SUM_U32, .delivery = d,
 		   .fate = r->allow ? SGBPF_FATE_ALLOW : SGBPF_FATE_DISCARD,
 		   .on_complete = check_result, .cb_ctx = r, .max_inflight = 64,
@@ -188,11 +169,11 @@ static struct sgbpf_service *make_service(struct run *r, enum sgbpf_delivery d,
 	struct sgbpf_service *svc;
 
 	for (uint32_t i = 0; i < r->fanout; i++) {
-		eps[i].addr = T.worker_ip;
+		eps[i].addr = T.net.worker_ip;
 		eps[i].port = r->base + i;
 	}
 	svc = sgbpf_service_create(&so);
-	ck_assert_msg(svc, "create on %s: %s", T.ifname, sgbpf_last_error());
+	ck_assert_msg(svc, "create on %s: %s", T.net.ifname, sgbpf_last_error());
 	return svc;
 }
 
@@ -222,16 +203,16 @@ static const uint32_t fanouts[] = { 1, 8, 64, 256 };
 /* Nothing of ours stays on the interface once the service is gone. */
 static void assert_clean(void)
 {
-	int ifindex = if_nametoindex(T.ifname);
+	int ifindex = if_nametoindex(T.net.ifname);
 	__u32 prog_ids[4], count = 4, flags = 0;
 	LIBBPF_OPTS(bpf_xdp_query_opts, xq);
 
 	ck_assert_int_gt(ifindex, 0);
 	ck_assert_int_eq(bpf_xdp_query(ifindex, 0, &xq), 0);
 	ck_assert_msg(xq.prog_id == 0 && xq.skb_prog_id == 0 && xq.drv_prog_id == 0,
-		      "an XDP program is still attached to %s", T.ifname);
+		      "an XDP program is still attached to %s", T.net.ifname);
 	ck_assert_int_eq(bpf_prog_query(ifindex, SGBPF_TCX_EGRESS, 0, &flags, prog_ids, &count), 0);
-	ck_assert_msg(count == 0, "a TC egress program is still attached to %s", T.ifname);
+	ck_assert_msg(count == 0, "a TC egress program is still attached to %s", T.net.ifname);
 }
 
 /* Every completion policy x delivery mode x fate x fan-out. */
@@ -271,7 +252,7 @@ static int matrix_over(const uint32_t *fans, unsigned int nfans)
 					ck_assert_msg(r.bad == 0 && r.expired == 0 && r.complete == 3,
 						      "%s fan-out %u policy %d %s %s: %u complete, "
 						      "%u bad, %u expired: %s",
-						      T.ifname, fanout, pol, dnames[di],
+						      T.net.ifname, fanout, pol, dnames[di],
 						      allow ? "allow" : "discard", r.complete, r.bad,
 						      r.expired, r.why);
 					combos++;
@@ -354,9 +335,9 @@ START_TEST(test_unrelated_traffic)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	dst[0] = T.veth ? T.pair.a_ip : htonl(INADDR_LOOPBACK);
+	dst[0] = T.net.veth ? T.net.pair.a_ip : htonl(INADDR_LOOPBACK);
 	dst[1] = ntohs(a.sin_port);
-	ck_assert_int_eq(netns_run(T.work, send_unrelated, dst), 0);
+	ck_assert_int_eq(netns_run(T.net.work, send_unrelated, dst), 0);
 
 	for (size_t i = 0; i < sizeof(expect); i++)
 		expect[i] = (char)(i * 7 + 1);
@@ -388,7 +369,7 @@ START_TEST(test_misbehaving_workers)
 	struct sgbpf_stats st;
 	struct sgbpf_service *svc;
 
-	start_farm(T.work, T.worker_ip, 32000, 16, "random:4242",
+	start_farm(T.net.work, T.net.worker_ip, 32000, 16, "random:4242",
 		   (const char *const[]){ "--duplicate", "--junk", "--stray", NULL });
 	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
 	run_requests(svc, &r, SGBPF_POLICY_ALL, 0, 50);
@@ -412,7 +393,7 @@ START_TEST(test_silent_worker_expires)
 	struct sgbpf_service *svc;
 	struct sgbpf_stats st;
 
-	start_farm(T.work, T.worker_ip, 33000, 4, "random:4242",
+	start_farm(T.net.work, T.net.worker_ip, 33000, 4, "random:4242",
 		   (const char *const[]){ "--silent-port", "33002", NULL });
 	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
 	for (int i = 0; i < 5; i++) {
@@ -439,7 +420,7 @@ START_TEST(test_late_replies_are_stale)
 	struct sgbpf_stats st;
 
 	/* 40 ms late: every request with a 20 ms timeout expires... */
-	start_farm(T.work, T.worker_ip, 34000, 4, "random:4242",
+	start_farm(T.net.work, T.net.worker_ip, 34000, 4, "random:4242",
 		   (const char *const[]){ "--delay-us", "40000", NULL });
 	svc = make_service(&r, SGBPF_DELIVERY_RINGBUF, eps);
 	for (int i = 0; i < 10; i++) {
@@ -497,10 +478,10 @@ static int service_child(uint32_t base, int count, int ready_fd)
 	char c = 1;
 
 	for (uint32_t i = 0; i < 16; i++) {
-		eps[i].addr = T.worker_ip;
+		eps[i].addr = T.net.worker_ip;
 		eps[i].port = base + i;
 	}
-	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps, .nworkers = 16,
+	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.net.ifname, .workers = eps, .nworkers = 16,
 		   .reduce = SGBPF_REDUCE_SUM_U32, .on_complete = check_result, .cb_ctx = &r);
 	svc = sgbpf_service_create(&so);
 	if (!svc) {
@@ -581,8 +562,8 @@ static int foreign_xdp(void)
 /* A foreign XDP program stays, and the service gathers at TC ingress beside it. */
 START_TEST(test_foreign_xdp_kept)
 {
-	int ifindex = if_nametoindex(T.ifname), prog = foreign_xdp();
-	__u32 flags = T.veth ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, foreign_id;
+	int ifindex = if_nametoindex(T.net.ifname), prog = foreign_xdp();
+	__u32 flags = T.net.veth ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, foreign_id;
 	struct bpf_prog_info pinfo = {};
 	__u32 plen = sizeof(pinfo);
 	struct sgbpf_endpoint eps[8] = { 0 };
@@ -597,14 +578,14 @@ START_TEST(test_foreign_xdp_kept)
 	ck_assert_int_eq(bpf_xdp_attach(ifindex, prog, flags, NULL), 0);
 
 	/* Forced XDP: refused, naming the program that holds the hook. */
-	xdp_mode = T.veth ? SGBPF_XDP_NATIVE : SGBPF_XDP_GENERIC;
+	xdp_mode = T.net.veth ? SGBPF_XDP_NATIVE : SGBPF_XDP_GENERIC;
 	{
-		SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps,
+		SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.net.ifname, .workers = eps,
 			   .nworkers = 8, .on_complete = check_result, .cb_ctx = &r,
 			   .xdp_mode = xdp_mode);
 
 		for (uint32_t i = 0; i < 8; i++) {
-			eps[i].addr = T.worker_ip;
+			eps[i].addr = T.net.worker_ip;
 			eps[i].port = RANDOM_BASE + i;
 		}
 		ck_assert_ptr_null(sgbpf_service_create(&so));
@@ -623,7 +604,7 @@ START_TEST(test_foreign_xdp_kept)
 
 	/* The foreign program was never replaced nor removed. */
 	ck_assert_int_eq(bpf_xdp_query(ifindex, 0, &xq), 0);
-	ck_assert_uint_eq(T.veth ? xq.drv_prog_id : xq.skb_prog_id, foreign_id);
+	ck_assert_uint_eq(T.net.veth ? xq.drv_prog_id : xq.skb_prog_id, foreign_id);
 	ck_assert_int_eq(bpf_xdp_detach(ifindex, flags, NULL), 0);
 	close(prog);
 	assert_clean();
@@ -689,12 +670,12 @@ START_TEST(test_custom_reduction)
 	ck_assert_ptr_nonnull(build);
 	snprintf(obj, sizeof(obj), "%s/bpf-udp/sum_sat_u32.bpf.o", build);
 	for (uint32_t i = 0; i < 16; i++) {
-		eps[i].addr = T.worker_ip;
+		eps[i].addr = T.net.worker_ip;
 		eps[i].port = RANDOM_BASE + i;
 	}
 	/* A missing object is an error that names it. */
 	{
-		SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps,
+		SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.net.ifname, .workers = eps,
 			   .nworkers = 16, .reduce = SGBPF_REDUCE_CUSTOM,
 			   .reduce_obj = "/nonexistent/reduce.bpf.o", .on_complete = check_saturating,
 			   .cb_ctx = &r);
@@ -702,7 +683,7 @@ START_TEST(test_custom_reduction)
 		ck_assert_ptr_null(sgbpf_service_create(&so));
 		ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "/nonexistent/reduce.bpf.o"));
 	}
-	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps, .nworkers = 16,
+	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.net.ifname, .workers = eps, .nworkers = 16,
 		   .reduce = SGBPF_REDUCE_CUSTOM, .reduce_obj = obj,
 		   .on_complete = check_saturating, .cb_ctx = &r);
 	SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 2000000);
@@ -754,7 +735,7 @@ START_TEST(test_cli_gather_json)
 	FILE *f;
 	int fd, lines = 0;
 
-	inet_ntop(AF_INET, &T.worker_ip, addr, sizeof(addr));
+	inet_ntop(AF_INET, &T.net.worker_ip, addr, sizeof(addr));
 	fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	f = fdopen(fd, "w");
@@ -763,7 +744,7 @@ START_TEST(test_cli_gather_json)
 		fprintf(f, "%s:%d\n", addr, VECTOR_BASE + i);
 	fclose(f);
 
-	snprintf(args, sizeof(args), "gather --dev %s --workers %s --count 3 --json", T.ifname, path);
+	snprintf(args, sizeof(args), "gather --dev %s --workers %s --count 3 --json", T.net.ifname, path);
 	ck_assert_int_eq(run_cli(args, out, sizeof(out)), 0);
 	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
 		if (strncmp(l, "{\"request\"", 10) == 0) {
@@ -785,7 +766,7 @@ START_TEST(test_cli_gather_json)
 	fprintf(f, "%s:%d\n", addr, 35999);
 	fclose(f);
 	snprintf(args, sizeof(args), "gather --dev %s --workers %s --timeout-us 20000 --json",
-		 T.ifname, path);
+		 T.net.ifname, path);
 	ck_assert_int_eq(run_cli(args, out, sizeof(out)), 1);
 	snprintf(want, sizeof(want), "\"status\": \"expired\", \"responses\": 4");
 	ck_assert_msg(strstr(out, want), "output: %s", out);
@@ -806,7 +787,7 @@ START_TEST(test_fallback_orphans_reaped)
 	struct sgbpf_endpoint eps[4] = { 0 };
 	struct run r = { .fanout = 4, .needed = 4, .base = RANDOM_BASE };
 	struct sgbpf_service *svc;
-	int ifindex = if_nametoindex(T.ifname), status;
+	int ifindex = if_nametoindex(T.net.ifname), status;
 	pid_t pid;
 
 	setenv("SGBPF_ATTACH_FORCE_NETLINK", "1", 1);
@@ -885,12 +866,12 @@ START_TEST(test_builtin_reductions)
 	struct sgbpf_endpoint eps[8] = { 0 };
 
 	for (uint32_t i = 0; i < 8; i++) {
-		eps[i].addr = T.worker_ip;
+		eps[i].addr = T.net.worker_ip;
 		eps[i].port = VECTOR_BASE + i;
 	}
 	for (int red = SGBPF_REDUCE_COUNT; red < SGBPF_REDUCE_CUSTOM; red++) {
 		struct red_run r = { .red = red, .n = 8 };
-		SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps,
+		SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.net.ifname, .workers = eps,
 			   .nworkers = 8, .reduce = red, .on_complete = check_reduction,
 			   .cb_ctx = &r, .max_inflight = 16);
 		SGBPF_OPTS(sgbpf_scatter_opts, sc, .timeout_us = 2000000);
@@ -913,12 +894,7 @@ int main(void)
 {
 	Suite *s = suite_create("udp_e2e");
 	TCase *veth = tcase_create("veth"), *lo = tcase_create("lo");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_checked_fixture(veth, setup_veth, teardown);
 	tcase_add_checked_fixture(lo, setup_lo, teardown);
 	tcase_set_timeout(veth, 300);
@@ -945,10 +921,5 @@ int main(void)
 	tcase_add_test(veth, test_cli_gather_json);
 	suite_add_tcase(s, veth);
 	suite_add_tcase(s, lo);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

@@ -18,9 +18,11 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "netns_topo.h"
 #include "netns_util.h"
 #include "reply_gen.h"
 #include "service.h"
+#include "suite_run.h"
 #include "worker_farm.h"
 
 #define FARM_PORTS	64
@@ -42,12 +44,7 @@ static uint16_t farm_base(unsigned int k)
 }
 
 static struct {
-	bool veth;
-	struct netns_pair pair;
-	struct netns lo_ns;
-	const struct netns *coord, *work;
-	const char *ifname;
-	uint32_t worker_ip;
+	struct netns_topo net;
 	pid_t farms[8];
 	int nfarms;
 } T;
@@ -60,9 +57,9 @@ static void start_farm(uint16_t first, uint16_t last, uint32_t packets, bool dup
 	pid_t pid;
 
 	snprintf(npk, sizeof(npk), "%u", packets);
-	inet_ntop(AF_INET, &T.worker_ip, addr, sizeof(addr));
+	inet_ntop(AF_INET, &T.net.worker_ip, addr, sizeof(addr));
 	snprintf(listen, sizeof(listen), "%s:%u-%u", addr, first, last);
-	pid = worker_farm_start(T.work, listen, extra);
+	pid = worker_farm_start(T.net.work, listen, extra);
 	ck_assert_msg(pid > 0, "worker farm on %s did not start", listen);
 	T.farms[T.nfarms++] = pid;
 }
@@ -70,20 +67,7 @@ static void start_farm(uint16_t first, uint16_t last, uint32_t packets, bool dup
 static void setup_topo(bool veth)
 {
 	memset(&T, 0, sizeof(T));
-	T.veth = veth;
-	if (veth) {
-		ck_assert_int_eq(netns_pair_create(&T.pair, "mpk", 9), 0);
-		T.coord = &T.pair.a;
-		T.work = &T.pair.b;
-		T.ifname = T.pair.a_if;
-		T.worker_ip = T.pair.b_ip;
-	} else {
-		ck_assert_int_eq(netns_create(&T.lo_ns, "mpklo"), 0);
-		ck_assert_int_eq(netns_link_up(&T.lo_ns, "lo"), 0);
-		T.coord = T.work = &T.lo_ns;
-		T.ifname = "lo";
-		T.worker_ip = htonl(INADDR_LOOPBACK);
-	}
+	netns_topo_create(&T.net, veth, "mpk", 9);
 	for (unsigned int k = 0; k < 3; k++) {
 		uint16_t b = farm_base(k);
 
@@ -91,7 +75,7 @@ static void setup_topo(bool veth)
 		start_farm(b, b + FARM_PORTS - 2, packet_counts[k], false);
 		start_farm(b + FARM_PORTS - 1, b + FARM_PORTS - 1, packet_counts[k], true);
 	}
-	ck_assert_int_eq(netns_enter(T.coord, NULL), 0);
+	ck_assert_int_eq(netns_enter(T.net.coord, NULL), 0);
 }
 
 static void setup_veth(void)
@@ -109,10 +93,7 @@ static void teardown(void)
 	for (int i = 0; i < T.nfarms; i++)
 		worker_farm_stop(T.farms[i]);
 	T.nfarms = 0;
-	if (T.veth)
-		netns_pair_delete(&T.pair);
-	else
-		netns_delete(&T.lo_ns);
+	netns_topo_delete(&T.net);
 }
 
 /* One service run and what it saw. */
@@ -189,7 +170,7 @@ static void on_result(const struct sgbpf_result *res, void *ctx)
 static void run_one(struct run *r, enum sgbpf_delivery d)
 {
 	struct sgbpf_endpoint eps[FARM_PORTS];
-	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.ifname, .workers = eps,
+	SGBPF_OPTS(sgbpf_service_opts, so, .ifname = T.net.ifname, .workers = eps,
 		   .nworkers = r->fanout, .reduce = SGBPF_REDUCE_SUM_U32, .delivery = d,
 		   .fate = r->allow ? SGBPF_FATE_ALLOW : SGBPF_FATE_DISCARD,
 		   .on_complete = on_result, .cb_ctx = r, .max_inflight = 16,
@@ -209,7 +190,7 @@ static void run_one(struct run *r, enum sgbpf_delivery d)
 	/* The last fanout ports of the farm: fan-out 64 includes the duplicating one. */
 	for (uint32_t i = 0; i < r->fanout; i++) {
 		r->ports[i] = r->base + FARM_PORTS - r->fanout + i;
-		eps[i] = (struct sgbpf_endpoint){ .addr = T.worker_ip, .port = r->ports[i] };
+		eps[i] = (struct sgbpf_endpoint){ .addr = T.net.worker_ip, .port = r->ports[i] };
 	}
 	svc = sgbpf_service_create(&so);
 	ck_assert_msg(svc, "create: %s", sgbpf_last_error());
@@ -242,7 +223,7 @@ static void matrix(bool allow_too, const uint32_t *fans, unsigned int nfans)
 					ck_assert_msg(r.bad == 0 && r.expired == 0 &&
 						      r.complete == REQUESTS,
 						      "%s fan-out %u, %u packets, %s, %s: %u complete, "
-						      "%u bad, %u expired: %s", T.ifname, r.fanout,
+						      "%u bad, %u expired: %s", T.net.ifname, r.fanout,
 						      r.packets, dnames[di], allow ? "allow" : "discard",
 						      r.complete, r.bad, r.expired, r.why);
 					/* Each packet folded once; policy all leaves only copies late. */
@@ -317,8 +298,6 @@ int main(void)
 {
 	Suite *s = suite_create("udp_multipkt_e2e");
 	TCase *veth = tcase_create("veth"), *lo = tcase_create("lo");
-	SRunner *sr;
-	int failed;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "skipped: needs root (namespaces, BPF)\n");
@@ -334,9 +313,5 @@ int main(void)
 	tcase_add_test(lo, test_multipkt_reply_budget);
 	suite_add_tcase(s, veth);
 	suite_add_tcase(s, lo);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

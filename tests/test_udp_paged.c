@@ -24,6 +24,7 @@
 #include <sgbpf/sgbpf.h>
 
 #include "netns_util.h"
+#include "suite_run.h"
 
 #define NWORKERS	3
 #define BASE_PORT	36000
@@ -200,8 +201,7 @@ int main(void)
 {
 	Suite *s = suite_create("udp_paged");
 	TCase *tc = tcase_create("veth");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
+	int skip = netns_check_privileges();
 
 	if (skip)
 		return skip;
@@ -211,9 +211,5 @@ int main(void)
 	tcase_add_test(tc, test_corked_replies_tc);
 	tcase_add_test(tc, test_corked_replies_xdp);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

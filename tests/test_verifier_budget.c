@@ -21,6 +21,7 @@
 #include <sgbpf/udp_state.h>
 
 #include "sgbpf_udp.skel.h"
+#include "suite_run.h"
 
 #define LOG_BYTES	(1u << 20)
 #define BUDGET		250000L	/* processed instructions; the kernel's limit is 1M */
@@ -146,8 +147,6 @@ int main(void)
 {
 	Suite *s = suite_create("verifier_budget");
 	TCase *tc = tcase_create("budget");
-	SRunner *sr;
-	int failed;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "needs root to load BPF programs: skipped\n");
@@ -157,9 +156,5 @@ int main(void)
 	tcase_add_test(tc, test_builtin_budget);
 	tcase_add_test(tc, test_custom_budget);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return suite_run(s);
 }

@@ -29,6 +29,7 @@
 #include <sgbpf/sgbpf.h>
 
 #include "reply_gen.h"
+#include "suite_run.h"
 
 #define NPORTS		4
 #define READY_MS	5000
@@ -643,8 +644,6 @@ int main(void)
 {
 	Suite *s = suite_create("worker_e2e");
 	TCase *tc = tcase_create("udp");
-	SRunner *sr;
-	int failed;
 
 	/* The worker is built on io_uring; a kernel with it disabled skips. */
 	{
@@ -673,9 +672,5 @@ int main(void)
 	tcase_add_test(tc, test_delay);
 	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return suite_run(s);
 }

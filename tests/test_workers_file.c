@@ -11,6 +11,7 @@
 
 #include <sgbpf/sgbpf.h>
 
+#include "suite_run.h"
 #include "workers_file.h"
 
 static int parse_str(const char *s, struct sgbpf_endpoint **eps, size_t *n, unsigned int *line)
@@ -355,8 +356,6 @@ int main(void)
 {
 	Suite *s = suite_create("workers_file");
 	TCase *tc = tcase_create("parse");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_good_buffer);
 	tcase_add_loop_test(tc, test_bad_line, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
@@ -372,9 +371,5 @@ int main(void)
 	tcase_add_test(tc, test_endpoint_parse);
 	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return suite_run(s);
 }

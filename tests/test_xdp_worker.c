@@ -25,6 +25,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "netns_suite.h"
 #include "netns_util.h"
 #include "pkt_build.h"
 #include "reply_gen.h"
@@ -362,22 +363,12 @@ int main(void)
 	Suite *s = suite_create("xdp_worker");
 	TCase *tc = tcase_create("prog_test_run");
 	TCase *e2e = tcase_create("netns");
-	SRunner *sr;
-	int failed, skip = netns_check_privileges();
 
-	if (skip)
-		return skip;
-	netns_reap_stale();
 	tcase_add_loop_test(tc, test_reply_exact, 0, sizeof(reply_cases) / sizeof(reply_cases[0]));
 	tcase_add_test(tc, test_pass_untouched);
 	tcase_add_test(tc, test_malformed_dropped);
 	tcase_add_test(e2e, test_gather_exact_sums);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, e2e);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	netns_reap_stale();
-	return failed ? 1 : 0;
+	return netns_suite_run(s);
 }

@@ -91,3 +91,12 @@ void worker_farm_stop(pid_t pid)
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 }
+
+pid_t worker_farm_start_silent(const struct netns *ns, uint16_t port)
+{
+	char listen[32], num[8];
+
+	snprintf(num, sizeof(num), "%u", port);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%s", num);
+	return worker_farm_start(ns, listen, (const char *const[]){ "--silent-port", num, NULL });
+}

@@ -6,6 +6,7 @@
 #ifndef SGBPF_TESTS_WORKER_FARM_H
 #define SGBPF_TESTS_WORKER_FARM_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "netns_util.h"
@@ -22,6 +23,12 @@ pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *
  * workers; returns its pid once it printed its ready line.
  */
 pid_t worker_farm_start_argv(const struct netns *ns, const char *const *argv);
+
+/*
+ * Starts a worker on 127.0.0.1:PORT inside ns that never answers
+ * (--silent-port PORT); returns what worker_farm_start() returns.
+ */
+pid_t worker_farm_start_silent(const struct netns *ns, uint16_t port);
 
 /* Stops a farm with SIGTERM and reaps it; pid <= 0 is a no-op. */
 void worker_farm_stop(pid_t pid);

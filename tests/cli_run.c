@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#define _GNU_SOURCE	/* pipe2 */
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli_run.h"
+
+int cli_run_gather(const char *const *args, char *out, size_t cap)
+{
+	const char *cli = getenv("SGBPF_CLI");
+	char *argv[32];
+	int pipefd[2], status, n = 0;
+	size_t used = 0;
+	ssize_t got;
+	pid_t pid;
+
+	ck_assert_msg(cli && *cli, "SGBPF_CLI is not set");
+	argv[n++] = (char *)cli;
+	argv[n++] = "gather";
+	for (int i = 0; args[i] && n < 31; i++)
+		argv[n++] = (char *)args[i];
+	argv[n] = NULL;
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(pipefd[1], STDOUT_FILENO);
+		execv(cli, argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	while (used + 1 < cap && (got = read(pipefd[0], out + used, cap - 1 - used)) > 0)
+		used += (size_t)got;
+	out[used] = '\0';
+	close(pipefd[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void cli_lo_workers_file(char *path, uint32_t n, uint16_t base)
+{
+	int fd = mkstemp(path);
+	FILE *f;
+
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	for (uint32_t i = 0; i < n; i++)
+		fprintf(f, "127.0.0.1:%u\n", base + i);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+int cli_count_records(const char *out, const char *kv, int *with)
+{
+	int records = 0;
+
+	*with = 0;
+	for (const char *p = out; (p = strstr(p, "{\"request\": ")); p++) {
+		const char *eol = strchr(p, '\n'), *k = strstr(p, kv);
+
+		records++;
+		if (k && (!eol || k < eol))
+			(*with)++;
+	}
+	return records;
+}
