@@ -480,6 +480,35 @@ START_TEST(test_missing_workers_named)
 }
 END_TEST
 
+/*
+ * The per-worker listeners take kernel-chosen ports; on one host these must
+ * not be the ports the workers connect from.  With the namespace's
+ * ephemeral range narrowed to 20 ports, 8 of them the workers' sources, the
+ * kernel would hand a listener a worker's port for certain (it gives bind()
+ * odd ports first, and only 6 of the 10 odd ones are free).
+ */
+START_TEST(test_listeners_avoid_worker_ports)
+{
+	struct seen s = { .reply_size = 64 };
+	SGBPF_OPTS(sgbpf_scatter_opts, so, .timeout_us = 5000000);
+	struct sgbpf_service *svc;
+	FILE *range = fopen("/proc/sys/net/ipv4/ip_local_port_range", "w");
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(range);
+	ck_assert_int_gt(fprintf(range, "40000 40019\n"), 0);
+	ck_assert_int_eq(fclose(range), 0);
+	svc = service(7800, 40000, 8, 64, 1, SGBPF_DELIVERY_RINGBUF, &s);
+	/* After the service: its listeners hold their ports when the workers bind. */
+	pid = farm(7800, 40000, 8, 64, "vector");
+	run(svc, &s, 5, 1, &so);
+	ck_assert_uint_eq(s.complete, 5);
+	ck_assert_uint_eq(s.last_responses, 8);
+	sgbpf_service_destroy(svc);
+	worker_farm_stop(pid);
+}
+END_TEST
+
 /* Reads exactly len bytes from fd within a second; 0 or -errno. */
 static int read_full(int fd, void *buf, size_t len)
 {
@@ -826,6 +855,7 @@ int main(void)
 	tcase_add_test(tc, test_send_failure_absent);
 	tcase_add_test(tc, test_fate_allow);
 	tcase_add_test(tc, test_missing_workers_named);
+	tcase_add_test(tc, test_listeners_avoid_worker_ports);
 	tcase_add_test(tc, test_destroy_leaves_nothing);
 	suite_add_tcase(s, tc);
 	return suite_run(s);

@@ -29,6 +29,7 @@
 
 #define CMD "run"
 #define LOOPBACK 0x7f000001u
+#define PORTS_BOTTOM 20000u	/* the lowest port run gives a worker */
 
 struct demo {
 	struct reply_gen gen;
@@ -87,13 +88,33 @@ static bool check_sum(const struct sgbpf_result *res, void *ctx)
 	return res->nelems == n && memcmp(res->data, d->expect, (size_t)n * 4) == 0;
 }
 
+/*
+ * The top of the range run draws its ports from: below the kernel's
+ * ephemeral ports when there is room, so that no socket the kernel numbers
+ * (a listener, a connection) takes a worker's port between the check here
+ * and the worker's bind().
+ */
+static uint32_t ports_top(uint32_t n)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	unsigned int low = 0, high = 0;
+
+	if (f) {
+		if (fscanf(f, "%u %u", &low, &high) != 2)
+			low = 0;
+		fclose(f);
+	}
+	return low > PORTS_BOTTOM + 2 * n ? low : 60000;
+}
+
 /* A run of n consecutive loopback ports that nobody uses right now, for UDP or TCP. */
 static int find_ports(uint32_t n, uint16_t *base)
 {
 	unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)getpid() << 8;
+	uint32_t top = ports_top(n);
 
 	for (int attempt = 0; attempt < 50; attempt++) {
-		uint16_t first = 20000 + rand_r(&seed) % (60000 - 20000 - n);
+		uint16_t first = PORTS_BOTTOM + rand_r(&seed) % (top - PORTS_BOTTOM - n);
 		uint32_t i;
 
 		for (i = 0; i < n; i++) {

@@ -6,6 +6,7 @@
  * worker it is, before a byte is read.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ struct sgbpf_tcp_steer {
 };
 
 /* A listener bound to the service's address; its port is the kernel's choice. */
-static int listener_open(uint32_t addr)
+static int listener_bind(uint32_t addr)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = addr };
 	int fd, err;
@@ -36,7 +37,7 @@ static int listener_open(uint32_t addr)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) || listen(fd, 64)) {
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin))) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -44,29 +45,92 @@ static int listener_open(uint32_t addr)
 	return fd;
 }
 
+static int bound_port(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	if (getsockname(fd, (struct sockaddr *)&sin, &len))
+		return -errno;
+	return ntohs(sin.sin_port);
+}
+
+static bool is_worker_port(const struct sgbpf_endpoint *workers, size_t nworkers, int port)
+{
+	for (size_t i = 0; i < nworkers; i++)
+		if (workers[i].port == port)
+			return true;
+	return false;
+}
+
+/*
+ * A listening socket whose port is none of the workers' source ports.  On
+ * one host a listener holding a worker's port would keep that worker from
+ * binding it, and the worker would never connect.  A port the kernel gives
+ * that is a worker's is held in refused[] while the next bind is tried, so
+ * that the kernel does not hand it out again; the caller closes them.
+ */
+static int listener_open(uint32_t addr, const struct sgbpf_endpoint *workers, size_t nworkers,
+			 int *refused, size_t *nrefused)
+{
+	for (;;) {
+		int fd = listener_bind(addr), port, err;
+
+		if (fd < 0)
+			return fd;
+		port = bound_port(fd);
+		if (port < 0) {
+			close(fd);
+			return port;
+		}
+		if (!is_worker_port(workers, nworkers, port)) {
+			if (listen(fd, 64)) {
+				err = -errno;
+				close(fd);
+				return err;
+			}
+			return fd;
+		}
+		/* At most one refusal per worker port: the held ones are not given again. */
+		if (*nrefused == nworkers) {
+			close(fd);
+			return -EADDRINUSE;
+		}
+		refused[(*nrefused)++] = fd;
+	}
+}
+
 static int fill_maps(struct sgbpf_tcp_steer *st, const struct sgbpf_endpoint *service,
 		     const struct sgbpf_endpoint *workers)
 {
 	int wmap = bpf_map__fd(st->skel->maps.sgbpf_tcp_workers);
 	int lmap = bpf_map__fd(st->skel->maps.sgbpf_tcp_listeners);
+	int *refused = malloc((st->nworkers ? st->nworkers : 1) * sizeof(int));
+	size_t nrefused = 0;
+	int err = 0;
 
-	for (size_t i = 0; i < st->nworkers; i++) {
+	if (!refused)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->nworkers && !err; i++) {
 		struct sgbpf_tcp_src src = { .addr = workers[i].addr, .port = htons(workers[i].port) };
 		__u32 idx = i;
 		__u64 fd;
-		int ret;
 
-		ret = listener_open(service->addr);
-		if (ret < 0)
-			return ret;
-		st->listeners[i] = ret;
-		fd = ret;
+		err = listener_open(service->addr, workers, st->nworkers, refused, &nrefused);
+		if (err < 0)
+			break;
+		st->listeners[i] = err;
+		fd = err;
+		err = 0;
 		/* BPF_NOEXIST: a source listed twice would make two workers one. */
 		if (bpf_map_update_elem(wmap, &src, &idx, BPF_NOEXIST) ||
 		    bpf_map_update_elem(lmap, &idx, &fd, BPF_ANY))
-			return -errno;
+			err = -errno;
 	}
-	return 0;
+	while (nrefused)
+		close(refused[--nrefused]);
+	free(refused);
+	return err;
 }
 
 static int attach_netns(struct sgbpf_tcp_steer *st)

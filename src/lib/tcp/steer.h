@@ -18,10 +18,11 @@ struct sgbpf_tcp_steer;
 /*
  * Loads the steering program for the service at *service, creates one
  * listening socket per worker (bound to the service's address, port chosen
- * by the kernel; the workers connect to the service's port and never see
- * it) and attaches the program to the calling thread's network namespace
- * with a bpf_link, which goes away with the last descriptor of it (this
- * handle, or the process).  workers[i] is worker i's source endpoint.
+ * by the kernel but never one of the workers' source ports, which on one
+ * host they could then not bind; the workers connect to the service's port
+ * and never see it) and attaches the program to the calling thread's
+ * network namespace with a bpf_link, which goes away with the last
+ * descriptor of it (this handle, or the process).  workers[i] is worker i's source endpoint.
  * Returns 0 and *out, or a negative errno; nothing is left on failure.
  */
 int sgbpf_tcp_steer_create(const struct sgbpf_endpoint *service,
