@@ -10,6 +10,10 @@ target_link_libraries(test_tcp_steer PRIVATE sgbpf_test_foreign_lookup_skel)
 # farms over lo in a namespace (root only).
 sgbpf_test(test_tcp_e2e SOURCES test_tcp_e2e.c LIBS sgbpf_netns_util TIMEOUT 180 LABELS root)
 add_dependencies(test_tcp_e2e sgbpf_cli)
+# Fate allow over TCP: every counted reply read whole, however late the
+# application reads and however soon the worker hangs up (root only).
+sgbpf_test(test_tcp_allow SOURCES test_tcp_allow.c LIBS sgbpf_netns_util TIMEOUT 180 LABELS root)
+add_dependencies(test_tcp_allow sgbpf_cli)
 # The TCP backend over veth between two namespaces, with segments dropped
 # and duplicated by a TC ingress program of the test's own (root only).
 # SGBPF_TCP_LOSS_FULL=1 runs every fan-out x reply size x loss pattern.

@@ -7,13 +7,17 @@
 #define _GNU_SOURCE	/* accept4 */
 #endif
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <sgbpf/protocol.h>
 
 #define RIG_LO htonl(INADDR_LOOPBACK)
 
@@ -79,6 +83,41 @@ static inline int rig_send_all(int fd, const void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/* Reads exactly len bytes from fd within a second; 0 or -errno. */
+static inline int rig_read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pf, 1, 1000) != 1)
+			return -ETIMEDOUT;
+		n = recv(fd, p, len, 0);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The request a rig worker reads: its id. */
+static inline uint32_t rig_request(int fd)
+{
+	uint8_t m[SGBPF_HDR_LEN + 2];
+	struct sgbpf_hdr h;
+
+	ck_assert_int_eq(rig_read_full(fd, m, sizeof(m)), 0);
+	memcpy(&h, m, sizeof(h));
+	ck_assert_uint_eq(h.msg_type, SGBPF_MSG_SCATTER);
+	ck_assert_uint_eq(h.body_len, 2);
+	return h.req_id;
 }
 
 #endif

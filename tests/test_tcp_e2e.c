@@ -509,41 +509,6 @@ START_TEST(test_listeners_avoid_worker_ports)
 }
 END_TEST
 
-/* Reads exactly len bytes from fd within a second; 0 or -errno. */
-static int read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pf, 1, 1000) != 1)
-			return -ETIMEDOUT;
-		n = recv(fd, p, len, 0);
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* The request a rig worker reads: its id. */
-static uint32_t rig_request(int fd)
-{
-	uint8_t m[SGBPF_HDR_LEN + 2];
-	struct sgbpf_hdr h;
-
-	ck_assert_int_eq(read_full(fd, m, sizeof(m)), 0);
-	memcpy(&h, m, sizeof(h));
-	ck_assert_uint_eq(h.msg_type, SGBPF_MSG_SCATTER);
-	ck_assert_uint_eq(h.body_len, 2);
-	return h.req_id;
-}
-
 /*
  * A worker whose stream breaks the wire rules (a message type no reply
  * has): the stream program flags it, the service resets that connection
@@ -579,7 +544,7 @@ START_TEST(test_protocol_error_resets)
 	ck_assert_uint_eq(st.conn_resets, 1);
 	ck_assert_uint_ge(st.malformed, 1);
 	/* Reset, not closed: the worker sees the connection refused mid-stream. */
-	ck_assert_int_eq(read_full(fd, &c, 1), -ECONNRESET);
+	ck_assert_int_eq(rig_read_full(fd, &c, 1), -ECONNRESET);
 	rig_close_rst(fd);
 
 	fd = rig_connect(34501, 7650);
@@ -651,84 +616,6 @@ START_TEST(test_send_failure_absent)
 	rig_close_rst(fd);
 	sgbpf_service_destroy(svc);
 	worker_farm_stop(pid);
-}
-END_TEST
-
-/* Fate allow: each reply as the worker sent it, beside the exact sum. */
-struct allow_seen {
-	struct seen s;
-	uint32_t nresp_ok, bodies_ok, bodies_bad;
-};
-
-static void on_allow(const struct sgbpf_result *r, void *ctx)
-{
-	struct allow_seen *a = ctx;
-	const struct seen *s = &a->s;
-
-	on_complete(r, &a->s);
-	if (r->status != SGBPF_STATUS_COMPLETE)
-		return;
-	if (r->nresp == r->responses)
-		a->nresp_ok++;
-	else if (getenv("SGBPF_TEST_DEBUG"))
-		fprintf(stderr, "req %u: nresp %u responses %u latency %llu us\n", r->req_id, r->nresp,
-			r->responses, (unsigned long long)r->latency_ns / 1000);
-	for (uint32_t k = 0; k < r->nresp; k++) {
-		const struct sgbpf_response *p = &r->resp[k];
-		const uint32_t *body = p->body;
-		bool ok = p->worker < s->nports && p->body_len == s->reply_size &&
-			  p->hdr->req_id == r->req_id && p->hdr->msg_type == SGBPF_MSG_GATHER;
-
-		for (uint32_t i = 0; ok && i < s->reply_size / 4; i++)
-			ok = body[i] == reply_gen_elem(s->gen, s->ports[p->worker], r->req_id,
-						       i / REPLY_GEN_NELEMS, i % REPLY_GEN_NELEMS);
-		if (ok)
-			a->bodies_ok++;
-		else
-			a->bodies_bad++;
-	}
-}
-
-START_TEST(test_fate_allow)
-{
-	static const uint32_t sizes[] = { 1024, 65536, 1u << 20 };
-	struct reply_gen gen = { .kind = REPLY_RANDOM, .seed = SEED };
-	uint16_t ports[8];
-
-	for (int i = 0; i < 8; i++)
-		ports[i] = 37000 + i;
-	for (unsigned int z = 0; z < 3; z++) {
-		struct allow_seen a = { .s = { .gen = &gen, .ports = ports, .nports = 8,
-					       .reply_size = sizes[z] } };
-		struct sgbpf_endpoint w[8];
-		uint32_t count = sizes[z] > 65536 ? 3 : 10;
-		SGBPF_OPTS(sgbpf_scatter_opts, so, .timeout_us = 10000000);
-		struct sgbpf_service *svc;
-		pid_t pid = farm(7950 + z, 37000, 8, sizes[z], "random:12345");
-
-		for (int i = 0; i < 8; i++)
-			w[i] = (struct sgbpf_endpoint){ .addr = RIG_LO, .port = ports[i] };
-		{
-			SGBPF_OPTS(sgbpf_service_opts, o, .backend = SGBPF_BACKEND_TCP,
-				   .workers = w, .nworkers = 8, .reduce = SGBPF_REDUCE_SUM_U32,
-				   .fate = SGBPF_FATE_ALLOW, .max_inflight = 4,
-				   .on_complete = on_allow, .cb_ctx = &a,
-				   .listen = { .addr = RIG_LO, .port = 7950 + z },
-				   .connect_timeout_ms = 5000, .max_reply = sizes[z]);
-
-			svc = sgbpf_service_create(&o);
-		}
-		ck_assert_msg(svc, "create: %s", sgbpf_last_error());
-		run(svc, &a.s, count, 2, &so);
-		ck_assert_uint_eq(a.s.complete, count);
-		ck_assert_uint_eq(a.s.wrong, 0);
-		ck_assert_uint_eq(a.nresp_ok, count);
-		ck_assert_uint_eq(a.bodies_ok, 8 * count);
-		ck_assert_uint_eq(a.bodies_bad, 0);
-		assert_clean_streams(svc);
-		sgbpf_service_destroy(svc);
-		worker_farm_stop(pid);
-	}
 }
 END_TEST
 
@@ -853,7 +740,6 @@ int main(void)
 	tcase_add_test(tc, test_unlisted_refused);
 	tcase_add_test(tc, test_protocol_error_resets);
 	tcase_add_test(tc, test_send_failure_absent);
-	tcase_add_test(tc, test_fate_allow);
 	tcase_add_test(tc, test_missing_workers_named);
 	tcase_add_test(tc, test_listeners_avoid_worker_ports);
 	tcase_add_test(tc, test_destroy_leaves_nothing);

@@ -308,6 +308,17 @@ void sgbpf_reqtab_set_retry(struct sgbpf_reqtab *t, uint32_t slot, uint64_t retr
 	heap_down(t, r->heap_pos);
 }
 
+void sgbpf_reqtab_stop_timers(struct sgbpf_reqtab *t, uint32_t slot)
+{
+	struct sgbpf_req *r = &t->reqs[slot & t->mask];
+
+	if (!r->busy)
+		return;
+	r->deadline_ns = 0;
+	r->retry_ns = 0;
+	heap_remove(t, slot & t->mask);
+}
+
 uint64_t sgbpf_reqtab_next_timer(const struct sgbpf_reqtab *t)
 {
 	return t->heap_len ? deadline_at(t, 0) : 0;

@@ -109,6 +109,9 @@ static inline uint32_t sgbpf_reqtab_live(const struct sgbpf_reqtab *t, uint32_t 
  */
 void sgbpf_reqtab_set_retry(struct sgbpf_reqtab *t, uint32_t slot, uint64_t retry_ns);
 
+/* Clears the slot's deadline and re-scatter time: it leaves the timer heap. */
+void sgbpf_reqtab_stop_timers(struct sgbpf_reqtab *t, uint32_t slot);
+
 /* The earliest timer (deadline or re-scatter) in flight, or 0 when there is none. */
 uint64_t sgbpf_reqtab_next_timer(const struct sgbpf_reqtab *t);
 

@@ -376,29 +376,48 @@ void sgbpf_service_send_failed(struct sgbpf_service *svc, uint32_t req_id)
 	}
 }
 
+/* Replies lost on the way up (full socket buffer) must not hold a report forever. */
+#define ALLOW_GRACE_NS (100 * 1000 * 1000ull)
+
+/* Fate allow: has user space read (or lost for good) every reply the kernel counted? */
+static bool replies_in(struct sgbpf_service *svc, const struct sgbpf_req *r, uint32_t slot)
+{
+	uint32_t have = svc->ops->rx_count(svc, slot);
+
+	if (svc->ops->rx_lost)
+		have += svc->ops->rx_lost(svc, slot);
+	return have >= slot_packets(svc, r);
+}
+
+/*
+ * The kernel completed r.  With fate allow the replies it let through may
+ * still be on their way up the stack, or waiting in a socket behind other
+ * requests' replies: the report is held until user space has read as many
+ * as the kernel counted.  A held request is no longer timed: the kernel
+ * met its deadline, and expiring it now would hide replies that arrived.
+ */
+static void kernel_completed(struct sgbpf_service *svc, struct sgbpf_req *r)
+{
+	uint32_t slot = sgbpf_reqtab_slot(&svc->reqs, r->req_id);
+
+	if (svc->fate == SGBPF_FATE_ALLOW && !replies_in(svc, r, slot)) {
+		r->kernel_done = true;
+		r->done_ns = sgbpf_now_ns();
+		svc->pending++;
+		sgbpf_reqtab_stop_timers(&svc->reqs, slot);
+		return;
+	}
+	report(svc, r, SGBPF_STATUS_COMPLETE);
+}
+
 void sgbpf_service_on_complete(struct sgbpf_service *svc, uint32_t req_id)
 {
 	struct sgbpf_req *r = sgbpf_reqtab_find(&svc->reqs, req_id);
 
-	uint32_t slot;
-
 	/* Already reported (expired first) or not ours: nothing to do. */
 	if (!r || r->kernel_done || slot_view(svc, r) != SGBPF_VIEW_COMPLETE)
 		return;
-	slot = sgbpf_reqtab_slot(&svc->reqs, req_id);
-	/*
-	 * With fate allow the replies XDP let through may still be on their way
-	 * up the stack when the kernel announces completion: hold the report
-	 * until user space has read as many as the kernel counted.
-	 */
-	if (svc->fate == SGBPF_FATE_ALLOW &&
-	    svc->ops->rx_count(svc, slot) < slot_packets(svc, r)) {
-		r->kernel_done = true;
-		r->done_ns = sgbpf_now_ns();
-		svc->pending++;
-		return;
-	}
-	report(svc, r, SGBPF_STATUS_COMPLETE);
+	kernel_completed(svc, r);
 }
 
 void sgbpf_service_lost_events(struct sgbpf_service *svc)
@@ -425,9 +444,11 @@ void sgbpf_service_link_changed(struct sgbpf_service *svc, int err, const char *
 		fail_inflight(svc);
 }
 
-/* Replies lost on the way up (full socket buffer) must not hold a report forever. */
-#define ALLOW_GRACE_NS (100 * 1000 * 1000ull)
-
+/*
+ * Held completions whose replies are in, or, where the backend may lose
+ * them on the way up, whose grace ran out: reported without the missing
+ * ones then (nresp < responses).
+ */
 static void report_pending(struct sgbpf_service *svc)
 {
 	uint64_t now = sgbpf_now_ns();
@@ -436,9 +457,8 @@ static void report_pending(struct sgbpf_service *svc)
 		uint32_t slot = sgbpf_reqtab_live(&svc->reqs, i);
 		struct sgbpf_req *r = &svc->reqs.reqs[slot];
 
-		if (r->kernel_done && (svc->ops->rx_count(svc, slot) >= slot_packets(svc, r) ||
-				       now - r->done_ns > (svc->allow_grace_ns ? svc->allow_grace_ns :
-							    ALLOW_GRACE_NS))) {
+		if (r->kernel_done && (replies_in(svc, r, slot) ||
+				       (!svc->ops->rx_lost && now - r->done_ns > ALLOW_GRACE_NS))) {
 			svc->pending--;
 			report(svc, r, SGBPF_STATUS_COMPLETE);
 			continue;
@@ -447,10 +467,19 @@ static void report_pending(struct sgbpf_service *svc)
 	}
 }
 
-/* Gives up on a request whose deadline passed. */
+/*
+ * Gives up on a request whose deadline passed, unless the kernel completed
+ * it meanwhile (its notification not read yet): that one is complete, and
+ * with fate allow it waits for its replies like any other completion.
+ */
 static void expire(struct sgbpf_service *svc, struct sgbpf_req *r)
 {
-	finish(svc, r, r->failed ? SGBPF_STATUS_FAILED : SGBPF_STATUS_EXPIRED);
+	if (r->kernel_done)
+		finish(svc, r, SGBPF_STATUS_COMPLETE);
+	else if (slot_fence(svc, r))
+		kernel_completed(svc, r);
+	else
+		report(svc, r, r->failed ? SGBPF_STATUS_FAILED : SGBPF_STATUS_EXPIRED);
 }
 
 /*

@@ -105,6 +105,14 @@ struct sgbpf_backend_ops {
 						  uint32_t *n);
 	void (*release_responses)(struct sgbpf_service *svc, uint32_t slot);
 	uint32_t (*rx_count)(struct sgbpf_service *svc, uint32_t slot);
+	/*
+	 * Optional: replies the kernel counted for the slot's request that can
+	 * no longer be read (their connection went).  A backend that has it
+	 * loses no reply it let through otherwise, so a completion waits for
+	 * its replies however long they take; one without it may lose them on
+	 * the way up (a full socket buffer) and waits ALLOW_GRACE_NS at most.
+	 */
+	uint32_t (*rx_lost)(struct sgbpf_service *svc, uint32_t slot);
 	int (*stats)(const struct sgbpf_service *svc, struct sgbpf_stats *out);
 	/* Requests in flight when the caller leaves max_inflight at 0; optional. */
 	uint32_t (*default_inflight)(const struct sgbpf_service *svc,
@@ -158,12 +166,6 @@ struct sgbpf_service {
 	uint64_t allgathers;		/* all-gathers sent */
 	uint64_t allgather_failures;	/* all-gathers whose send failed */
 	uint32_t pending;		/* completed in the kernel, replies still arriving */
-	/*
-	 * Fate allow: how long a completion waits for its replies to be read
-	 * before it is reported without the missing ones; 0: 100 ms (set by
-	 * the backend: UDP replies may be lost on the way up, TCP ones not).
-	 */
-	uint64_t allow_grace_ns;
 	uint32_t send_failures;		/* sends failed since the last scan for them */
 	int reported;			/* completions reported by the current wait */
 	uint32_t block_wait_id;		/* SGBPF_DELIVERY_BLOCK: request being waited for */

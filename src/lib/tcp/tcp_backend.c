@@ -119,10 +119,9 @@ static int tcp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	if (!b->connect_timeout_ms)
 		b->connect_timeout_ms = SGBPF_TCP_DEFAULT_CONNECT_MS;
 	svc->backend = b;
+	b->svc = svc;
 	svc->elem_size = sgbpf_reduce_elem_size(svc->reduce);
 	svc->body_max = SGBPF_TCP_SCATTER_MAX;
-	/* Replies the kernel folded are in the socket, and megabytes take a while to read. */
-	svc->allow_grace_ns = 2000ull * 1000 * 1000;
 	svc->mtu = 0;
 
 	err = sgbpf_tcp_steer_create(&opts->listen, svc->workers, svc->nworkers, &b->steer);
@@ -201,6 +200,7 @@ const struct sgbpf_backend_ops sgbpf_tcp_backend = {
 	.responses = sgbpf_tcp_responses,
 	.release_responses = sgbpf_tcp_release_responses,
 	.rx_count = sgbpf_tcp_rx_count,
+	.rx_lost = sgbpf_tcp_rx_lost,
 	.stats = tcp_stats,
 	.default_inflight = tcp_default_inflight,
 };

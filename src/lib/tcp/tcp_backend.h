@@ -64,15 +64,17 @@ struct tcp_rx {
 	bool registered;
 	uint8_t *arena;			/* one place per (slot, worker): header + body */
 	size_t arena_len;
-	uint8_t *state;			/* per place: empty, filling, whole */
+	uint8_t *state;			/* per place: empty, filling, whole, lost */
 	uint32_t *owner;		/* per place: the request it is filed for */
 	uint32_t *count;		/* per slot: whole replies filed */
+	uint32_t *lost;			/* per slot: counted replies whose connection went */
 	struct tcp_rx_conn *conn;	/* per worker */
 	struct sgbpf_response *view;	/* nworkers, filled when a request is reported */
 	uint64_t rearms;		/* multishot receives armed again (ring ran dry) */
 };
 
 struct sgbpf_tcp_backend {
+	struct sgbpf_service *svc;	/* the service this is the backend of */
 	struct sgbpf_tcp_steer *steer;
 	struct sgbpf_tcp_stream *stream;
 	struct io_uring ring;
@@ -99,6 +101,8 @@ enum sgbpf_slot_view sgbpf_tcp_slot_view(const struct sgbpf_service *svc, uint32
 bool sgbpf_tcp_slot_close(struct sgbpf_service *svc, uint32_t slot, uint32_t req_id);
 void sgbpf_tcp_slot_result(const struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
 			   bool complete, struct sgbpf_slot_result *out);
+bool sgbpf_tcp_slot_seen(const struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
+			 uint32_t w);
 
 /* tcp_rx.c: fate allow */
 uint64_t sgbpf_tcp_rx_bytes(uint32_t nslots, uint32_t nworkers, uint32_t max_reply);
@@ -106,6 +110,11 @@ int sgbpf_tcp_rx_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b);
 void sgbpf_tcp_rx_close(struct sgbpf_tcp_backend *b);
 int sgbpf_tcp_rx_arm(struct sgbpf_tcp_backend *b, uint32_t w, uint64_t user_data);
 void sgbpf_tcp_rx_conn_reset(struct sgbpf_tcp_backend *b, uint32_t w);
+/*
+ * Worker w's connection ended: the replies to requests in flight that the
+ * stream program counted from it and that were not read whole are lost.
+ */
+void sgbpf_tcp_rx_conn_gone(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, uint32_t w);
 void sgbpf_tcp_rx_set_rcvbuf(struct sgbpf_tcp_backend *b, int fd);
 /*
  * A receive completion of worker w (current: of its current connection).
@@ -115,6 +124,7 @@ void sgbpf_tcp_rx_set_rcvbuf(struct sgbpf_tcp_backend *b, int fd);
 int sgbpf_tcp_rx_cqe(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, uint32_t w,
 		     bool current, const struct io_uring_cqe *cqe);
 uint32_t sgbpf_tcp_rx_count(struct sgbpf_service *svc, uint32_t slot);
+uint32_t sgbpf_tcp_rx_lost(struct sgbpf_service *svc, uint32_t slot);
 const struct sgbpf_response *sgbpf_tcp_responses(struct sgbpf_service *svc, uint32_t slot,
 						 uint32_t *n);
 void sgbpf_tcp_release_responses(struct sgbpf_service *svc, uint32_t slot);

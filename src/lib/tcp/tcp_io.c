@@ -137,6 +137,7 @@ static void conn_close(struct sgbpf_tcp_backend *b, uint32_t w)
 	close(c->fd);
 	c->fd = -1;
 	b->connected--;
+	sgbpf_tcp_rx_conn_gone(b->svc, b, w);
 }
 
 /*
@@ -208,7 +209,12 @@ static void on_cqe(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b,
 		 * Only hang-up events are asked for.  A poll that ended
 		 * without one (the completion queue was full) is armed again;
 		 * if that fails nothing would see this connection leave.
+		 * With fate allow the receive reads what the worker sent
+		 * before it left and its end closes the connection: closing
+		 * here would drop replies still in the socket.
 		 */
+		if (b->rx.arena && cqe->res > 0 && (cqe->res & HANGUP_EVENTS))
+			break;
 		if (cqe->res < 0 || (cqe->res & HANGUP_EVENTS) || (!more && arm_hangup(b, w)))
 			conn_close(b, w);
 		break;

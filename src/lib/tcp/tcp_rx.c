@@ -29,8 +29,12 @@
 #define RX_NBUFS	128u		/* a power of two, as the ring requires */
 #define RX_BUF_SIZE	(32u << 10)
 
-/* Filing state of one (slot, worker) place. */
-enum { PLACE_EMPTY = 0, PLACE_FILLING, PLACE_WHOLE };
+/*
+ * Filing state of one (slot, worker) place.  Lost: the stream program
+ * counted the worker's reply, and its connection ended before the reply
+ * was read whole.
+ */
+enum { PLACE_EMPTY = 0, PLACE_FILLING, PLACE_WHOLE, PLACE_LOST };
 
 /*
  * A place is 64 bytes of header room, the 18-byte header at its end, then
@@ -78,9 +82,10 @@ int sgbpf_tcp_rx_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 	rx->state = calloc(places, 1);
 	rx->owner = calloc(places, sizeof(*rx->owner));
 	rx->count = calloc(svc->reqs.nslots, sizeof(*rx->count));
+	rx->lost = calloc(svc->reqs.nslots, sizeof(*rx->lost));
 	rx->conn = calloc(svc->nworkers, sizeof(*rx->conn));
 	rx->view = calloc(svc->nworkers, sizeof(*rx->view));
-	if (!rx->state || !rx->owner || !rx->count || !rx->conn || !rx->view)
+	if (!rx->state || !rx->owner || !rx->count || !rx->lost || !rx->conn || !rx->view)
 		return -ENOMEM;
 
 	rx->ring_len = (RX_NBUFS * sizeof(struct io_uring_buf) + page - 1) / page * page;
@@ -122,6 +127,7 @@ void sgbpf_tcp_rx_close(struct sgbpf_tcp_backend *b)
 	free(rx->state);
 	free(rx->owner);
 	free(rx->count);
+	free(rx->lost);
 	free(rx->conn);
 	free(rx->view);
 	memset(rx, 0, sizeof(*rx));
@@ -169,8 +175,10 @@ static bool place_ours(const struct tcp_rx *rx, const struct tcp_rx_conn *c, uin
 
 /*
  * The header of the next reply is in: file it when its request is in
- * flight, the worker has no reply filed for it yet and it fits.  Anything
- * else is framed and skipped.
+ * flight and the stream program counted this worker's reply to it (not a
+ * duplicate, surplus or stale one; the program saw these bytes before they
+ * were passed up, so its word is final), and it fits.  Anything else is
+ * framed and skipped.
  */
 static void begin_reply(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, uint32_t w)
 {
@@ -187,7 +195,7 @@ static void begin_reply(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, 
 	slot = sgbpf_reqtab_slot(&svc->reqs, c->req_id);
 	place = slot * svc->nworkers + w;
 	if (!sgbpf_reqtab_find(&svc->reqs, c->req_id) || c->body_left > b->max_reply ||
-	    rx->state[place] != PLACE_EMPTY)
+	    rx->state[place] != PLACE_EMPTY || !sgbpf_tcp_slot_seen(svc, slot, c->req_id, w))
 		return;
 	rx->state[place] = PLACE_FILLING;
 	rx->owner[place] = c->req_id;
@@ -281,6 +289,31 @@ int sgbpf_tcp_rx_cqe(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, uin
 	return -1;
 }
 
+void sgbpf_tcp_rx_conn_gone(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b, uint32_t w)
+{
+	struct tcp_rx *rx = &b->rx;
+
+	if (!rx->arena || w >= svc->nworkers)
+		return;
+	for (uint32_t i = 0; i < svc->reqs.inflight; i++) {
+		uint32_t slot = sgbpf_reqtab_live(&svc->reqs, i);
+		uint32_t place = slot * svc->nworkers + w;
+
+		if (rx->state[place] == PLACE_WHOLE || rx->state[place] == PLACE_LOST ||
+		    !sgbpf_tcp_slot_seen(svc, slot, svc->reqs.reqs[slot].req_id, w))
+			continue;
+		rx->state[place] = PLACE_LOST;
+		rx->lost[slot]++;
+	}
+}
+
+uint32_t sgbpf_tcp_rx_lost(struct sgbpf_service *svc, uint32_t slot)
+{
+	struct sgbpf_tcp_backend *b = svc->backend;
+
+	return b->rx.lost ? b->rx.lost[slot] : 0;
+}
+
 uint32_t sgbpf_tcp_rx_count(struct sgbpf_service *svc, uint32_t slot)
 {
 	struct sgbpf_tcp_backend *b = svc->backend;
@@ -327,4 +360,5 @@ void sgbpf_tcp_release_responses(struct sgbpf_service *svc, uint32_t slot)
 	/* A reply still being filed stops being written here (place_ours()). */
 	memset(rx->state + (size_t)slot * svc->nworkers, PLACE_EMPTY, svc->nworkers);
 	rx->count[slot] = 0;
+	rx->lost[slot] = 0;
 }

@@ -83,3 +83,15 @@ void sgbpf_tcp_slot_result(const struct sgbpf_service *svc, uint32_t slot, uint3
 	out->responses = SGBPF_TCP_TAG_REQ(t) == req_id ? SGBPF_TCP_TICKET_FOLDED(t) : 0;
 	out->packets = out->responses;
 }
+
+/* Did the stream program count worker w's reply to the slot's request req_id? */
+bool sgbpf_tcp_slot_seen(const struct sgbpf_service *svc, uint32_t slot, uint32_t req_id,
+			 uint32_t w)
+{
+	uint64_t seen;
+
+	if (w >= SGBPF_TCP_MAX_WORKERS)
+		return false;
+	seen = __atomic_load_n(&tcp_slot(svc, slot)->seen[w / 32], __ATOMIC_ACQUIRE);
+	return SGBPF_TCP_TAG_REQ(seen) == req_id && (SGBPF_TCP_TAG_LOW(seen) >> (w % 32) & 1);
+}
