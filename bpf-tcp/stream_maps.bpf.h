@@ -17,6 +17,7 @@ const volatile __u32 sgbpf_tcp_slot_mask;	/* slots - 1, slots a power of two */
 const volatile __u32 sgbpf_tcp_chunks_per_slot;	/* result chunks of one slot */
 const volatile __u32 sgbpf_tcp_body_max;	/* largest body_len accepted */
 const volatile __u32 sgbpf_tcp_fate_pass;	/* 1: SK_PASS what was parsed (fate allow) */
+const volatile __u32 sgbpf_tcp_ctrl_notes;	/* 1: completions go to the control socket */
 
 /* Request slots; user space maps them (struct sgbpf_tcp_slot). */
 struct {
@@ -70,10 +71,13 @@ struct {
 	__type(value, struct sgbpf_tcp_conn);
 } sgbpf_tcp_conns SEC(".maps");
 
-/* Worker index -> accepted socket; the verdict program is attached here. */
+/*
+ * Worker index -> accepted socket; the verdict program is attached here.
+ * Key SGBPF_TCP_CTRL_KEY holds the control socket of control-fd delivery.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, SGBPF_TCP_MAX_WORKERS);
+	__uint(max_entries, SGBPF_TCP_MAX_WORKERS + 1);
 	__type(key, __u32);
 	__type(value, __u64);
 } sgbpf_tcp_socks SEC(".maps");

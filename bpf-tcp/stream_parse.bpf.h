@@ -33,6 +33,8 @@
 /* Hides a value from clang so that a bounds check the verifier needs stays. */
 #define SGBPF_TCP_OPAQUE(x)	__asm__ __volatile__("" : "+r"(x))
 
+#include "stream_notify.bpf.h"
+
 enum sgbpf_tcp_step {
 	SGBPF_TCP_STEP_DONE = 0,	/* the skb is consumed, or the connection broke */
 	SGBPF_TCP_STEP_MORE,		/* bytes consumed, nothing to fold */
@@ -305,7 +307,10 @@ static __always_inline void sgbpf_tcp_commit(struct sgbpf_tcp_walk *w, __u32 esi
 	__sync_val_compare_and_swap(&s->state, merging,
 				    SGBPF_TCP_TAG(req, SGBPF_TCP_SLOT_COMPLETE));
 	sgbpf_tcp_stat_add(SGBPF_TCP_S_COMPLETED, 1);
-	sgbpf_tcp_event(SGBPF_TCP_EV_COMPLETE, c, w->cookie);
+	if (sgbpf_tcp_ctrl_notes)
+		sgbpf_tcp_note_add(c, req);	/* sent by the verdict */
+	else
+		sgbpf_tcp_event(SGBPF_TCP_EV_COMPLETE, c, w->cookie);
 }
 
 /* ---- the steps ---- */
@@ -565,6 +570,7 @@ static __always_inline int sgbpf_tcp_verdict(struct __sk_buff *skb,
 	if (sgbpf_tcp_trim(skb, c, &skip))
 		return SK_DROP;
 	c->runs++;
+	c->note_n = 0;
 	c->bytes_seen += skb->len - skip;
 	sgbpf_tcp_stat_add(SGBPF_TCP_S_RUNS, 1);
 	sgbpf_tcp_stat_add(SGBPF_TCP_S_BYTES, skb->len - skip);
@@ -580,8 +586,9 @@ static __always_inline int sgbpf_tcp_verdict(struct __sk_buff *skb,
 	w.off = skip;
 	w.len = skb->len;
 	bpf_loop(SGBPF_TCP_MAX_STEPS, step, &w, 0);
+	/* Completions this walk committed before a break are still announced. */
 	if (c->flags & SGBPF_TCP_CONN_BROKEN)
-		return SK_DROP;
+		return sgbpf_tcp_settle(skb, c, SK_DROP);
 	/*
 	 * Cheap proof that the parser and TCP agree: a byte not framed here
 	 * (the step bound reached, a bug) would shift every later header.
@@ -589,9 +596,9 @@ static __always_inline int sgbpf_tcp_verdict(struct __sk_buff *skb,
 	if (c->bytes_framed != c->bytes_seen) {
 		w.c = c;
 		sgbpf_tcp_break(&w, SGBPF_TCP_S_FRAMING_ERRORS);
-		return SK_DROP;
+		return sgbpf_tcp_settle(skb, c, SK_DROP);
 	}
-	return sgbpf_tcp_fate_pass ? SK_PASS : SK_DROP;
+	return sgbpf_tcp_settle(skb, c, sgbpf_tcp_fate_pass ? SK_PASS : SK_DROP);
 }
 
 #endif /* SGBPF_TCP_STREAM_PARSE_BPF_H */

@@ -21,3 +21,7 @@ sgbpf_bpf_skeleton(sgbpf_test_tcp_loss SOURCES tcp_loss.bpf.c INCLUDES ${CMAKE_C
 sgbpf_test(test_tcp_loss SOURCES test_tcp_loss.c LIBS sgbpf_netns_util TIMEOUT 300 LABELS root)
 target_link_libraries(test_tcp_loss PRIVATE sgbpf_test_tcp_loss_skel)
 add_dependencies(test_tcp_loss sgbpf_cli)
+# Control-fd delivery over TCP: notes redirected into the control socket,
+# each completion announced once, a full control socket losing nothing (root only).
+sgbpf_test(test_tcp_ctrl SOURCES test_tcp_ctrl.c LIBS sgbpf_netns_util TIMEOUT 240 LABELS root)
+add_dependencies(test_tcp_ctrl sgbpf_cli)

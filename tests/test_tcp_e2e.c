@@ -302,19 +302,26 @@ START_TEST(test_service_fd_loop)
 }
 END_TEST
 
-/* Control-fd delivery is refused with a reason (not built for TCP yet). */
-START_TEST(test_ctrl_fd_refused)
+/*
+ * Control-fd delivery with fate allow is refused with its reason (a note is
+ * made of bytes the application would read); a service without its listen
+ * address too.
+ */
+START_TEST(test_ctrl_fd_allow_refused)
 {
 	struct sgbpf_endpoint w = { .addr = RIG_LO, .port = 31500 };
 	struct seen s = { 0 };
 	SGBPF_OPTS(sgbpf_service_opts, o, .backend = SGBPF_BACKEND_TCP, .workers = &w,
-		   .nworkers = 1, .delivery = SGBPF_DELIVERY_CTRL_FD, .on_complete = on_complete,
-		   .cb_ctx = &s, .listen = { .addr = RIG_LO, .port = 7300 });
+		   .nworkers = 1, .delivery = SGBPF_DELIVERY_CTRL_FD, .fate = SGBPF_FATE_ALLOW,
+		   .on_complete = on_complete, .cb_ctx = &s,
+		   .listen = { .addr = RIG_LO, .port = 7300 });
 
 	ck_assert_ptr_null(sgbpf_service_create(&o));
 	ck_assert_int_eq(errno, EOPNOTSUPP);
-	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "control socket"));
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "control-fd delivery"));
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "fate allow"));
 	o.delivery = SGBPF_DELIVERY_RINGBUF;
+	o.fate = SGBPF_FATE_DISCARD;
 	o.listen.port = 0;
 	ck_assert_ptr_null(sgbpf_service_create(&o));
 	ck_assert_int_eq(errno, EINVAL);
@@ -734,7 +741,7 @@ int main(void)
 	tcase_add_test(tc, test_exact_sums);
 	tcase_add_test(tc, test_delivery_modes);
 	tcase_add_test(tc, test_service_fd_loop);
-	tcase_add_test(tc, test_ctrl_fd_refused);
+	tcase_add_test(tc, test_ctrl_fd_allow_refused);
 	tcase_add_test(tc, test_policies);
 	tcase_add_test(tc, test_worker_restart);
 	tcase_add_test(tc, test_unlisted_refused);

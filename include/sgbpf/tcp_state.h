@@ -91,6 +91,9 @@ struct sgbpf_tcp_slot {
 	__u64 seen[SGBPF_TCP_SEEN_WORDS];	/* TAG(req, 32 worker bits) */
 };
 
+/* Most request ids one note carries: completions of one skb past these are left to the scan. */
+#define SGBPF_TCP_NOTE_IDS	8u
+
 /* sgbpf_tcp_conn.flags */
 enum sgbpf_tcp_conn_flags {
 	/* A protocol or framing error: every later byte is dropped unread, and
@@ -135,6 +138,15 @@ struct sgbpf_tcp_conn {
 	 */
 	__u32 next_seq;
 	__u32 pad;
+	/*
+	 * Control-fd delivery: the requests the current skb's walk completed,
+	 * sent as one note by its verdict (stream_notify.bpf.h).  Here rather
+	 * than on the stack, where the verifier could not follow it through
+	 * the walk's bpf_loop.
+	 */
+	__u32 note_ids[SGBPF_TCP_NOTE_IDS];
+	__u32 note_n;		/* completions, also those past note_ids[] */
+	__u32 note_pad;
 };
 
 enum sgbpf_tcp_stream_stat {
@@ -154,6 +166,9 @@ enum sgbpf_tcp_stream_stat {
 	SGBPF_TCP_S_BROKEN_BYTES,	/* bytes dropped on a broken connection */
 	SGBPF_TCP_S_OVERLAP_BYTES,	/* repeated bytes cut off the head of an skb */
 	SGBPF_TCP_S_REPEATED_SKBS,	/* skbs wholly seen before, dropped */
+	SGBPF_TCP_S_NOTES,		/* control fd: skbs redirected as completion notes */
+	SGBPF_TCP_S_UNNOTED,		/* control fd: completions no note could carry */
+	SGBPF_TCP_S_NOTE_FAILED,	/* control fd: a note's rewrite or redirect refused */
 	__SGBPF_TCP_STREAM_STATS,
 };
 
@@ -170,5 +185,29 @@ struct sgbpf_tcp_event {
 	__u32 worker;
 	__u64 cookie;		/* socket cookie (CONN_BROKEN) */
 };
+
+/* ---- control-fd delivery (stream_notify.bpf.h, src/lib/tcp/tcp_ctrl.c) ---- */
+
+/* Sockmap key of the AF_UNIX datagram control socket, past every worker's. */
+#define SGBPF_TCP_CTRL_KEY	SGBPF_TCP_MAX_WORKERS
+#define SGBPF_TCP_NOTE_MAGIC	0x5347u		/* "SG" */
+
+/*
+ * The head of a completion note.  The skb whose parse completed requests
+ * is redirected whole to the control socket with this written over its
+ * first bytes (those bytes were parsed already): its length is what TCP
+ * accounts as read, so it is not shrunk (docs/tcp.md).  The control
+ * socket, read through its sockmap entry, joins notes like a byte stream,
+ * so a reader finds each note's end by len.  nreq request ids follow the
+ * head, as many as fit the skb, at most SGBPF_TCP_NOTE_IDS.
+ */
+struct sgbpf_tcp_note {
+	__u32 len;		/* bytes of the whole note, this head included */
+	__u16 magic;		/* SGBPF_TCP_NOTE_MAGIC */
+	__u16 nreq;		/* request ids that follow */
+};
+
+/* The shortest skb that can carry a note: its head and one request id. */
+#define SGBPF_TCP_NOTE_MIN	(sizeof(struct sgbpf_tcp_note) + sizeof(__u32))
 
 #endif /* SGBPF_TCP_STATE_H */

@@ -31,6 +31,7 @@ struct sgbpf_tcp_stream {
 	uint32_t nslots, chunks_per_slot;
 	int prog_fd;			/* attached to the sockmap; -1 until then */
 	int fds[SGBPF_TCP_MAX_WORKERS];	/* -1: no socket for that worker */
+	int ctrl_fd;			/* control socket in the map; -1: none */
 	/* ring buffer callback of the poll in progress */
 	sgbpf_tcp_event_fn fn;
 	void *fn_ctx;
@@ -101,6 +102,7 @@ static int configure(struct sgbpf_tcp_stream *st, const struct sgbpf_tcp_stream_
 	s->rodata->sgbpf_tcp_chunks_per_slot = st->chunks_per_slot;
 	s->rodata->sgbpf_tcp_body_max = o->max_reply;
 	s->rodata->sgbpf_tcp_fate_pass = o->fate_pass;
+	s->rodata->sgbpf_tcp_ctrl_notes = o->ctrl_notes;
 	if (bpf_map__set_max_entries(s->maps.sgbpf_tcp_slots, st->nslots) ||
 	    bpf_map__set_max_entries(s->maps.sgbpf_tcp_results, chunks) ||
 	    bpf_map__set_max_entries(s->maps.sgbpf_tcp_locks, chunks))
@@ -113,7 +115,7 @@ int sgbpf_tcp_stream_create(const struct sgbpf_tcp_stream_opts *o, struct sgbpf_
 	struct sgbpf_tcp_stream *st;
 	int err;
 
-	if (!o || !out || o->sz < sizeof(*o) || o->max_reply == 0 ||
+	if (!o || !out || o->sz < sizeof(*o) || o->max_reply == 0 || (o->ctrl_notes && o->fate_pass) ||
 	    (o->slots & (o->slots - 1)) || o->slots > 65536)
 		return -EINVAL;
 	st = calloc(1, sizeof(*st));
@@ -122,6 +124,7 @@ int sgbpf_tcp_stream_create(const struct sgbpf_tcp_stream_opts *o, struct sgbpf_
 	for (size_t i = 0; i < SGBPF_TCP_MAX_WORKERS; i++)
 		st->fds[i] = -1;
 	st->prog_fd = -1;
+	st->ctrl_fd = -1;
 	st->nslots = o->slots ? o->slots : 64;
 	st->chunks_per_slot = (o->max_reply + SGBPF_TCP_CHUNK - 1) / SGBPF_TCP_CHUNK;
 
@@ -175,6 +178,7 @@ void sgbpf_tcp_stream_destroy(struct sgbpf_tcp_stream *st)
 	for (uint32_t w = 0; w < SGBPF_TCP_MAX_WORKERS; w++)
 		if (st->fds[w] >= 0)
 			sgbpf_tcp_stream_remove(st, st->fds[w], w);
+	sgbpf_tcp_stream_set_ctrl(st, -1);
 	if (st->prog_fd >= 0)
 		bpf_prog_detach2(st->prog_fd, bpf_map__fd(st->skel->maps.sgbpf_tcp_socks),
 				 BPF_SK_SKB_VERDICT);
@@ -218,6 +222,27 @@ int sgbpf_tcp_stream_add(struct sgbpf_tcp_stream *st, int fd, uint32_t worker)
 		return err;
 	}
 	st->fds[worker] = fd;
+	return 0;
+}
+
+int sgbpf_tcp_stream_set_ctrl(struct sgbpf_tcp_stream *st, int fd)
+{
+	__u32 key = SGBPF_TCP_CTRL_KEY;
+	__u64 v = fd;
+	int socks;
+
+	if (!st)
+		return -EINVAL;
+	socks = bpf_map__fd(st->skel->maps.sgbpf_tcp_socks);
+	if (fd < 0) {
+		if (st->ctrl_fd < 0)
+			return 0;
+		st->ctrl_fd = -1;
+		return bpf_map_delete_elem(socks, &key) ? -errno : 0;
+	}
+	if (bpf_map_update_elem(socks, &key, &v, BPF_ANY))
+		return -errno;
+	st->ctrl_fd = fd;
 	return 0;
 }
 

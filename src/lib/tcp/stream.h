@@ -25,6 +25,11 @@ struct sgbpf_tcp_stream_opts {
 	uint32_t slots;			/* request slots, a power of two (0: 64) */
 	uint32_t max_reply;		/* largest reply body in bytes; larger is a protocol error */
 	bool fate_pass;			/* SK_PASS parsed bytes to the application (fate allow) */
+	/*
+	 * Completions as notes to a control socket (sgbpf_tcp_stream_set_ctrl)
+	 * instead of ring buffer events; not with fate_pass.
+	 */
+	bool ctrl_notes;
 };
 
 /*
@@ -46,6 +51,12 @@ void sgbpf_tcp_stream_destroy(struct sgbpf_tcp_stream *st);
  * parsed with the next ones.  -EEXIST when the worker already has one.
  */
 int sgbpf_tcp_stream_add(struct sgbpf_tcp_stream *st, int fd, uint32_t worker);
+
+/*
+ * Puts the AF_UNIX datagram socket fd in the sockmap as the control socket
+ * that completion notes are redirected to (ctrl_notes); -1 takes it out.
+ */
+int sgbpf_tcp_stream_set_ctrl(struct sgbpf_tcp_stream *st, int fd);
 
 /* Takes fd out of the sockmap and drops its parse state; call before close(). */
 int sgbpf_tcp_stream_remove(struct sgbpf_tcp_stream *st, int fd, uint32_t worker);

@@ -74,10 +74,16 @@ static int check_opts(const struct sgbpf_service *svc, const struct sgbpf_servic
 	if (svc->reduce == SGBPF_REDUCE_CUSTOM)
 		return sgbpf_err(-EOPNOTSUPP, "the TCP backend has only the built-in reductions "
 				 "in this version");
-	if (svc->delivery == SGBPF_DELIVERY_CTRL_FD)
-		return sgbpf_err(-EOPNOTSUPP, "the TCP backend has no control socket in this "
-				 "version: use ringbuf, block or busy-wait delivery (the ring "
-				 "buffer's descriptor is sgbpf_service_fd())");
+	/*
+	 * A note is the skb that completed the request, redirected to the
+	 * control socket instead of being dropped; with fate allow that skb's
+	 * bytes belong to the application (docs/tcp.md).
+	 */
+	if (svc->delivery == SGBPF_DELIVERY_CTRL_FD && svc->fate == SGBPF_FATE_ALLOW)
+		return sgbpf_err(-EOPNOTSUPP, "the TCP backend cannot combine control-fd delivery "
+				 "with fate allow: its completion notes are made of bytes the "
+				 "application would read; use fate discard, or ringbuf, block or "
+				 "busy-wait delivery");
 	if (tcp_max_reply(opts) > (1u << 30))
 		return sgbpf_err(-EINVAL, "max_reply %u is above 1 GiB", tcp_max_reply(opts));
 	return 0;
@@ -114,6 +120,8 @@ static int tcp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	if (!b)
 		return -ENOMEM;
 	b->ev_fd = -1;
+	b->ctrl.fd = -1;
+	b->ctrl.peer = -1;
 	b->max_reply = tcp_max_reply(opts);
 	b->connect_timeout_ms = OPTS_GET(opts, connect_timeout_ms, 0);
 	if (!b->connect_timeout_ms)
@@ -137,6 +145,7 @@ static int tcp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	so.slots = svc->reqs.nslots;
 	so.max_reply = b->max_reply;
 	so.fate_pass = svc->fate == SGBPF_FATE_ALLOW;
+	so.ctrl_notes = svc->delivery == SGBPF_DELIVERY_CTRL_FD;
 	err = sgbpf_tcp_stream_create(&so, &b->stream);
 	if (err) {
 		err = sgbpf_err(err, "cannot load the TCP stream program: %s%s", strerror(-err),
@@ -182,6 +191,9 @@ static int tcp_stats(const struct sgbpf_service *svc, struct sgbpf_stats *out)
 	out->malformed = s[SGBPF_TCP_S_PROTO_ERRORS] + s[SGBPF_TCP_S_FRAMING_ERRORS];
 	/* Over TCP an unknown source never gets a socket: its SYN is refused. */
 	out->unknown_src = st[SGBPF_TCP_REFUSED];
+	/* Control fd: completions no note carried, or whose notes did not parse. */
+	if (b->ctrl.fd >= 0)
+		out->events_lost = s[SGBPF_TCP_S_UNNOTED] + b->ctrl.bad;
 	out->conn_resets = b->resets;
 	out->reconnects = b->reconnects;
 	return 0;

@@ -73,6 +73,19 @@ struct tcp_rx {
 	uint64_t rearms;		/* multishot receives armed again (ring ran dry) */
 };
 
+/* Control-fd delivery: the note socket and the reader's place in its stream (tcp_ctrl.c). */
+struct tcp_ctrl {
+	int fd;			/* AF_UNIX datagram socket in the sockmap; -1: other modes */
+	int peer;		/* the other end of its pair, never used; -1 */
+	uint8_t *buf;
+	uint8_t head[sizeof(struct sgbpf_tcp_note) + SGBPF_TCP_NOTE_IDS * sizeof(uint32_t)];
+	uint32_t have;		/* bytes of head gathered */
+	uint32_t skip;		/* bytes of the current note still to pass over */
+	bool ready;		/* its poll fired: read it at the next reap */
+	bool lost;		/* a note did not parse: notes are ignored, the scan finds all */
+	uint64_t notes, ids, recvs, bad;
+};
+
 struct sgbpf_tcp_backend {
 	struct sgbpf_service *svc;	/* the service this is the backend of */
 	struct sgbpf_tcp_steer *steer;
@@ -91,6 +104,7 @@ struct sgbpf_tcp_backend {
 	uint32_t tx_req;	/* request id of the current scatter */
 	uint32_t tx_ok_len;	/* its body length */
 	struct tcp_rx rx;	/* fate allow only */
+	struct tcp_ctrl ctrl;	/* control-fd delivery only */
 	/* Counters apart from the kernel's. */
 	uint64_t requests, sends, send_failures, resets, reconnects, accept_errors;
 };
@@ -128,6 +142,12 @@ uint32_t sgbpf_tcp_rx_lost(struct sgbpf_service *svc, uint32_t slot);
 const struct sgbpf_response *sgbpf_tcp_responses(struct sgbpf_service *svc, uint32_t slot,
 						 uint32_t *n);
 void sgbpf_tcp_release_responses(struct sgbpf_service *svc, uint32_t slot);
+
+/* tcp_ctrl.c: control-fd delivery */
+int sgbpf_tcp_ctrl_open(struct sgbpf_tcp_backend *b);
+void sgbpf_tcp_ctrl_close(struct sgbpf_tcp_backend *b);
+/* Reads every note queued and reports their requests; the notes read, or -errno. */
+int sgbpf_tcp_ctrl_drain(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b);
 
 /* tcp_io.c */
 int sgbpf_tcp_io_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b);

@@ -15,7 +15,9 @@
  *    rather than a reason to block every other one;
  *  - fate allow: a multishot receive on each connection (tcp_rx.c);
  *  - a multishot poll on the stream program's ring buffer, so that one
- *    io_uring wait sleeps until either a completion event or a socket event.
+ *    io_uring wait sleeps until either a completion event or a socket event;
+ *  - control-fd delivery: a multishot poll on the control socket that
+ *    completion notes arrive on (tcp_ctrl.c), read at the next reap.
  *
  * The library waits in io_uring_enter(), not in epoll_wait(): completions of
  * sockets run as task work that interrupts the thread, which makes a
@@ -52,7 +54,7 @@
 #endif
 
 /* io_uring user_data: kind (63..56), worker (55..32), connection generation (31..0). */
-enum tcp_op { OP_IGNORE = 0, OP_ACCEPT, OP_HANGUP, OP_SEND, OP_RECV, OP_EVENTS };
+enum tcp_op { OP_IGNORE = 0, OP_ACCEPT, OP_HANGUP, OP_SEND, OP_RECV, OP_EVENTS, OP_CTRL };
 
 #define UD(op, w, gen)	((uint64_t)(op) << 56 | (uint64_t)((w) & 0xffffff) << 32 | (uint32_t)(gen))
 #define UD_OP(ud)	((enum tcp_op)((ud) >> 56))
@@ -92,6 +94,18 @@ static int arm_events(struct sgbpf_tcp_backend *b)
 		return -EBUSY;
 	io_uring_prep_poll_multishot(sqe, sgbpf_tcp_stream_events_fd(b->stream), POLLIN);
 	io_uring_sqe_set_data64(sqe, UD(OP_EVENTS, 0, 0));
+	return 0;
+}
+
+/* Completion notes of control-fd delivery: a poll on the control socket. */
+static int arm_ctrl(struct sgbpf_tcp_backend *b)
+{
+	struct io_uring_sqe *sqe = get_sqe(b);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_multishot(sqe, b->ctrl.fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, UD(OP_CTRL, 0, 0));
 	return 0;
 }
 
@@ -234,6 +248,14 @@ static void on_cqe(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b,
 		if (!more && cqe->res != -ECANCELED && arm_events(b))
 			b->accept_errors++;
 		break;
+	case OP_CTRL:
+		b->ctrl.ready = true;
+		/* Without its poll the notes would wait for the scan: arm it again. */
+		if (!more && cqe->res != -ECANCELED && arm_ctrl(b)) {
+			b->accept_errors++;
+			sgbpf_service_lost_events(svc);
+		}
+		break;
 	case OP_SEND:
 		if (b->tx_left && UD_GEN(ud) == b->tx_req) {
 			b->tx_left--;
@@ -327,6 +349,12 @@ int sgbpf_tcp_reap(struct sgbpf_service *svc)
 	n = sgbpf_tcp_stream_poll(b->stream, 0, on_event, svc);
 	if (n < 0 && n != -EINTR)
 		return sgbpf_err(n, "cannot read the TCP completion events: %s", strerror(-n));
+	if (b->ctrl.ready) {
+		b->ctrl.ready = false;
+		n = sgbpf_tcp_ctrl_drain(svc, b);
+		if (n < 0)
+			return sgbpf_err(n, "cannot read the control socket: %s", strerror(-n));
+	}
 	return reap_sockets(svc, b);
 }
 
@@ -591,6 +619,13 @@ int sgbpf_tcp_io_open(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 	err = arm_events(b);
 	if (err)
 		return sgbpf_err(err, "cannot queue the event poll");
+	if (svc->delivery == SGBPF_DELIVERY_CTRL_FD) {
+		err = sgbpf_tcp_ctrl_open(b);
+		if (!err)
+			err = arm_ctrl(b);
+		if (err)
+			return err == -EBUSY ? sgbpf_err(err, "cannot queue the control poll") : err;
+	}
 	err = io_uring_submit(&b->ring);
 	if (err < 0)
 		return sgbpf_err(err, "io_uring submit failed: %s", strerror(-err));
@@ -608,6 +643,7 @@ void sgbpf_tcp_io_close(struct sgbpf_service *svc, struct sgbpf_tcp_backend *b)
 	b->ring_ready = false;
 	/* After the ring: nothing can write into the buffers or the reply area any more. */
 	sgbpf_tcp_rx_close(b);
+	sgbpf_tcp_ctrl_close(b);
 	if (b->ev_fd >= 0)
 		close(b->ev_fd);
 	b->ev_fd = -1;
