@@ -133,21 +133,24 @@ static void check_line(const char *line, const struct reply_gen *g)
 	ck_assert_uint_eq(i, REPLY / 4);
 }
 
-START_TEST(test_gather_tcp_json)
+/* 12 requests of `sgbpf gather --backend tcp --json`, delivered as delivery says. */
+static void gather_json(const char *delivery, uint16_t port, uint16_t first)
 {
 	struct reply_gen g = { .kind = REPLY_RANDOM, .seed = SEED };
 	char size[16], seed[32];
-	const char *wargs[] = { "--backend", "tcp", "--connect", "127.0.0.1:7900", "--bind",
-				"127.0.0.1:38000-38007", "--reply-size", size, "--reply", seed,
-				NULL };
-	const char *gargs[] = { "gather", "--backend", "tcp", "--listen", "127.0.0.1:7900",
+	char to[32], bind[48];
+	const char *wargs[] = { "--backend", "tcp", "--connect", to, "--bind", bind,
+				"--reply-size", size, "--reply", seed, NULL };
+	const char *gargs[] = { "gather", "--backend", "tcp", "--listen", to,
 				"--workers", workers_path, "--count", "12", "--inflight", "4",
-				"--max-reply", size, "--json", NULL };
+				"--max-reply", size, "--delivery", delivery, "--json", NULL };
 	char *out, *line, *save = NULL;
 	unsigned int lines = 0;
 	pid_t farm;
 	int rc;
 
+	snprintf(to, sizeof(to), "127.0.0.1:%u", port);
+	snprintf(bind, sizeof(bind), "127.0.0.1:%u-%u", first, first + NW - 1);
 	snprintf(size, sizeof(size), "%u", REPLY);
 	snprintf(seed, sizeof(seed), "random:%u", SEED);
 	farm = worker_farm_start_argv(&ns, wargs);
@@ -167,6 +170,18 @@ START_TEST(test_gather_tcp_json)
 	}
 	ck_assert_uint_eq(lines, 12);
 	free(out);
+}
+
+START_TEST(test_gather_tcp_json)
+{
+	gather_json("ringbuf", 7900, FIRST);
+}
+END_TEST
+
+/* Control-fd delivery: the same exact lines, announced by the control socket's notes. */
+START_TEST(test_gather_tcp_ctrl_fd)
+{
+	gather_json("ctrl-fd", 7901, FIRST);
 }
 END_TEST
 
@@ -216,6 +231,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_gather_tcp_json);
+	tcase_add_test(tc, test_gather_tcp_ctrl_fd);
 	tcase_add_test(tc, test_tcp_usage_errors);
 	tcase_add_test(tc, test_run_tcp);
 	suite_add_tcase(s, tc);
