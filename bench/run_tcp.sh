@@ -123,6 +123,7 @@ CONTENDERS=(
 	"sgbpf-ringbuf|bench_tcp_sgbpf|--delivery ringbuf|latency throughput"
 	"sgbpf-busy-wait|bench_tcp_sgbpf|--delivery busy-wait|latency throughput"
 	"sgbpf-block|bench_tcp_sgbpf|--delivery block|latency"
+	"sgbpf-ctrl-fd|bench_tcp_sgbpf|--delivery ctrl-fd|latency throughput"
 	"sgbpf-allow|bench_tcp_sgbpf|--delivery ringbuf --allow|latency throughput"
 	"sgbpf-count|bench_tcp_sgbpf|--delivery ringbuf --reduce count|latency throughput"
 )
