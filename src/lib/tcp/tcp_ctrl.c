@@ -112,6 +112,7 @@ static void ctrl_parse(struct sgbpf_service *svc, struct tcp_ctrl *c, const uint
 			n -= m;
 			continue;
 		}
+		/* The head first; checked before it says how many ids follow. */
 		want = NOTE_HEAD;
 		if (c->have >= NOTE_HEAD) {
 			memcpy(&h, c->head, sizeof(h));
