@@ -25,3 +25,6 @@ add_dependencies(test_tcp_loss sgbpf_cli)
 # each completion announced once, a full control socket losing nothing (root only).
 sgbpf_test(test_tcp_ctrl SOURCES test_tcp_ctrl.c LIBS sgbpf_netns_util TIMEOUT 240 LABELS root)
 add_dependencies(test_tcp_ctrl sgbpf_cli)
+# The stream program's completion notes on crafted byte streams: which skb
+# becomes a note, what it names, what is left to the scan (root only).
+sgbpf_test(test_tcp_notes SOURCES test_tcp_notes.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)
