@@ -47,6 +47,8 @@ struct allow_seen {
 	uint32_t bodies_ok, bodies_bad;
 	uint32_t sums_bad;		/* complete, and data is not the sum of the bodies */
 	uint32_t sleep_first_ms;	/* the first callback sleeps this long */
+	uint64_t deadline_ns;		/* complete later than this: counted in late */
+	uint32_t late;
 };
 
 /* Element i of the reply of the worker at port to req. */
@@ -112,6 +114,8 @@ static void on_allow(const struct sgbpf_result *r, void *ctx)
 		return;
 	}
 	a->complete++;
+	if (a->deadline_ns && r->latency_ns > a->deadline_ns)
+		a->late++;
 	if (r->nresp == r->responses)
 		a->nresp_ok++;
 	else if (getenv("SGBPF_TEST_DEBUG"))
@@ -237,9 +241,11 @@ END_TEST
  * The kernel completes a request while the application sits in a callback
  * past that request's deadline: its replies are still in the sockets, and
  * TCP does not lose them, so the request is complete with all of them, not
- * complete with some (or expired).  8 workers x 1 MiB, four in flight, so
- * that more is waiting in the sockets than the receive buffers hold; the
- * first callback sleeps 300 ms, the deadline is 150 ms.
+ * complete with some.  8 workers x 1 MiB, four in flight, so that more is
+ * waiting in the sockets than the receive buffers hold; the first callback
+ * sleeps 300 ms, the deadline is 150 ms.  A request the kernel could not
+ * complete in time (its workers' windows closed while nobody read) expires,
+ * rightly; at least one must have completed past its deadline.
  */
 START_TEST(test_allow_reader_late)
 {
@@ -259,8 +265,16 @@ START_TEST(test_allow_reader_late)
 	/* Connections up and warm, with a deadline nothing will reach. */
 	run(svc, &a, 1, 1, &warm);
 	a.done = a.complete = a.nresp_ok = a.bodies_ok = 0;
+	a.deadline_ns = 150000000ull;
 	run(svc, &a, 8, 4, &so);
-	assert_exact(&a, 8);
+	ck_assert_uint_eq(a.complete + a.expired, 8);
+	ck_assert_msg(a.nresp_ok == a.complete, "%u of %u complete with every reply read",
+		      a.nresp_ok, a.complete);
+	ck_assert_msg(a.late >= 1, "no request completed past its deadline (%u complete, %u "
+		      "expired): the case did not happen", a.complete, a.expired);
+	ck_assert_uint_eq(a.bodies_ok, 8 * a.complete);
+	ck_assert_uint_eq(a.bodies_bad, 0);
+	ck_assert_uint_eq(a.sums_bad, 0);
 	assert_clean_streams(svc);
 	sgbpf_service_destroy(svc);
 	worker_farm_stop(pid);
