@@ -6,7 +6,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include "stream_reduce.bpf.h"
+#include <sgbpf/tcp_aggregation.bpf.h>
 
 #define OP_SUM(a, b) ((a) + (b))
 #define OP_MIN(a, b) ((a) < (b) ? (a) : (b))

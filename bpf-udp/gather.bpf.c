@@ -10,7 +10,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include <sgbpf/aggregation.bpf.h>
+#include <sgbpf/udp_aggregation.bpf.h>
 
 #include "packet.bpf.h"
 

@@ -17,4 +17,4 @@ sgbpf_test(test_cli_runtime SOURCES test_cli_runtime.c LIBS sgbpf_netns_util TIM
 add_dependencies(test_cli_runtime sgbpf_cli)
 # 'gather --backend tcp' against 'worker --backend tcp', and 'run --backend tcp' (root only).
 sgbpf_test(test_cli_tcp SOURCES test_cli_tcp.c LIBS sgbpf_netns_util TIMEOUT 120 LABELS root)
-add_dependencies(test_cli_tcp sgbpf_cli)
+add_dependencies(test_cli_tcp sgbpf_cli sgbpf_example_sum_sat)

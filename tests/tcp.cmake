@@ -2,6 +2,8 @@
 # the SK_LOOKUP steering, over lo in namespaces the tests create (root only).
 sgbpf_test(test_tcp_stream SOURCES test_tcp_stream.c LIBS sgbpf_netns_util pthread TIMEOUT 300
   LABELS root)
+# Its custom reductions: the example, and an object with UDP programs only.
+add_dependencies(test_tcp_stream sgbpf_example_sum_sat sgbpf_test_reducer_no_abi)
 sgbpf_test(test_tcp_steer SOURCES test_tcp_steer.c LIBS sgbpf_netns_util TIMEOUT 60 LABELS root)
 # A foreign SK_LOOKUP program that must keep working next to ours.
 sgbpf_bpf_skeleton(sgbpf_test_foreign_lookup SOURCES tcp_foreign_lookup.bpf.c)

@@ -8,6 +8,8 @@
 #define _GNU_SOURCE	/* pipe2 */
 #include <check.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,8 +105,16 @@ static unsigned long field(const char *line, const char *name)
 	return strtoul(p + strlen(name), NULL, 10);
 }
 
-/* Checks one request line: complete, 8 responses, every element exact. */
-static void check_line(const char *line, const struct reply_gen *g)
+static uint32_t add_saturating(uint32_t a, uint32_t b)
+{
+	return a + b < a ? UINT32_MAX : a + b;
+}
+
+/*
+ * Checks one request line: complete, 8 responses, every element exact --
+ * the wrapping sum, or with saturate the example custom reduction's.
+ */
+static void check_line(const char *line, const struct reply_gen *g, bool saturate)
 {
 	unsigned long req = field(line, "\"request\": ");
 	const char *p = strstr(line, "\"result\": [");
@@ -120,9 +130,12 @@ static void check_line(const char *line, const struct reply_gen *g)
 		uint32_t want = 0;
 
 		ck_assert_ptr_ne(end, p);
-		for (int w = 0; w < NW; w++)
-			want += reply_gen_elem(g, FIRST + w, (uint32_t)req, i / REPLY_GEN_NELEMS,
-					       i % REPLY_GEN_NELEMS);
+		for (int w = 0; w < NW; w++) {
+			uint32_t e = reply_gen_elem(g, FIRST + w, (uint32_t)req,
+						    i / REPLY_GEN_NELEMS, i % REPLY_GEN_NELEMS);
+
+			want = saturate ? add_saturating(want, e) : want + e;
+		}
 		ck_assert_msg(v == want, "request %lu element %u: %lu, want %u", req, i, v, want);
 		i++;
 		p = end;
@@ -133,8 +146,13 @@ static void check_line(const char *line, const struct reply_gen *g)
 	ck_assert_uint_eq(i, REPLY / 4);
 }
 
-/* 12 requests of `sgbpf gather --backend tcp --json`, delivered as delivery says. */
-static void gather_json(const char *delivery, uint16_t port, uint16_t first)
+/*
+ * 12 requests of `sgbpf gather --backend tcp --json`, delivered as delivery
+ * says, reduced by the built-in sum or by the custom object reduce_obj
+ * (the example's saturating sum).
+ */
+static void gather_json(const char *delivery, uint16_t port, uint16_t first,
+			const char *reduce_obj)
 {
 	struct reply_gen g = { .kind = REPLY_RANDOM, .seed = SEED };
 	char size[16], seed[32];
@@ -143,7 +161,8 @@ static void gather_json(const char *delivery, uint16_t port, uint16_t first)
 				"--reply-size", size, "--reply", seed, NULL };
 	const char *gargs[] = { "gather", "--backend", "tcp", "--listen", to,
 				"--workers", workers_path, "--count", "12", "--inflight", "4",
-				"--max-reply", size, "--delivery", delivery, "--json", NULL };
+				"--max-reply", size, "--delivery", delivery, "--json",
+				reduce_obj ? "--reduce-obj" : NULL, reduce_obj, NULL };
 	char *out, *line, *save = NULL;
 	unsigned int lines = 0;
 	pid_t farm;
@@ -165,7 +184,7 @@ static void gather_json(const char *delivery, uint16_t port, uint16_t first)
 			ck_assert_uint_eq(field(line, "\"malformed\": "), 0);
 			continue;
 		}
-		check_line(line, &g);
+		check_line(line, &g, reduce_obj != NULL);
 		lines++;
 	}
 	ck_assert_uint_eq(lines, 12);
@@ -174,14 +193,26 @@ static void gather_json(const char *delivery, uint16_t port, uint16_t first)
 
 START_TEST(test_gather_tcp_json)
 {
-	gather_json("ringbuf", 7900, FIRST);
+	gather_json("ringbuf", 7900, FIRST, NULL);
+}
+END_TEST
+
+/* A custom reduction over TCP: the object written once for both backends. */
+START_TEST(test_gather_tcp_custom)
+{
+	char path[4096];
+	const char *dir = getenv("SGBPF_BUILD_DIR");
+
+	ck_assert_msg(dir, "SGBPF_BUILD_DIR is not set");
+	snprintf(path, sizeof(path), "%s/bpf-udp/sum_sat_u32.bpf.o", dir);
+	gather_json("ringbuf", 7902, FIRST, path);
 }
 END_TEST
 
 /* Control-fd delivery: the same exact lines, announced by the control socket's notes. */
 START_TEST(test_gather_tcp_ctrl_fd)
 {
-	gather_json("ctrl-fd", 7901, FIRST);
+	gather_json("ctrl-fd", 7901, FIRST, NULL);
 }
 END_TEST
 
@@ -232,6 +263,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_gather_tcp_json);
 	tcase_add_test(tc, test_gather_tcp_ctrl_fd);
+	tcase_add_test(tc, test_gather_tcp_custom);
 	tcase_add_test(tc, test_tcp_usage_errors);
 	tcase_add_test(tc, test_run_tcp);
 	suite_add_tcase(s, tc);

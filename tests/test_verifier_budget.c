@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * What each UDP program costs the verifier: the gather, the scatter, the 16
- * built-in reductions and the example custom one (examples/sum_sat_u32),
- * loaded as libsgbpf loads them with multi-packet replies on
- * (max_packets = SGBPF_MAX_PACKETS) and off.  The kernel refuses a program
+ * What each program costs the verifier: over UDP the gather, the scatter and
+ * the 16 built-in reductions, loaded as libsgbpf loads them with
+ * multi-packet replies on (max_packets = SGBPF_MAX_PACKETS) and off; over
+ * TCP the 15 built-in verdict programs; and both halves of the example
+ * custom reduction (examples/sum_sat_u32).  The kernel refuses a program
  * past 1M processed instructions; each must stay well below (a quarter of
  * it), so that a change to the fold or the merge that grows them shows here
  * first.  The figures are printed, one line per program.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 
 #include <sgbpf/udp_state.h>
 
+#include "sgbpf_tcp_stream_bpf.skel.h"
 #include "sgbpf_udp.skel.h"
 #include "suite_run.h"
 
@@ -122,24 +125,62 @@ START_TEST(test_builtin_budget)
 }
 END_TEST
 
-START_TEST(test_custom_budget)
+START_TEST(test_tcp_builtin_budget)
 {
-	const char *dir = getenv("SGBPF_BUILD_DIR");
-	char path[4096];
-	struct bpf_object *obj;
+	struct sgbpf_tcp_stream_bpf *skel = sgbpf_tcp_stream_bpf__open();
 	int err;
 
-	ck_assert_msg(dir, "SGBPF_BUILD_DIR is not set");
-	snprintf(path, sizeof(path), "%s/bpf-udp/sum_sat_u32.bpf.o", dir);
-	obj = bpf_object__open_file(path, NULL);
+	ck_assert_ptr_nonnull(skel);
+	want_stats(skel->obj);
+	err = sgbpf_tcp_stream_bpf__load(skel);
+	if (err)
+		print_refusals();
+	ck_assert_msg(err == 0, "loading: %s", strerror(-err));
+	report(skel->obj, "tcp");
+	sgbpf_tcp_stream_bpf__destroy(skel);
+}
+END_TEST
+
+/*
+ * One backend's half of the example object, as libsgbpf loads it: only
+ * that backend's programs, the other backend's maps not created.
+ */
+static void check_custom_half(const char *path, bool tcp, const char *what)
+{
+	struct bpf_object *obj = bpf_object__open_file(path, NULL);
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int err;
+
 	ck_assert_msg(obj, "cannot open %s: %s", path, strerror(errno));
+	bpf_object__for_each_program(prog, obj)
+		bpf_program__set_autoload(prog, (bpf_program__type(prog) ==
+						 BPF_PROG_TYPE_SK_SKB) == tcp);
+	bpf_object__for_each_map(map, obj) {
+		const char *name = bpf_map__name(map);
+
+		if (strncmp(name, "sgbpf_", 6) == 0 &&
+		    (strncmp(name, "sgbpf_tcp_", 10) == 0) != tcp)
+			ck_assert_int_eq(bpf_map__set_autocreate(map, false), 0);
+	}
 	want_stats(obj);
 	err = bpf_object__load(obj);
 	if (err)
 		print_refusals();
-	ck_assert_msg(err == 0, "loading %s: %s", path, strerror(-err));
-	report(obj, "custom");
+	ck_assert_msg(err == 0, "loading %s (%s): %s", path, what, strerror(-err));
+	report(obj, what);
 	bpf_object__close(obj);
+}
+
+START_TEST(test_custom_budget)
+{
+	const char *dir = getenv("SGBPF_BUILD_DIR");
+	char path[4096];
+
+	ck_assert_msg(dir, "SGBPF_BUILD_DIR is not set");
+	snprintf(path, sizeof(path), "%s/bpf-udp/sum_sat_u32.bpf.o", dir);
+	check_custom_half(path, false, "custom");
+	check_custom_half(path, true, "custom");
 }
 END_TEST
 
@@ -154,6 +195,7 @@ int main(void)
 	}
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_builtin_budget);
+	tcase_add_test(tc, test_tcp_builtin_budget);
 	tcase_add_test(tc, test_custom_budget);
 	suite_add_tcase(s, tc);
 	return suite_run(s);

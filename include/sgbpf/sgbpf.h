@@ -185,7 +185,7 @@ struct sgbpf_service_opts {
 	const char *workers_file;
 	enum sgbpf_reduce reduce;
 	const char *reduce_obj;		/* SGBPF_REDUCE_CUSTOM: path of a BPF object */
-	const char *reduce_prog;	/* its program name; NULL: its only XDP program */
+	const char *reduce_prog;	/* NAME given to SGBPF_ELEMENTWISE_REDUCER; NULL: its only one */
 	/*
 	 * SGBPF_REDUCE_CUSTOM: 0 takes the element size the object records;
 	 * otherwise it must match it (creation fails with -EINVAL).

@@ -32,7 +32,7 @@ static void usage(FILE *out)
 "                              min-*, max-* (same types), or-u32, and-u32, or-u64, and-u64\n"
 "      --reduce-obj PATH       custom reduction: a BPF object built against\n"
 "                              <sgbpf/aggregation.bpf.h>\n"
-"      --reduce-prog NAME      its XDP program, when it holds several\n"
+"      --reduce-prog NAME      the reduction NAME it defines, when it holds several\n"
 "      --elem-size 1|2|4|8     element size the custom reduction must have\n"
 "                              (default: the one its object records)\n"
 "  -p, --policy all|any|N      completion policy (default all)\n"

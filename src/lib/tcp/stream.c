@@ -15,6 +15,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "error.h"
+#include "reduce_obj.h"
 #include "sgbpf_tcp_stream_bpf.skel.h"
 #include "stream.h"
 
@@ -24,6 +26,9 @@
 
 struct sgbpf_tcp_stream {
 	struct sgbpf_tcp_stream_bpf *skel;
+	struct bpf_object *custom;	/* a custom reduction's object, or NULL */
+	struct bpf_program *prog;	/* the verdict program: the skeleton's or custom's */
+	uint32_t elem_size;		/* of the custom reduction */
 	struct ring_buffer *rb;
 	struct sgbpf_tcp_slot *slots;	/* mmap of sgbpf_tcp_slots */
 	uint8_t *results;		/* mmap of sgbpf_tcp_results */
@@ -92,12 +97,14 @@ static int configure(struct sgbpf_tcp_stream *st, const struct sgbpf_tcp_stream_
 	struct bpf_program *want = reduce_prog(s, o->reduce), *p;
 	uint64_t chunks = (uint64_t)st->nslots * st->chunks_per_slot;
 
-	if (!want)
+	if (!want && o->reduce != SGBPF_REDUCE_CUSTOM)
 		return -EOPNOTSUPP;
 	if (chunks > UINT32_MAX / 2)
 		return -E2BIG;
+	/* A custom reduction brings its own program; the skeleton then only makes the maps. */
 	bpf_object__for_each_program(p, s->obj)
 		bpf_program__set_autoload(p, p == want);
+	st->prog = want;
 	s->rodata->sgbpf_tcp_slot_mask = st->nslots - 1;
 	s->rodata->sgbpf_tcp_chunks_per_slot = st->chunks_per_slot;
 	s->rodata->sgbpf_tcp_body_max = o->max_reply;
@@ -108,6 +115,84 @@ static int configure(struct sgbpf_tcp_stream *st, const struct sgbpf_tcp_stream_
 	    bpf_map__set_max_entries(s->maps.sgbpf_tcp_locks, chunks))
 		return -EINVAL;
 	return 0;
+}
+
+static bool is_tcp_map(const char *name)
+{
+	return strncmp(name, "sgbpf_tcp_", 10) == 0;
+}
+
+/*
+ * The verdict program NAME_tcp of a custom reduction made with
+ * SGBPF_ELEMENTWISE_REDUCER(NAME, ...): reduce_prog names NAME, or the
+ * object has one.  Its maps are the skeleton's (loaded first), its
+ * configuration is the skeleton's, written into its own .rodata.
+ */
+static int load_custom(struct sgbpf_tcp_stream *st, const struct sgbpf_tcp_stream_opts *o)
+{
+	const struct { const char *var; uint32_t val; } cfg[] = {
+		{ "sgbpf_tcp_slot_mask", st->nslots - 1 },
+		{ "sgbpf_tcp_chunks_per_slot", st->chunks_per_slot },
+		{ "sgbpf_tcp_body_max", o->max_reply },
+		{ "sgbpf_tcp_fate_pass", o->fate_pass },
+		{ "sgbpf_tcp_ctrl_notes", o->ctrl_notes },
+	};
+	const char *path = o->reduce_obj;
+	char name[160], *log;
+	size_t len;
+	int err;
+
+	if (!path)
+		return sgbpf_err(-EINVAL, "a custom reduction needs reduce_obj");
+	log = malloc(SGBPF_LOAD_LOG_BYTES);
+	if (!log)
+		return -ENOMEM;
+	log[0] = '\0';
+	err = sgbpf_reduce_obj_open(path, log, SGBPF_LOAD_LOG_BYTES, &st->custom);
+	if (err)
+		goto out;
+	err = sgbpf_reduce_obj_bind_maps(st->custom, path, st->skel->obj, is_tcp_map);
+	if (err)
+		goto out;
+	if (o->reduce_prog)
+		snprintf(name, sizeof(name), "%s_tcp", o->reduce_prog);
+	st->prog = sgbpf_reduce_obj_prog(st->custom, BPF_PROG_TYPE_SK_SKB,
+					 o->reduce_prog ? name : NULL);
+	if (!st->prog) {
+		err = errno == EINVAL ?
+			sgbpf_err(-EINVAL, "%s holds several reductions: name one (reduce_prog)",
+				  path) :
+			sgbpf_err(-ENOENT, "%s lacks the TCP program of a reduction%s%s%s (rebuild "
+					   "it with SGBPF_ELEMENTWISE_REDUCER from this sgbpf's "
+					   "<sgbpf/aggregation.bpf.h>)",
+				  path, o->reduce_prog ? " (" : "", o->reduce_prog ? name : "",
+				  o->reduce_prog ? ")" : "");
+		goto out;
+	}
+	/* The ABI record is NAME's, the program NAME_tcp. */
+	snprintf(name, sizeof(name), "%s", bpf_program__name(st->prog));
+	len = strlen(name);
+	if (len > 4 && strcmp(name + len - 4, "_tcp") == 0)
+		name[len - 4] = '\0';
+	err = sgbpf_reduce_obj_check_abi(st->custom, path, name, o->reduce_elem_size,
+					 &st->elem_size);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
+		err = sgbpf_reduce_obj_set_rodata(st->custom, cfg[i].var, &cfg[i].val,
+						  sizeof(cfg[i].val));
+		if (err) {
+			err = sgbpf_err(-EPROTO, "%s: no %s of this sgbpf version: rebuild it against "
+						 "this sgbpf's headers", path, cfg[i].var);
+			goto out;
+		}
+	}
+	/* The UDP programs of the same reduction are not verified here. */
+	sgbpf_reduce_obj_keep(st->custom, &st->prog, 1);
+	err = sgbpf_reduce_obj_load(st->custom, path, log, SGBPF_LOAD_LOG_BYTES);
+out:
+	free(log);
+	return err;
 }
 
 int sgbpf_tcp_stream_create(const struct sgbpf_tcp_stream_opts *o, struct sgbpf_tcp_stream **out)
@@ -139,6 +224,11 @@ int sgbpf_tcp_stream_create(const struct sgbpf_tcp_stream_opts *o, struct sgbpf_
 	err = sgbpf_tcp_stream_bpf__load(st->skel);
 	if (err)
 		goto fail;
+	if (o->reduce == SGBPF_REDUCE_CUSTOM) {
+		err = load_custom(st, o);
+		if (err)
+			goto fail;
+	}
 
 	st->slots_len = page_round((size_t)st->nslots * sizeof(struct sgbpf_tcp_slot));
 	st->results_len = page_round((size_t)st->nslots * st->chunks_per_slot * SGBPF_TCP_CHUNK);
@@ -157,12 +247,12 @@ int sgbpf_tcp_stream_create(const struct sgbpf_tcp_stream_opts *o, struct sgbpf_
 	 * A sockmap attachment, not a link (libbpf 1.1 has no sockmap links): it
 	 * lives as long as the map, which lives as long as this handle.
 	 */
-	if (bpf_prog_attach(bpf_program__fd(reduce_prog(st->skel, o->reduce)),
-			    bpf_map__fd(st->skel->maps.sgbpf_tcp_socks), BPF_SK_SKB_VERDICT, 0)) {
+	if (bpf_prog_attach(bpf_program__fd(st->prog), bpf_map__fd(st->skel->maps.sgbpf_tcp_socks),
+			    BPF_SK_SKB_VERDICT, 0)) {
 		err = -errno;
 		goto fail;
 	}
-	st->prog_fd = bpf_program__fd(reduce_prog(st->skel, o->reduce));
+	st->prog_fd = bpf_program__fd(st->prog);
 	*out = st;
 	return 0;
 fail:
@@ -187,6 +277,7 @@ void sgbpf_tcp_stream_destroy(struct sgbpf_tcp_stream *st)
 		munmap(st->results, st->results_len);
 	if (st->slots)
 		munmap(st->slots, st->slots_len);
+	bpf_object__close(st->custom);
 	sgbpf_tcp_stream_bpf__destroy(st->skel);
 	free(st);
 }
@@ -356,6 +447,11 @@ const void *sgbpf_tcp_stream_result(const struct sgbpf_tcp_stream *st, uint32_t 
 struct sgbpf_tcp_slot *sgbpf_tcp_stream_slot(const struct sgbpf_tcp_stream *st, uint32_t s)
 {
 	return st && s < st->nslots ? &st->slots[s] : NULL;
+}
+
+uint32_t sgbpf_tcp_stream_elem_size(const struct sgbpf_tcp_stream *st)
+{
+	return st ? st->elem_size : 0;
 }
 
 size_t sgbpf_tcp_stream_result_bytes(const struct sgbpf_tcp_stream *st)

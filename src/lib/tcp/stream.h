@@ -21,7 +21,10 @@ struct sgbpf_tcp_stream;
 
 struct sgbpf_tcp_stream_opts {
 	size_t sz;			/* sizeof(struct sgbpf_tcp_stream_opts) */
-	enum sgbpf_reduce reduce;	/* built-in; SGBPF_REDUCE_CUSTOM is not yet supported */
+	enum sgbpf_reduce reduce;	/* built-in, or SGBPF_REDUCE_CUSTOM from reduce_obj */
+	const char *reduce_obj;		/* custom: path of the object */
+	const char *reduce_prog;	/* custom: NAME of SGBPF_ELEMENTWISE_REDUCER(NAME...), or NULL */
+	uint32_t reduce_elem_size;	/* custom: the element size expected, 0 for any */
 	uint32_t slots;			/* request slots, a power of two (0: 64) */
 	uint32_t max_reply;		/* largest reply body in bytes; larger is a protocol error */
 	bool fate_pass;			/* SK_PASS parsed bytes to the application (fate allow) */
@@ -33,7 +36,8 @@ struct sgbpf_tcp_stream_opts {
 };
 
 /*
- * Loads the verdict program of opts->reduce (only that one), sizes the
+ * Loads the verdict program of opts->reduce (only that one; for a custom
+ * reduction, the object's TCP program, on the skeleton's maps), sizes the
  * result area to slots x max_reply, maps the slots and results, and
  * attaches the program to the sockmap.  Everything goes with the handle.
  * Returns 0 and *out, or a negative errno.
@@ -86,6 +90,9 @@ const void *sgbpf_tcp_stream_result(const struct sgbpf_tcp_stream *st, uint32_t 
  * of it (tcp_slot.c); NULL when out of range.
  */
 struct sgbpf_tcp_slot *sgbpf_tcp_stream_slot(const struct sgbpf_tcp_stream *st, uint32_t s);
+
+/* The element size a custom reduction's object records; 0 for a built-in. */
+uint32_t sgbpf_tcp_stream_elem_size(const struct sgbpf_tcp_stream *st);
 
 /* The largest result in bytes a slot holds: max_reply rounded up to chunks. */
 size_t sgbpf_tcp_stream_result_bytes(const struct sgbpf_tcp_stream *st);

@@ -71,9 +71,6 @@ static int check_opts(const struct sgbpf_service *svc, const struct sgbpf_servic
 	if (svc->nworkers > SGBPF_TCP_MAX_WORKERS)
 		return sgbpf_err(-E2BIG, "%u workers; a TCP service takes at most %u",
 				 svc->nworkers, SGBPF_TCP_MAX_WORKERS);
-	if (svc->reduce == SGBPF_REDUCE_CUSTOM)
-		return sgbpf_err(-EOPNOTSUPP, "the TCP backend has only the built-in reductions "
-				 "in this version");
 	/*
 	 * A note is the skb that completed the request, redirected to the
 	 * control socket instead of being dropped; with fate allow that skb's
@@ -142,16 +139,24 @@ static int tcp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 		goto fail;
 	}
 	so.reduce = svc->reduce;
+	so.reduce_obj = OPTS_GET(opts, reduce_obj, NULL);
+	so.reduce_prog = OPTS_GET(opts, reduce_prog, NULL);
+	so.reduce_elem_size = OPTS_GET(opts, reduce_elem_size, 0);
 	so.slots = svc->reqs.nslots;
 	so.max_reply = b->max_reply;
 	so.fate_pass = svc->fate == SGBPF_FATE_ALLOW;
 	so.ctrl_notes = svc->delivery == SGBPF_DELIVERY_CTRL_FD;
 	err = sgbpf_tcp_stream_create(&so, &b->stream);
+	/* A custom object's refusal already says what is wrong with it. */
+	if (err && svc->reduce == SGBPF_REDUCE_CUSTOM)
+		goto fail;
 	if (err) {
 		err = sgbpf_err(err, "cannot load the TCP stream program: %s%s", strerror(-err),
 				err == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN, or root)" : "");
 		goto fail;
 	}
+	if (svc->reduce == SGBPF_REDUCE_CUSTOM)
+		svc->elem_size = sgbpf_tcp_stream_elem_size(b->stream);
 	err = sgbpf_tcp_io_open(svc, b);
 	if (err)
 		goto fail;

@@ -25,6 +25,7 @@
 #include "probe.h"
 #include "service.h"
 #include "sgbpf_udp.skel.h"
+#include "reduce_obj.h"
 #include "udp_backend.h"
 
 /* IPv4 header without options (the service socket sets none) + UDP header. */
@@ -32,34 +33,6 @@
 #define XDP_DROP_VERDICT 1
 #define XDP_PASS_VERDICT 2
 
-/*
- * The verifier's log of a program the kernel refused, so that the error can
- * end with its last lines.  libbpf fills it per object (open option
- * kernel_log_buf): no process-wide print callback is touched, so services
- * may be created in several threads at once and the application's own
- * callback stays in place.  With log level 0, libbpf asks the kernel for a
- * log only when a load fails, and then retries that program with level 1
- * into this buffer.  It lives only while an object loads; pages the kernel
- * does not write are never touched.  A truncated log turns the error into
- * -ENOSPC (kernel 6.4+), hence its size.
- */
-#define LOAD_LOG_BYTES (4u << 20)
-
-/* Appends the last lines of the verifier's log to the error message. */
-static void append_log_tail(const char *log, int lines)
-{
-	size_t len = log ? strnlen(log, LOAD_LOG_BYTES) : 0;
-	const char *p = log + len;
-	int seen = 0;
-
-	while (p > log && seen <= lines)
-		if (*--p == '\n')
-			seen++;
-	if (len) {
-		sgbpf_err_append(":\n");
-		sgbpf_err_append(*p == '\n' ? p + 1 : p);
-	}
-}
 
 static const char *builtin_prog_name(enum sgbpf_reduce r)
 {
@@ -142,7 +115,7 @@ static int size_maps(struct sgbpf_udp *skel, uint32_t nslots, bool reduces, uint
 static int load_skeleton(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .kernel_log_buf = b->load_log,
-		    .kernel_log_size = LOAD_LOG_BYTES);
+		    .kernel_log_size = SGBPF_LOAD_LOG_BYTES);
 	int err;
 
 	b->skel = sgbpf_udp__open_opts(&oo);
@@ -160,109 +133,10 @@ static int load_skeleton(struct sgbpf_service *svc, struct sgbpf_udp_backend *b)
 			return sgbpf_err(err, "loading BPF programs needs CAP_BPF and CAP_NET_ADMIN "
 					      "(or root)");
 		sgbpf_err(err, "the kernel refused the BPF programs (%s)", strerror(-err));
-		append_log_tail(b->load_log, 12);
+		sgbpf_err_append_log_tail(b->load_log, SGBPF_LOAD_LOG_BYTES, 12);
 		return err;
 	}
 	return 0;
-}
-
-/* The internal map holding an object's read-only globals, or NULL. */
-static const struct bpf_map *rodata_map(const struct bpf_object *obj)
-{
-	const struct bpf_map *map;
-
-	bpf_object__for_each_map(map, obj) {
-		const char *name = bpf_map__name(map);
-		size_t n = strlen(name);
-
-		if (bpf_map__is_internal(map) && n >= 7 && strcmp(name + n - 7, ".rodata") == 0)
-			return map;
-	}
-	return NULL;
-}
-
-/*
- * Reads the reduction's ABI record, NAME__sgbpf_abi in .rodata (see
- * SGBPF_REDUCER_ABI): its place comes from the object's BTF, its value from
- * the map's initial contents.  Returns 0, or -ENOENT when there is none.
- */
-static int read_reducer_abi(const struct bpf_object *obj, const char *prog,
-			    struct sgbpf_reducer_abi *abi)
-{
-	const struct btf *btf = bpf_object__btf(obj);
-	const struct bpf_map *map = rodata_map(obj);
-	const struct btf_var_secinfo *vs;
-	const struct btf_type *sec;
-	const uint8_t *data;
-	char var[160];
-	size_t size;
-	int var_id, sec_id;
-
-	if (!btf || !map)
-		return -ENOENT;
-	snprintf(var, sizeof(var), "%s__sgbpf_abi", prog);
-	var_id = btf__find_by_name_kind(btf, var, BTF_KIND_VAR);
-	sec_id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
-	if (var_id < 0 || sec_id < 0)
-		return -ENOENT;
-	sec = btf__type_by_id(btf, sec_id);
-	data = bpf_map__initial_value((struct bpf_map *)map, &size);
-	if (!sec || !data)
-		return -ENOENT;
-	vs = btf_var_secinfos(sec);
-	for (unsigned int i = 0; i < btf_vlen(sec); i++, vs++) {
-		if (vs->type != (uint32_t)var_id)
-			continue;
-		if (vs->size != sizeof(*abi) || vs->offset + sizeof(*abi) > size)
-			return -ENOENT;
-		memcpy(abi, data + vs->offset, sizeof(*abi));
-		return 0;
-	}
-	return -ENOENT;
-}
-
-/*
- * A reduction object must have been built against this version's layouts:
- * a different one would read and write the shared maps at the wrong
- * offsets, which the verifier cannot see.  Its element size is what the
- * results are made of.
- */
-static int check_reducer_abi(struct sgbpf_service *svc, const struct bpf_object *obj,
-			     const char *path, const char *prog, uint32_t asked_elem_size)
-{
-	struct sgbpf_reducer_abi abi;
-
-	if (read_reducer_abi(obj, prog, &abi))
-		return sgbpf_err(-EPROTO, "%s: reduction %s carries no ABI record (%s__sgbpf_abi); "
-					  "define it with SGBPF_ELEMENTWISE_REDUCER from this "
-					  "sgbpf's <sgbpf/aggregation.bpf.h> and rebuild it",
-				 path, prog, prog);
-	if (abi.version != SGBPF_REDUCER_ABI)
-		return sgbpf_err(-EPROTO, "%s: reduction %s was built for reduction ABI %u, this "
-					  "libsgbpf has ABI %u; rebuild it against this sgbpf's "
-					  "headers",
-				 path, prog, abi.version, SGBPF_REDUCER_ABI);
-	if (abi.elem_size != 1 && abi.elem_size != 2 && abi.elem_size != 4 && abi.elem_size != 8)
-		return sgbpf_err(-EPROTO, "%s: reduction %s records an element size of %u bytes; "
-					  "1, 2, 4 or 8 are supported",
-				 path, prog, abi.elem_size);
-	if (asked_elem_size && asked_elem_size != abi.elem_size)
-		return sgbpf_err(-EINVAL, "%s: reduction %s folds %u-byte elements, but "
-					  "reduce_elem_size says %u",
-				 path, prog, abi.elem_size, asked_elem_size);
-	svc->elem_size = abi.elem_size;
-	return 0;
-}
-
-/*
- * libbpf's own error numbers (4000 and up, e.g. "not an ELF file") mean
- * nothing to strerror(); libbpf_strerror() knows them and plain errnos too.
- */
-static const char *bpf_errstr(int err, char *buf, size_t len)
-{
-	if (libbpf_strerror(err, buf, len))
-		snprintf(buf, len, "error %d", -err);
-	return buf;
 }
 
 /*
@@ -270,75 +144,47 @@ static const char *bpf_errstr(int err, char *buf, size_t len)
  * maps under the same names (reused before load), so the kernel sees one
  * set of state whichever object a program came from.
  */
+static bool is_udp_map(const char *name)
+{
+	return strncmp(name, "sgbpf_tcp_", 10) != 0;
+}
+
 static int load_custom(struct sgbpf_service *svc, struct sgbpf_udp_backend *b, const char *path,
 		       const char *prog_name, uint32_t asked_elem_size, int *xdp_fd, int *tc_fd)
 {
-	struct bpf_program *xdp = NULL, *tc = NULL, *p;
-	struct bpf_object *obj;
-	struct bpf_map *map;
-	char tc_name[128], why[128];
+	struct bpf_program *progs[2];
+	char tc_name[128];
 	int err;
 
 	if (prog_name)
 		snprintf(tc_name, sizeof(tc_name), "%s_tc", prog_name);
-	{
-		LIBBPF_OPTS(bpf_object_open_opts, oo, .kernel_log_buf = b->load_log,
-			    .kernel_log_size = LOAD_LOG_BYTES);
-
-		obj = bpf_object__open_file(path, &oo);
-	}
-	err = obj ? 0 : -errno;
-	if (!obj)
-		return sgbpf_err(err, "cannot open reduction object %s: %s", path,
-				 bpf_errstr(err, why, sizeof(why)));
-	b->custom_obj = obj;
-	bpf_object__for_each_map(map, obj) {
-		struct bpf_map *ours;
-		const char *name = bpf_map__name(map);
-
-		if (strncmp(name, "sgbpf_", 6) != 0)
-			continue;	/* the program's own maps stay its own */
-		ours = bpf_object__find_map_by_name(b->skel->obj, name);
-		if (!ours)
-			return sgbpf_err(-EINVAL, "%s: map %s is not a map of this sgbpf version",
-					 path, name);
-		err = bpf_map__reuse_fd(map, bpf_map__fd(ours));
-		if (err)
-			return sgbpf_err(err, "%s: map %s does not match the service's: %s", path,
-					 name, bpf_errstr(err, why, sizeof(why)));
-	}
-	bpf_object__for_each_program(p, obj) {
-		enum bpf_prog_type type = bpf_program__type(p);
-		const char *name = bpf_program__name(p);
-		struct bpf_program **slot = type == BPF_PROG_TYPE_XDP ? &xdp :
-					    type == BPF_PROG_TYPE_SCHED_CLS ? &tc : NULL;
-
-		if (!slot)
-			continue;
-		if (prog_name && strcmp(name, slot == &xdp ? prog_name : tc_name) != 0)
-			continue;
-		if (*slot)
-			return sgbpf_err(-EINVAL, "%s holds several reductions: name one "
-						  "(reduce_prog)", path);
-		*slot = p;
-	}
-	if (!xdp || !tc)
+	err = sgbpf_reduce_obj_open(path, b->load_log, SGBPF_LOAD_LOG_BYTES, &b->custom_obj);
+	if (err)
+		return err;
+	err = sgbpf_reduce_obj_bind_maps(b->custom_obj, path, b->skel->obj, is_udp_map);
+	if (err)
+		return err;
+	progs[0] = sgbpf_reduce_obj_prog(b->custom_obj, BPF_PROG_TYPE_XDP, prog_name);
+	progs[1] = sgbpf_reduce_obj_prog(b->custom_obj, BPF_PROG_TYPE_SCHED_CLS,
+					 prog_name ? tc_name : NULL);
+	if ((!progs[0] && errno == EINVAL) || (!progs[1] && errno == EINVAL))
+		return sgbpf_err(-EINVAL, "%s holds several reductions: name one "
+					  "(reduce_prog)", path);
+	if (!progs[0] || !progs[1])
 		return sgbpf_err(-ENOENT, "%s lacks the XDP and TC programs of a reduction%s%s "
 					  "(define it with SGBPF_ELEMENTWISE_REDUCER)",
 				 path, prog_name ? " named " : "", prog_name ? prog_name : "");
-	err = check_reducer_abi(svc, obj, path, bpf_program__name(xdp), asked_elem_size);
+	err = sgbpf_reduce_obj_check_abi(b->custom_obj, path, bpf_program__name(progs[0]),
+					 asked_elem_size, &svc->elem_size);
 	if (err)
 		return err;
-
-	err = bpf_object__load(obj);
-	if (err) {
-		sgbpf_err(err, "the kernel refused reduction %s (%s)", path,
-			  bpf_errstr(err, why, sizeof(why)));
-		append_log_tail(b->load_log, 12);
+	/* The TCP verdict program of the same reduction is not verified here. */
+	sgbpf_reduce_obj_keep(b->custom_obj, progs, 2);
+	err = sgbpf_reduce_obj_load(b->custom_obj, path, b->load_log, SGBPF_LOAD_LOG_BYTES);
+	if (err)
 		return err;
-	}
-	*xdp_fd = bpf_program__fd(xdp);
-	*tc_fd = bpf_program__fd(tc);
+	*xdp_fd = bpf_program__fd(progs[0]);
+	*tc_fd = bpf_program__fd(progs[1]);
 	return 0;
 }
 
@@ -667,7 +513,7 @@ static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 
 	err = sgbpf_probe_udp_backend();
 	if (!err) {
-		b->load_log = malloc(LOAD_LOG_BYTES);
+		b->load_log = malloc(SGBPF_LOAD_LOG_BYTES);
 		if (!b->load_log)
 			err = -ENOMEM;
 		else

@@ -20,20 +20,20 @@
  * CPUs; they meet only in the request's slot (compare-and-swap on tagged
  * words, as in the UDP backend) and in the result chunks (a spin lock each).
  */
-#ifndef SGBPF_TCP_STREAM_PARSE_BPF_H
-#define SGBPF_TCP_STREAM_PARSE_BPF_H
+#ifndef SGBPF_TCP_PARSE_BPF_H
+#define SGBPF_TCP_PARSE_BPF_H
 
-#include "stream_maps.bpf.h"
+#include <sgbpf/tcp_maps.bpf.h>
 
 /* Enough for a 64 KB skb of 1-byte replies (2 steps per 19 bytes) many times over. */
 #define SGBPF_TCP_MAX_STEPS	(1u << 16)
-/* Bound of the compare-and-swap loops; see SGBPF_CAS_TRIES in aggregation.bpf.h. */
+/* Bound of the compare-and-swap loops; see SGBPF_CAS_TRIES in udp_aggregation.bpf.h. */
 #define SGBPF_TCP_CAS_TRIES	(4 * SGBPF_TCP_MAX_WORKERS + 1)
 
 /* Hides a value from clang so that a bounds check the verifier needs stays. */
 #define SGBPF_TCP_OPAQUE(x)	__asm__ __volatile__("" : "+r"(x))
 
-#include "stream_notify.bpf.h"
+#include <sgbpf/tcp_notify.bpf.h>
 
 enum sgbpf_tcp_step {
 	SGBPF_TCP_STEP_DONE = 0,	/* the skb is consumed, or the connection broke */
@@ -601,4 +601,4 @@ static __always_inline int sgbpf_tcp_verdict(struct __sk_buff *skb,
 	return sgbpf_tcp_settle(skb, c, sgbpf_tcp_fate_pass ? SK_PASS : SK_DROP);
 }
 
-#endif /* SGBPF_TCP_STREAM_PARSE_BPF_H */
+#endif /* SGBPF_TCP_PARSE_BPF_H */

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Maps and configuration of the TCP stream program (stream.bpf.c).  In a
- * header of their own so that every verdict program made with
- * SGBPF_TCP_ELEMENTWISE_REDUCER() -- the built-ins, and later a user's own
- * object whose maps are reused from the service's -- sees the same ones.
+ * Maps and configuration of the TCP stream program (bpf-tcp/stream.bpf.c).
+ * In a header of their own so that every verdict program made with
+ * SGBPF_TCP_ELEMENTWISE_REDUCER() -- the built-ins, and a user's own object
+ * whose maps are reused from the service's -- sees the same ones.
  */
-#ifndef SGBPF_TCP_STREAM_MAPS_BPF_H
-#define SGBPF_TCP_STREAM_MAPS_BPF_H
+#ifndef SGBPF_TCP_MAPS_BPF_H
+#define SGBPF_TCP_MAPS_BPF_H
 
 #include <bpf/bpf_helpers.h>
 #include <sgbpf/protocol.h>
@@ -115,4 +115,4 @@ static __always_inline void sgbpf_tcp_stat_add(__u32 which, __u64 n)
 		*c += n;	/* per-CPU: no other writer */
 }
 
-#endif /* SGBPF_TCP_STREAM_MAPS_BPF_H */
+#endif /* SGBPF_TCP_MAPS_BPF_H */

@@ -21,10 +21,10 @@
  *     counted here and found by the library's periodic look at the slots.
  * Fate allow passes the bytes to the application, so it has no notes.
  */
-#ifndef SGBPF_TCP_STREAM_NOTIFY_BPF_H
-#define SGBPF_TCP_STREAM_NOTIFY_BPF_H
+#ifndef SGBPF_TCP_NOTIFY_BPF_H
+#define SGBPF_TCP_NOTIFY_BPF_H
 
-#include "stream_maps.bpf.h"
+#include <sgbpf/tcp_maps.bpf.h>
 
 /* Records a completion of the current skb's walk in its socket's state. */
 static __always_inline void sgbpf_tcp_note_add(struct sgbpf_tcp_conn *c, __u32 req_id)
@@ -90,4 +90,4 @@ static __always_inline int sgbpf_tcp_settle(struct __sk_buff *skb, struct sgbpf_
 	return sgbpf_tcp_note_send(skb, c);
 }
 
-#endif /* SGBPF_TCP_STREAM_NOTIFY_BPF_H */
+#endif /* SGBPF_TCP_NOTIFY_BPF_H */
