@@ -11,6 +11,7 @@ PKGS=(
 	libnl-3-dev libnl-route-3-dev
 	check
 	iproute2 strace gnuplot-nox
+	python3		# tests/workers/sgbpf_worker.py, for test_tcp_pyworker
 )
 
 SUDO=

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #define _GNU_SOURCE	/* pipe2 */
 #include <check.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -71,4 +72,39 @@ int cli_count_records(const char *out, const char *kv, int *with)
 			(*with)++;
 	}
 	return records;
+}
+
+unsigned long long cli_json_field(const char *line, const char *key)
+{
+	const char *p = strstr(line, key);
+
+	ck_assert_msg(p, "no %s in %.200s", key, line);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+long cli_json_result(const char *line, uint64_t *vals, size_t cap)
+{
+	const char *p = strstr(line, "\"result\": [");
+	long n = 0;
+
+	if (!p)
+		return -1;
+	p += strlen("\"result\": [");
+	while (*p == ' ')
+		p++;
+	while (*p && *p != ']') {
+		char *end;
+		unsigned long long v = strtoull(p, &end, 10);
+
+		if (end == p)
+			ck_abort_msg("not a number at %.40s", p);
+		if ((size_t)n < cap)
+			vals[n] = v;
+		n++;
+		p = end;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	ck_assert_msg(*p == ']', "result array not closed");
+	return n;
 }

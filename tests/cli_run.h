@@ -28,4 +28,16 @@ void cli_lo_workers_file(char *path, uint32_t n, uint16_t base);
 /* Counts the per-request records of a --json run and how many say "key": value. */
 int cli_count_records(const char *out, const char *kv, int *with);
 
+/*
+ * The unsigned number after KEY (e.g. "\"folded\": ") in LINE, one record
+ * of a --json run; fails the test when KEY is not there.
+ */
+unsigned long long cli_json_field(const char *line, const char *key);
+
+/*
+ * The "result" array of one --json record: stores up to CAP elements in
+ * VALS and returns how many the array holds, or -1 when LINE has none.
+ */
+long cli_json_result(const char *line, uint64_t *vals, size_t cap);
+
 #endif

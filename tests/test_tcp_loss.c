@@ -31,11 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <linux/ethtool.h>
-#include <linux/sockios.h>
 #include <linux/types.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -47,147 +43,30 @@
 
 #include "netns_util.h"
 #include "reply_gen.h"
-#include "sgbpf_test_tcp_loss.skel.h"
-#include "tcp_loss.h"
+#include "tcp_loss_rig.h"
 #include "worker_farm.h"
 
 #define SEED 424242u
 #define SUBNET 41
-/* libbpf 1.1's headers predate TCX; the kernel's value. */
-#define TCX_INGRESS 46
 
 static struct netns_pair pair;
-static struct sgbpf_test_tcp_loss *skel;
-static int loss_link = -1;
 
 /* ---- the topology and the injector ---------------------------------- */
 
-static int ethtool_off(int fd, const char *ifname, __u32 cmd)
-{
-	struct ethtool_value v = { .cmd = cmd, .data = 0 };
-	struct ifreq ifr = { 0 };
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ifr.ifr_data = (char *)&v;
-	return ioctl(fd, SIOCETHTOOL, &ifr) ? -errno : 0;
-}
-
-/*
- * Inside the workers' namespace: no TSO and no GSO on their veth end, so
- * that TCP builds MSS-sized segments and each skb the injector sees is one
- * segment on the wire.
- */
-static int segments_only(void *arg)
-{
-	const char *ifname = arg;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
-
-	if (fd < 0)
-		return 1;
-	err = ethtool_off(fd, ifname, ETHTOOL_STSO) ?: ethtool_off(fd, ifname, ETHTOOL_SGSO);
-	close(fd);
-	return err ? 2 : 0;
-}
-
 static void setup(void)
 {
-	ck_assert_int_eq(netns_pair_create(&pair, "tcploss", SUBNET), 0);
-	ck_assert_int_eq(netns_run(&pair.b, segments_only, pair.b_if), 0);
-	ck_assert_int_eq(netns_enter(&pair.a, NULL), 0);
-	skel = sgbpf_test_tcp_loss__open_and_load();
-	ck_assert_ptr_nonnull(skel);
-	/* A TCX link: it goes with this process however the test ends. */
-	loss_link = bpf_link_create(bpf_program__fd(skel->progs.tcp_loss), pair.a_ifindex,
-				    (enum bpf_attach_type)TCX_INGRESS, NULL);
-	ck_assert_msg(loss_link >= 0, "TCX ingress on %s: %s", pair.a_if, strerror(errno));
+	loss_rig_setup(&pair, "tcploss", SUBNET);
 }
 
 static void teardown(void)
 {
-	if (loss_link >= 0)
-		close(loss_link);
-	loss_link = -1;
-	sgbpf_test_tcp_loss__destroy(skel);
-	skel = NULL;
-	netns_pair_delete(&pair);
+	loss_rig_teardown();
 }
 
-struct pattern {
-	const char *name;
-	struct loss_cfg cfg;
-};
-
-static const struct pattern EVERY = { "every 13th", { .mode = LOSS_EVERY, .k = 13 } };
-static const struct pattern BURST = { "4 in a row every 60", { .mode = LOSS_BURST, .k = 60,
-							       .b = 4 } };
-static const struct pattern DUP = { "every 7th twice", { .mode = LOSS_DUP, .k = 7 } };
-
-/* Sets the injector's pattern for traffic to listen_port, its counters zeroed. */
-static void loss_set(const struct pattern *p, uint16_t listen_port)
-{
-	struct loss_cfg cfg = p->cfg;
-	struct loss_stats zs = { 0 };
-	__u32 zero = 0;
-
-	cfg.addr = pair.b_ip;
-	cfg.port = htons(listen_port);
-	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.loss_stats), &zero, &zs, 0),
-			 0);
-	ck_assert_int_eq(bpf_map_update_elem(bpf_map__fd(skel->maps.loss_cfg), &zero, &cfg, 0),
-			 0);
-}
-
-static struct loss_stats loss_get(void)
-{
-	struct loss_stats st;
-	__u32 zero = 0;
-
-	ck_assert_int_eq(bpf_map_lookup_elem(bpf_map__fd(skel->maps.loss_stats), &zero, &st), 0);
-	return st;
-}
-
-/*
- * That the pattern did what it says: for drops, at least one skb dropped and
- * more bytes through the injector than the replies hold (what was dropped
- * came again); for duplicates, at least one clone delivered.  Always: every
- * skb one segment, and every reply byte through the injector at least once.
- */
-static void assert_loss_happened(const struct pattern *p, uint64_t wire_bytes, const char *what)
-{
-	struct loss_stats st = loss_get();
-
-	if (getenv("SGBPF_TEST_DEBUG") || getenv("SGBPF_TCP_LOSS_FULL"))
-		fprintf(stderr,
-			"%s, loss %s: segments %llu bytes %llu (replies %llu) dropped %llu "
-			"dropped bytes %llu duplicated %llu (delivered %llu, failed %llu) gso %llu\n",
-			what, p->name, (unsigned long long)st.segments,
-			(unsigned long long)st.bytes, (unsigned long long)wire_bytes,
-			(unsigned long long)st.dropped, (unsigned long long)st.dropped_bytes,
-			(unsigned long long)st.duplicated, (unsigned long long)st.dup_delivered,
-			(unsigned long long)st.dup_failed, (unsigned long long)st.gso);
-	if (p->cfg.mode == LOSS_OFF)
-		return;
-	ck_assert_msg(st.gso == 0, "%s: %llu skbs of several segments", what,
-		      (unsigned long long)st.gso);
-	ck_assert_msg(st.bytes - st.dropped_bytes >= wire_bytes,
-		      "%s: %llu bytes delivered of %llu sent", what,
-		      (unsigned long long)(st.bytes - st.dropped_bytes),
-		      (unsigned long long)wire_bytes);
-	switch (p->cfg.mode) {
-	case LOSS_EVERY:
-	case LOSS_BURST:
-		ck_assert_msg(st.dropped >= 1, "%s: nothing dropped in %llu segments", what,
-			      (unsigned long long)st.segments);
-		ck_assert_msg(st.bytes > wire_bytes, "%s: nothing retransmitted", what);
-		break;
-	case LOSS_DUP:
-		ck_assert_msg(st.duplicated >= 1 && st.dup_delivered >= 1,
-			      "%s: no duplicate in %llu segments (%llu failed)", what,
-			      (unsigned long long)st.segments, (unsigned long long)st.dup_failed);
-		ck_assert_uint_eq(st.dropped, 0);
-		break;
-	}
-}
+static const struct loss_pattern EVERY = { "every 13th", { .mode = LOSS_EVERY, .k = 13 } };
+static const struct loss_pattern BURST = { "4 in a row every 60",
+					   { .mode = LOSS_BURST, .k = 60, .b = 4 } };
+static const struct loss_pattern DUP = { "every 7th twice", { .mode = LOSS_DUP, .k = 7 } };
 
 /* ---- service, workers, results -------------------------------------- */
 
@@ -389,7 +268,7 @@ static uint16_t next_listen = 7100, next_src = 20000;
  * One case: n workers with random replies of size bytes (each worker's
  * differs, so a byte folded twice, lost or misplaced shows), under p.
  */
-static void exact_case(uint32_t n, uint32_t size, const struct pattern *p)
+static void exact_case(uint32_t n, uint32_t size, const struct loss_pattern *p)
 {
 	struct reply_gen gen = { .kind = REPLY_RANDOM, .seed = SEED };
 	uint16_t listen_port = next_listen++, first = next_src;
@@ -439,7 +318,7 @@ static void exact_case(uint32_t n, uint32_t size, const struct pattern *p)
 START_TEST(test_exact_under_loss)
 {
 	static const struct {
-		const struct pattern *p;
+		const struct loss_pattern *p;
 		uint32_t n, size;
 	} m[] = {
 		{ &EVERY, 1, 1u << 20 }, { &EVERY, 8, 1 },	   { &EVERY, 64, 65536 },
@@ -457,7 +336,7 @@ START_TEST(test_exact_under_loss_full)
 {
 	static const uint32_t fanouts[] = { 1, 8, 64 };
 	static const uint32_t sizes[] = { 1, 1024, 65536, 1u << 20 };
-	const struct pattern *pats[] = { &EVERY, &BURST, &DUP };
+	const struct loss_pattern *pats[] = { &EVERY, &BURST, &DUP };
 
 	for (unsigned int p = 0; p < 3; p++)
 		for (unsigned int f = 0; f < 3; f++)
@@ -478,7 +357,7 @@ END_TEST
  */
 START_TEST(test_expire_under_loss)
 {
-	static const struct pattern HEAVY = { "30 in a row every 1000",
+	static const struct loss_pattern HEAVY = { "30 in a row every 1000",
 					      { .mode = LOSS_BURST, .k = 1000, .b = 30 } };
 	struct reply_gen gen = { .kind = REPLY_RANDOM, .seed = SEED };
 	struct seen s = { .gen = &gen, .first_port = 35000, .nports = 8, .reply_size = 65536 };
@@ -576,7 +455,7 @@ static void on_allow(const struct sgbpf_result *r, void *ctx)
 START_TEST(test_fate_allow_under_loss)
 {
 	static const uint32_t sizes[] = { 1024, 65536, 1u << 20 };
-	const struct pattern *pats[] = { &BURST, &EVERY, &DUP };
+	const struct loss_pattern *pats[] = { &BURST, &EVERY, &DUP };
 	struct reply_gen gen = { .kind = REPLY_RANDOM, .seed = SEED };
 
 	for (unsigned int z = 0; z < 3; z++) {

@@ -19,18 +19,13 @@ static bool is_ready_line(const char *line)
 	return strstr(line, "listening on") || strstr(line, "connecting to");
 }
 
-pid_t worker_farm_start_argv(const struct netns *ns, const char *const *argv)
+pid_t worker_farm_exec(const struct netns *ns, const char *path, const char *const *argv)
 {
-	const char *cli = getenv("SGBPF_CLI");
 	char line[256] = "";
 	int pipefd[2];
 	FILE *in;
 	pid_t pid;
 
-	if (!cli) {
-		fprintf(stderr, "worker_farm: SGBPF_CLI is not set\n");
-		return -EINVAL;
-	}
 	if (pipe(pipefd))
 		return -errno;
 	fflush(NULL);
@@ -41,17 +36,11 @@ pid_t worker_farm_start_argv(const struct netns *ns, const char *const *argv)
 		return pid;
 	}
 	if (pid == 0) {
-		char *args[MAX_ARGS] = { "sgbpf", "worker" };
-		int k = 2;
-
 		/* The farm must not outlive the test, however the test ends. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (; argv && *argv && k < MAX_ARGS - 1; argv++)
-			args[k++] = (char *)*argv;
-		args[k] = NULL;
 		close(pipefd[0]);
 		dup2(pipefd[1], STDERR_FILENO);
-		execv(cli, args);
+		execv(path, (char *const *)argv);
 		_exit(127);
 	}
 	close(pipefd[1]);
@@ -66,11 +55,27 @@ pid_t worker_farm_start_argv(const struct netns *ns, const char *const *argv)
 			break;
 	fclose(in);
 	if (!is_ready_line(line)) {
-		fprintf(stderr, "worker_farm: sgbpf worker did not start: %s\n", line);
+		fprintf(stderr, "worker_farm: %s did not start: %s\n", path, line);
 		worker_farm_stop(pid);
 		return -ECHILD;
 	}
 	return pid;
+}
+
+pid_t worker_farm_start_argv(const struct netns *ns, const char *const *argv)
+{
+	const char *cli = getenv("SGBPF_CLI");
+	const char *args[MAX_ARGS] = { "sgbpf", "worker" };
+	int k = 2;
+
+	if (!cli) {
+		fprintf(stderr, "worker_farm: SGBPF_CLI is not set\n");
+		return -EINVAL;
+	}
+	for (; argv && *argv && k < MAX_ARGS - 1; argv++)
+		args[k++] = *argv;
+	args[k] = NULL;
+	return worker_farm_exec(ns, cli, args);
 }
 
 pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *const *extra)

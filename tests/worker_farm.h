@@ -25,6 +25,14 @@ pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *
 pid_t worker_farm_start_argv(const struct netns *ns, const char *const *argv);
 
 /*
+ * Starts the program PATH with ARGV (NULL-terminated, ARGV[0] its name)
+ * inside ns, killed with its parent, and returns its pid once it printed a
+ * ready line on stderr ("... listening on ..." or "... connecting to ..."):
+ * workers other than sgbpf's.
+ */
+pid_t worker_farm_exec(const struct netns *ns, const char *path, const char *const *argv);
+
+/*
  * Starts a worker on 127.0.0.1:PORT inside ns that never answers
  * (--silent-port PORT); returns what worker_farm_start() returns.
  */
