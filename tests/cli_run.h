@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Running the command line from a test: a workers file for it,
- * `$SGBPF_CLI gather ARGS...` with its stdout collected, and counting the
- * records of a --json run.
+ * `$SGBPF_CLI gather ARGS...` with its stdout collected, any subcommand
+ * inside a namespace, and reading numbers and records of a --json run.
  */
 #ifndef SGBPF_TESTS_CLI_RUN_H
 #define SGBPF_TESTS_CLI_RUN_H
@@ -27,5 +27,18 @@ void cli_lo_workers_file(char *path, uint32_t n, uint16_t base);
 
 /* Counts the per-request records of a --json run and how many say "key": value. */
 int cli_count_records(const char *out, const char *kv, int *with);
+
+struct netns;
+
+/*
+ * Runs `$SGBPF_CLI ARGS...` (ARGS ends with NULL) inside n, stores its
+ * stdout and stderr (cut to the buffers, NUL-terminated) and returns its
+ * exit code, or -1 when it did not exit.
+ */
+int cli_run_ns(const struct netns *n, const char *const *args, char *out, size_t outlen,
+	       char *err, size_t errlen);
+
+/* The number after "key": in a JSON text (its first such key), or -1. */
+long long cli_json_number(const char *json, const char *key);
 
 #endif
