@@ -315,6 +315,8 @@ START_TEST(status_reports_service)
 	ck_assert_int_ge(cli_json_number(out, "completed"), NREQUESTS);
 	ck_assert_int_ge(cli_json_number(out, "scatters"), NREQUESTS);
 	ck_assert_int_eq(cli_json_number(out, "duplicates"), 0);
+	ck_assert_int_ge(cli_json_number(out, "wakeups_skipped"), 0);
+	ck_assert_msg(!strstr(out, "(null)"), "a counter without a name: %s", out);
 	ck_assert_msg(strstr(out, "\"hook\":\"xdp\",\"mode\":\"generic\"") &&
 		      strstr(out, "\"hook\":\"tc_egress\"") &&
 		      strstr(out, "\"prog\":\"sgbpf_gather\"") &&

@@ -61,6 +61,11 @@ static const struct {
 	[SGBPF_STAT_UNSOLICITED] = { "unsolicited", "unsolicited" },
 	[SGBPF_STAT_SCATTER_FRAGMENTS] = { "scatter_fragments", "scatter fragments" },
 	[SGBPF_STAT_CLONE_FAILURES] = { "clone_failures", "clone failures" },
+	[SGBPF_STAT_RETRY_COPIES] = { "retry_copies", "retry copies" },
+	[SGBPF_STAT_RETRY_IDLE] = { "retry_idle", "idle retries" },
+	[SGBPF_STAT_ALLGATHER_COPIES] = { "allgather_copies", "all-gather copies" },
+	[SGBPF_STAT_EVENTS_LOST] = { "events_lost", "events lost" },
+	[SGBPF_STAT_WAKEUPS_SKIPPED] = { "wakeups_skipped", "wake-ups skipped" },
 };
 
 static void json_str(FILE *out, const char *s)
@@ -145,9 +150,11 @@ static void print_text(const struct sgbpf_inspect *in)
 		if (!svc->have_stats)
 			continue;
 		printf("  counters");
-		for (int c = 0; c < __SGBPF_STAT_MAX; c++)
-			printf("%s %s %llu", c ? "," : "", counters[c].text,
-			       (unsigned long long)svc->stats[c]);
+		/* A counter added to enum sgbpf_stat but not named above is left out. */
+		for (int c = 0, n = 0; c < __SGBPF_STAT_MAX; c++)
+			if (counters[c].text)
+				printf("%s %s %llu", n++ ? "," : "", counters[c].text,
+				       (unsigned long long)svc->stats[c]);
 		printf("\n");
 	}
 }
@@ -190,9 +197,10 @@ static void print_json_service(const struct sgbpf_inspect_service *svc)
 	printf("]");
 	if (svc->have_stats) {
 		printf(",\"counters\":{");
-		for (int c = 0; c < __SGBPF_STAT_MAX; c++)
-			printf("%s\"%s\":%llu", c ? "," : "", counters[c].json,
-			       (unsigned long long)svc->stats[c]);
+		for (int c = 0, n = 0; c < __SGBPF_STAT_MAX; c++)
+			if (counters[c].json)
+				printf("%s\"%s\":%llu", n++ ? "," : "", counters[c].json,
+				       (unsigned long long)svc->stats[c]);
 		printf("}");
 	}
 	printf("}");
