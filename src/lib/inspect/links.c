@@ -144,7 +144,7 @@ static int link_consider(struct scan *s, uint32_t id)
 	return sgbpf_inspect_service_add(s, &pf, &a);
 }
 
-int sgbpf_inspect_links_walk(struct scan *s)
+int sgbpf_inspect_for_each_link(int (*fn)(void *ctx, uint32_t id), void *ctx)
 {
 	__u32 id = 0;
 	int err;
@@ -159,11 +159,21 @@ int sgbpf_inspect_links_walk(struct scan *s)
 						 "(run as root)");
 			return sgbpf_err(err, "cannot list BPF links: %s", strerror(-err));
 		}
-		err = link_consider(s, id);
+		err = fn(ctx, id);
 		if (err == -EPERM || err == -EACCES)
 			return sgbpf_err(err, "reading BPF links and programs needs CAP_SYS_ADMIN "
 					 "(run as root)");
 		if (err)
 			return sgbpf_err(err, "cannot read BPF link %u: %s", id, strerror(-err));
 	}
+}
+
+static int link_consider_cb(void *ctx, uint32_t id)
+{
+	return link_consider(ctx, id);
+}
+
+int sgbpf_inspect_links_walk(struct scan *s)
+{
+	return sgbpf_inspect_for_each_link(link_consider_cb, s);
 }
