@@ -59,6 +59,8 @@ int sgbpf_inspect_links_walk(struct scan *s);
  * a sentence for sgbpf_last_error(), or 0.
  */
 int sgbpf_inspect_for_each_link(int (*fn)(void *ctx, uint32_t id), void *ctx);
+/* Link id's info, len bytes of it; 0, -ENOENT when the link is gone, or -errno. */
+int sgbpf_inspect_link_info(uint32_t id, void *info, uint32_t len);
 
 /* filters.c */
 int sgbpf_inspect_filters_walk(struct scan *s);

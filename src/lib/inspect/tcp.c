@@ -87,17 +87,10 @@ static int link_consider(void *ctx, uint32_t id)
 	struct bpf_prog_info pi;
 	struct sgbpf_inspect_tcp *t;
 	uint32_t ids[MAX_PROG_MAPS], nids = MAX_PROG_MAPS;
-	__u32 len = sizeof(li);
-	int fd, err;
+	int err = sgbpf_inspect_link_info(id, &li, sizeof(li));
 
-	fd = bpf_link_get_fd_by_id(id);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;	/* gone meanwhile */
-	memset(&li, 0, sizeof(li));
-	err = bpf_obj_get_info_by_fd(fd, &li, &len) ? -errno : 0;
-	close(fd);
 	if (err)
-		return err == -ENOENT ? 0 : err;
+		return err == -ENOENT ? 0 : err;	/* gone meanwhile */
 	/* A link detached by force keeps existing with no namespace (inode 0). */
 	if (li.type != BPF_LINK_TYPE_NETNS || li.netns.attach_type != BPF_SK_LOOKUP ||
 	    li.netns.netns_ino != s->ns_ino)
