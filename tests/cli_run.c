@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli_run.h"
+#include "netns_util.h"
 
 int cli_run_gather(const char *const *args, char *out, size_t cap)
 {
@@ -107,4 +108,57 @@ long cli_json_result(const char *line, uint64_t *vals, size_t cap)
 	}
 	ck_assert_msg(*p == ']', "result array not closed");
 	return n;
+}
+
+int cli_run_ns(const struct netns *n, const char *const *args, char *out, size_t outlen,
+	       char *err, size_t errlen)
+{
+	const char *cli = getenv("SGBPF_CLI");
+	int op[2], ep[2], status;
+	char *argv[16];
+	size_t k = 0, used;
+	ssize_t r;
+	pid_t pid;
+
+	ck_assert_msg(cli, "SGBPF_CLI is not set");
+	argv[k++] = "sgbpf";
+	for (; *args && k < 15; args++)
+		argv[k++] = (char *)*args;
+	argv[k] = NULL;
+	ck_assert_int_eq(pipe(op), 0);
+	ck_assert_int_eq(pipe(ep), 0);
+	fflush(NULL);
+	pid = netns_fork(n);
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(op[1], STDOUT_FILENO);
+		dup2(ep[1], STDERR_FILENO);
+		close(op[0]);
+		close(ep[0]);
+		execv(cli, argv);
+		_exit(127);
+	}
+	close(op[1]);
+	close(ep[1]);
+	/* The outputs are small: stdout first, stderr fits its pipe meanwhile. */
+	for (used = 0; (r = read(op[0], out + used, outlen - 1 - used)) > 0;)
+		used += (size_t)r;
+	out[used] = '\0';
+	for (used = 0; (r = read(ep[0], err + used, errlen - 1 - used)) > 0;)
+		used += (size_t)r;
+	err[used] = '\0';
+	close(op[0]);
+	close(ep[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+long long cli_json_number(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Running the command line from a test: a workers file for it,
- * `$SGBPF_CLI gather ARGS...` with its stdout collected, and counting the
- * records of a --json run.
+ * `$SGBPF_CLI gather ARGS...` with its stdout collected, any subcommand
+ * inside a namespace, and reading numbers and records of a --json run.
  */
 #ifndef SGBPF_TESTS_CLI_RUN_H
 #define SGBPF_TESTS_CLI_RUN_H
@@ -39,5 +39,18 @@ unsigned long long cli_json_field(const char *line, const char *key);
  * VALS and returns how many the array holds, or -1 when LINE has none.
  */
 long cli_json_result(const char *line, uint64_t *vals, size_t cap);
+
+struct netns;
+
+/*
+ * Runs `$SGBPF_CLI ARGS...` (ARGS ends with NULL) inside n, stores its
+ * stdout and stderr (cut to the buffers, NUL-terminated) and returns its
+ * exit code, or -1 when it did not exit.
+ */
+int cli_run_ns(const struct netns *n, const char *const *args, char *out, size_t outlen,
+	       char *err, size_t errlen);
+
+/* The number after "key": in a JSON text (its first such key), or -1. */
+long long cli_json_number(const char *json, const char *key);
 
 #endif

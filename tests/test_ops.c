@@ -26,6 +26,7 @@
 #include <sgbpf/sgbpf.h>
 
 #include "attach.h"
+#include "cli_run.h"
 #include "inspect.h"
 #include "netdev.h"
 #include "netns_suite.h"
@@ -61,53 +62,6 @@ static pid_t start_farm(const struct netns *n)
 	return pid;
 }
 
-/*
- * Runs `sgbpf ARGS...` inside n, stores its stdout and stderr (cut to the
- * buffers) and returns its exit code, or -1 when it did not exit.
- */
-static int run_cli(const struct netns *n, const char *const *args, char *out, size_t outlen,
-		   char *err, size_t errlen)
-{
-	const char *cli = getenv("SGBPF_CLI");
-	int op[2], ep[2], status;
-	char *argv[16];
-	size_t k = 0, used;
-	ssize_t r;
-	pid_t pid;
-
-	ck_assert_msg(cli, "SGBPF_CLI is not set");
-	argv[k++] = "sgbpf";
-	for (; *args && k < 15; args++)
-		argv[k++] = (char *)*args;
-	argv[k] = NULL;
-	ck_assert_int_eq(pipe(op), 0);
-	ck_assert_int_eq(pipe(ep), 0);
-	fflush(NULL);
-	pid = netns_fork(n);
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(op[1], STDOUT_FILENO);
-		dup2(ep[1], STDERR_FILENO);
-		close(op[0]);
-		close(ep[0]);
-		execv(cli, argv);
-		_exit(127);
-	}
-	close(op[1]);
-	close(ep[1]);
-	/* The outputs are small: stdout first, stderr fits its pipe meanwhile. */
-	for (used = 0; (r = read(op[0], out + used, outlen - 1 - used)) > 0;)
-		used += (size_t)r;
-	out[used] = '\0';
-	for (used = 0; (r = read(ep[0], err + used, errlen - 1 - used)) > 0;)
-		used += (size_t)r;
-	err[used] = '\0';
-	close(op[0]);
-	close(ep[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void count_completion(const struct sgbpf_result *res, void *ctx)
 {
 	if (res->status == SGBPF_STATUS_COMPLETE)
@@ -137,17 +91,6 @@ static void run_requests(struct sgbpf_service *svc, int n)
 		svc_wait_all(svc, 3000);
 	}
 	ck_assert_uint_eq(completed, (uint32_t)n);
-}
-
-/* The number after "key": in a JSON text, or -1. */
-static long long json_number(const char *json, const char *key)
-{
-	char pat[64];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\":", key);
-	p = strstr(json, pat);
-	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
 }
 
 /* Nothing runs at XDP of lo, nor on its TCX hooks. */
@@ -360,18 +303,20 @@ START_TEST(status_reports_service)
 	run_requests(svc, NREQUESTS);
 	ck_assert_int_eq(sgbpf_service_info(svc, &info), 0);
 
-	rc = run_cli(&ns, args, out, sizeof(out), err, sizeof(err));
+	rc = cli_run_ns(&ns, args, out, sizeof(out), err, sizeof(err));
 	ck_assert_msg(rc == 0, "status exited %d: %s", rc, err);
 	ck_assert_msg(!strncmp(out, "{\"services\":[{", 14), "%s", out);
-	ck_assert_int_eq(json_number(out, "port"), info.port);
-	ck_assert_int_eq(json_number(out, "workers"), NWORKERS);
-	ck_assert_int_eq(json_number(out, "ifindex"), if_nametoindex("lo"));
+	ck_assert_int_eq(cli_json_number(out, "port"), info.port);
+	ck_assert_int_eq(cli_json_number(out, "workers"), NWORKERS);
+	ck_assert_int_eq(cli_json_number(out, "ifindex"), if_nametoindex("lo"));
 	snprintf(pid, sizeof(pid), "{\"pid\":%d,", (int)getpid());
 	ck_assert_msg(strstr(out, pid), "owner %d not reported: %s", (int)getpid(), out);
-	ck_assert_int_ge(json_number(out, "folded"), NREQUESTS * NWORKERS);
-	ck_assert_int_ge(json_number(out, "completed"), NREQUESTS);
-	ck_assert_int_ge(json_number(out, "scatters"), NREQUESTS);
-	ck_assert_int_eq(json_number(out, "duplicates"), 0);
+	ck_assert_int_ge(cli_json_number(out, "folded"), NREQUESTS * NWORKERS);
+	ck_assert_int_ge(cli_json_number(out, "completed"), NREQUESTS);
+	ck_assert_int_ge(cli_json_number(out, "scatters"), NREQUESTS);
+	ck_assert_int_eq(cli_json_number(out, "duplicates"), 0);
+	ck_assert_int_ge(cli_json_number(out, "wakeups_skipped"), 0);
+	ck_assert_msg(!strstr(out, "(null)"), "a counter without a name: %s", out);
 	ck_assert_msg(strstr(out, "\"hook\":\"xdp\",\"mode\":\"generic\"") &&
 		      strstr(out, "\"hook\":\"tc_egress\"") &&
 		      strstr(out, "\"prog\":\"sgbpf_gather\"") &&
@@ -380,13 +325,13 @@ START_TEST(status_reports_service)
 	/* Exactly one service. */
 	ck_assert_ptr_null(strstr(strstr(out, "\"port\":") + 1, "\"port\":"));
 
-	rc = run_cli(&ns, text_args, out, sizeof(out), err, sizeof(err));
+	rc = cli_run_ns(&ns, text_args, out, sizeof(out), err, sizeof(err));
 	ck_assert_msg(rc == 0, "status exited %d: %s", rc, err);
 	ck_assert_msg(strstr(out, "service on lo") && strstr(out, "xdp generic") &&
 		      strstr(out, "replies folded"), "%s", out);
 	sgbpf_service_destroy(svc);
 
-	rc = run_cli(&ns, args, out, sizeof(out), err, sizeof(err));
+	rc = cli_run_ns(&ns, args, out, sizeof(out), err, sizeof(err));
 	ck_assert_int_eq(rc, 0);
 	ck_assert_str_eq(out, "{\"services\":[]}\n");
 }
@@ -436,7 +381,7 @@ START_TEST(teardown_removes_service)
 	int rc;
 
 	run_requests(svc, NREQUESTS);
-	rc = run_cli(&ns, args, out, sizeof(out), err, sizeof(err));
+	rc = cli_run_ns(&ns, args, out, sizeof(out), err, sizeof(err));
 	ck_assert_msg(rc == 0, "teardown exited %d: %s", rc, err);
 	ck_assert_msg(strstr(out, "removed tc egress link") && strstr(out, "removed xdp generic link"),
 		      "%s", out);
@@ -450,7 +395,7 @@ START_TEST(teardown_removes_service)
 	sgbpf_service_destroy(svc);
 
 	/* A second run finds nothing. */
-	rc = run_cli(&ns, args, out, sizeof(out), err, sizeof(err));
+	rc = cli_run_ns(&ns, args, out, sizeof(out), err, sizeof(err));
 	ck_assert_int_eq(rc, 0);
 	ck_assert_msg(strstr(out, "nothing of sgbpf's on lo"), "%s", out);
 }
@@ -476,7 +421,7 @@ START_TEST(teardown_keeps_foreign_xdp)
 	ck_assert_int_eq(info.gather_hook, SGBPF_GATHER_TC_INGRESS);
 	run_requests(svc, NREQUESTS);
 
-	rc = run_cli(&ns, args, out, sizeof(out), err, sizeof(err));
+	rc = cli_run_ns(&ns, args, out, sizeof(out), err, sizeof(err));
 	ck_assert_msg(rc == 0, "teardown exited %d: %s", rc, err);
 	ck_assert_msg(strstr(out, "removed tc ingress link") && !strstr(out, "not_sgbpf"),
 		      "%s", out);
@@ -508,11 +453,11 @@ START_TEST(teardown_removes_fallback_filters)
 	run_requests(svc, NREQUESTS);
 	ck_assert_int_eq(sgbpf_netdev_clsact_filters(ifindex), 1);
 
-	rc = run_cli(&ns, status, out, sizeof(out), err, sizeof(err));
+	rc = cli_run_ns(&ns, status, out, sizeof(out), err, sizeof(err));
 	ck_assert_int_eq(rc, 0);
 	ck_assert_msg(strstr(out, "\"attach\":\"netlink\",\"tc_prio\":21319"), "%s", out);
 
-	rc = run_cli(&ns, args, out, sizeof(out), err, sizeof(err));
+	rc = cli_run_ns(&ns, args, out, sizeof(out), err, sizeof(err));
 	ck_assert_msg(rc == 0, "teardown exited %d: %s", rc, err);
 	ck_assert_msg(strstr(out, "removed tc egress tc filter pref 21319") &&
 		      strstr(out, "kept the clsact qdisc of lo"), "%s", out);
@@ -534,7 +479,7 @@ START_TEST(setup_brings_lo_up)
 	int rc, saved;
 
 	ck_assert_int_eq(netns_create(&fresh, "opsup"), 0);
-	rc = run_cli(&fresh, args, out, sizeof(out), err, sizeof(err));
+	rc = cli_run_ns(&fresh, args, out, sizeof(out), err, sizeof(err));
 	ck_assert_msg(rc == 0, "setup exited %d: %s", rc, err);
 	ck_assert_msg(strstr(out, "\"was_up\":false") && strstr(out, "\"tcx\":true") &&
 		      strstr(out, "\"features_ok\":true") && strstr(out, "\"mtu_ok\":true") &&
@@ -565,11 +510,11 @@ START_TEST(setup_names_missing_interface)
 	static const char *const usage[] = { "teardown", NULL };
 	char out[1024], err[1024];
 
-	ck_assert_int_eq(run_cli(&ns, args, out, sizeof(out), err, sizeof(err)), 1);
+	ck_assert_int_eq(cli_run_ns(&ns, args, out, sizeof(out), err, sizeof(err)), 1);
 	ck_assert_msg(strstr(err, "nosuchif"), "%s", err);
-	ck_assert_int_eq(run_cli(&ns, status, out, sizeof(out), err, sizeof(err)), 1);
+	ck_assert_int_eq(cli_run_ns(&ns, status, out, sizeof(out), err, sizeof(err)), 1);
 	ck_assert_msg(strstr(err, "nosuchif"), "%s", err);
-	ck_assert_int_eq(run_cli(&ns, usage, out, sizeof(out), err, sizeof(err)), 2);
+	ck_assert_int_eq(cli_run_ns(&ns, usage, out, sizeof(out), err, sizeof(err)), 2);
 	ck_assert_msg(strstr(err, "--dev"), "%s", err);
 }
 END_TEST

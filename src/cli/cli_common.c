@@ -206,3 +206,19 @@ const char *cli_addr_str(uint32_t addr, char buf[16])
 		snprintf(buf, 16, "?");
 	return buf;
 }
+
+void cli_json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}

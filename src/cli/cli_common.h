@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <sgbpf/sgbpf.h>
 
@@ -84,5 +85,8 @@ int cli_check_file(const char *cmd, const char *opt, const char *path, bool elf)
 
 /* "A.B.C.D" for an address in network byte order; buf has 16 bytes. */
 const char *cli_addr_str(uint32_t addr, char buf[16]);
+
+/* Writes s as a JSON string, quoted, with quotes, backslashes and controls escaped. */
+void cli_json_str(FILE *out, const char *s);
 
 #endif /* SGBPF_CLI_COMMON_H */

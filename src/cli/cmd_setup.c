@@ -21,6 +21,7 @@
 #include "inspect.h"
 #include "netdev.h"
 #include "probe.h"
+#include "status_tcp.h"
 
 /* IPv4 + UDP + the padded 1472-byte message. */
 #define SGBPF_FRAME_MTU 1500u
@@ -35,22 +36,6 @@ static const char *const xdp_native_drivers[] = {
 	"mlx4_en", "mlx5_core", "bnxt_en", "qede", "nfp", "ena", "sfc", "hv_netvsc",
 	"gve", "stmmac", "fec", "bond", "netkit", "virtio-net",
 };
-
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
 
 /* ---- setup ------------------------------------------------------------ */
 
@@ -171,16 +156,16 @@ static void setup_print_json(const struct setup_report *r)
 	bool first = true;
 
 	printf("{\"interface\":");
-	json_str(stdout, r->dev.name);
+	cli_json_str(stdout, r->dev.name);
 	printf(",\"ifindex\":%d,\"up\":true,\"was_up\":%s,\"mtu\":%u,\"mtu_ok\":%s,\"driver\":",
 	       r->dev.ifindex, r->was_up ? "true" : "false", r->dev.mtu,
 	       r->dev.mtu >= SGBPF_FRAME_MTU ? "true" : "false");
-	json_str(stdout, r->dev.driver);
+	cli_json_str(stdout, r->dev.driver);
 	printf(",\"xdp\":");
-	json_str(stdout, r->xdp_prog_id ? "taken" : r->xdp);
+	cli_json_str(stdout, r->xdp_prog_id ? "taken" : r->xdp);
 	if (r->xdp_prog_id) {
 		printf(",\"xdp_prog_id\":%u,\"xdp_prog\":", r->xdp_prog_id);
-		json_str(stdout, r->xdp_prog);
+		cli_json_str(stdout, r->xdp_prog);
 	}
 	printf(",\"tcx\":%s,\"clsact_created\":%s,\"features_ok\":%s,\"missing\":[",
 	       r->tcx ? "true" : "false", r->clsact_created ? "true" : "false",
@@ -189,11 +174,11 @@ static void setup_print_json(const struct setup_report *r)
 		if (!(r->missing & SGBPF_FEAT_BIT(f)))
 			continue;
 		printf("%s{\"feature\":", first ? "" : ",");
-		json_str(stdout, sgbpf_probe_name(f));
+		cli_json_str(stdout, sgbpf_probe_name(f));
 		printf(",\"since\":");
-		json_str(stdout, sgbpf_probe_since(f));
+		cli_json_str(stdout, sgbpf_probe_since(f));
 		printf(",\"message\":");
-		json_str(stdout, sgbpf_probe_describe(f, desc, sizeof(desc)));
+		cli_json_str(stdout, sgbpf_probe_describe(f, desc, sizeof(desc)));
 		printf("}");
 		first = false;
 	}
@@ -303,7 +288,10 @@ static void teardown_usage(FILE *out)
 "but scatter and gather nothing more) and the tc filters named \"sgbpf:...\"\n"
 "that the netlink fallback leaves behind.  Programs and filters that are not\n"
 "sgbpf's are never touched, and neither is a clsact qdisc, since sgbpf cannot\n"
-"tell who added it.  Prints one line per thing removed.\n"
+"tell who added it.  TCP services are on no interface and are left alone:\n"
+"their sk_lookup link and verdict program go with the process that owns\n"
+"them, so a line names each one's owner, to stop.  Prints one line per\n"
+"thing removed or kept.\n"
 "Needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN).\n"
 "\n"
 "Options:\n"
@@ -367,6 +355,7 @@ static int teardown_service(const struct sgbpf_inspect_service *svc)
 
 static int teardown_run(const char *ifname)
 {
+	struct sgbpf_inspect_tcp_list tcp;
 	struct sgbpf_inspect in;
 	struct sgbpf_netdev dev;
 	bool clsact = false;
@@ -390,6 +379,14 @@ static int teardown_run(const char *ifname)
 	sgbpf_inspect_free(&in);
 	if (!removed)
 		printf("nothing of sgbpf's on %s\n", dev.name);
+	err = sgbpf_inspect_tcp_scan(&tcp);
+	if (err) {
+		fprintf(stderr, "sgbpf %s: %s\n", TEARDOWN, sgbpf_last_error());
+		failed++;
+	} else {
+		status_tcp_teardown_note(&tcp);
+		sgbpf_inspect_tcp_free(&tcp);
+	}
 
 	/*
 	 * The qdisc stays: the fallback's own qdisc goes with its last filter

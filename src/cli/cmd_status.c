@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* sgbpf status: the services running on this machine's interfaces. */
+/* sgbpf status: the services on this namespace's interfaces, and its TCP services. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include "inspect.h"
 #include "netdev.h"
 #include "probe.h"
+#include "status_tcp.h"
 
 #define CMD "status"
 
@@ -30,11 +31,14 @@ static void usage(FILE *out)
 "Lists the sgbpf services attached to this network namespace's interfaces,\n"
 "found from the kernel's BPF links and tc filters (nothing is pinned): for\n"
 "each, its interface, hooks and modes, program and link ids, owning\n"
-"processes, port, workers, reduction and live counters.\n"
+"processes, port, workers, reduction and live counters.  Then the TCP\n"
+"services of the namespace (their sk_lookup links): listening address,\n"
+"workers and connections, reduction, link and program ids, owners and\n"
+"steering counters.\n"
 "Needs root (CAP_SYS_ADMIN, to read BPF objects by id).\n"
 "\n"
 "Options:\n"
-"  -d, --dev IFACE   only the services on IFACE\n"
+"  -d, --dev IFACE   only the services on IFACE (no TCP service is on one)\n"
 "  -j, --json        print one JSON object: {\"services\": [...]}\n"
 "  -h, --help        show this help and exit\n"
 "  -V, --version     show the version and exit\n"
@@ -61,23 +65,12 @@ static const struct {
 	[SGBPF_STAT_UNSOLICITED] = { "unsolicited", "unsolicited" },
 	[SGBPF_STAT_SCATTER_FRAGMENTS] = { "scatter_fragments", "scatter fragments" },
 	[SGBPF_STAT_CLONE_FAILURES] = { "clone_failures", "clone failures" },
+	[SGBPF_STAT_RETRY_COPIES] = { "retry_copies", "retry copies" },
+	[SGBPF_STAT_RETRY_IDLE] = { "retry_idle", "idle retries" },
+	[SGBPF_STAT_ALLGATHER_COPIES] = { "allgather_copies", "all-gather copies" },
+	[SGBPF_STAT_EVENTS_LOST] = { "events_lost", "events lost" },
+	[SGBPF_STAT_WAKEUPS_SKIPPED] = { "wakeups_skipped", "wake-ups skipped" },
 };
-
-static void json_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(out, "\\u%04x", c);
-		else
-			fputc(c, out);
-	}
-	fputc('"', out);
-}
 
 static const char *notify_name(uint32_t notify)
 {
@@ -145,22 +138,24 @@ static void print_text(const struct sgbpf_inspect *in)
 		if (!svc->have_stats)
 			continue;
 		printf("  counters");
-		for (int c = 0; c < __SGBPF_STAT_MAX; c++)
-			printf("%s %s %llu", c ? "," : "", counters[c].text,
-			       (unsigned long long)svc->stats[c]);
+		/* A counter added to enum sgbpf_stat but not named above is left out. */
+		for (int c = 0, n = 0; c < __SGBPF_STAT_MAX; c++)
+			if (counters[c].text)
+				printf("%s %s %llu", n++ ? "," : "", counters[c].text,
+				       (unsigned long long)svc->stats[c]);
 		printf("\n");
 	}
 }
 
 static void print_json_service(const struct sgbpf_inspect_service *svc)
 {
-	printf("{\"interface\":");
-	json_str(stdout, svc->ifname);
+	printf("{\"backend\":\"udp\",\"interface\":");
+	cli_json_str(stdout, svc->ifname);
 	printf(",\"ifindex\":%d", svc->ifindex);
 	if (svc->have_cfg) {
 		printf(",\"port\":%u,\"workers\":%u,\"max_inflight\":%u,\"reduce\":",
 		       ntohs(svc->cfg.port), svc->cfg.nworkers, svc->cfg.slot_mask + 1);
-		json_str(stdout, svc->reduce);
+		cli_json_str(stdout, svc->reduce);
 		printf(",\"delivery\":\"%s\",\"fate\":\"%s\"", notify_name(svc->cfg.notify),
 		       svc->cfg.fate == FATE_PASS ? "allow" : "discard");
 	}
@@ -178,27 +173,23 @@ static void print_json_service(const struct sgbpf_inspect_service *svc)
 		else
 			printf(",\"attach\":\"link\",\"link_id\":%u", a->link_id);
 		printf(",\"prog_id\":%u,\"prog\":", a->prog_id);
-		json_str(stdout, a->prog);
+		cli_json_str(stdout, a->prog);
 		printf("}");
 	}
-	printf("],\"owners\":[");
-	for (unsigned int k = 0; k < svc->nowners; k++) {
-		printf("%s{\"pid\":%d,\"comm\":", k ? "," : "", (int)svc->owners[k].pid);
-		json_str(stdout, svc->owners[k].comm);
-		printf("}");
-	}
-	printf("]");
+	printf("],");
+	status_json_owners(svc->owners, svc->nowners);
 	if (svc->have_stats) {
 		printf(",\"counters\":{");
-		for (int c = 0; c < __SGBPF_STAT_MAX; c++)
-			printf("%s\"%s\":%llu", c ? "," : "", counters[c].json,
-			       (unsigned long long)svc->stats[c]);
+		for (int c = 0, n = 0; c < __SGBPF_STAT_MAX; c++)
+			if (counters[c].json)
+				printf("%s\"%s\":%llu", n++ ? "," : "", counters[c].json,
+				       (unsigned long long)svc->stats[c]);
 		printf("}");
 	}
 	printf("}");
 }
 
-static void print_json(const struct sgbpf_inspect *in)
+static void print_json(const struct sgbpf_inspect *in, const struct sgbpf_inspect_tcp_list *tcp)
 {
 	printf("{\"services\":[");
 	for (size_t i = 0; i < in->n; i++) {
@@ -206,11 +197,13 @@ static void print_json(const struct sgbpf_inspect *in)
 			printf(",");
 		print_json_service(&in->svc[i]);
 	}
+	status_tcp_json(tcp, in->n == 0);
 	printf("]}\n");
 }
 
 static int status_run(const char *ifname, bool json)
 {
+	struct sgbpf_inspect_tcp_list tcp = {};
 	struct sgbpf_inspect in;
 	struct sgbpf_netdev dev = {};
 	int err;
@@ -225,12 +218,20 @@ static int status_run(const char *ifname, bool json)
 		err = sgbpf_inspect_scan(dev.ifindex, &in);
 	if (err)
 		return cli_fail(CMD, "%s", sgbpf_last_error());
-	if (json)
-		print_json(&in);
-	else if (!in.n)
+	/* TCP services are on no interface: --dev leaves them out. */
+	if (!ifname && (err = sgbpf_inspect_tcp_scan(&tcp))) {
+		sgbpf_inspect_free(&in);
+		return cli_fail(CMD, "%s", sgbpf_last_error());
+	}
+	if (json) {
+		print_json(&in, &tcp);
+	} else if (!in.n && !tcp.n) {
 		printf("no sgbpf service%s%s\n", ifname ? " on " : "", ifname ? dev.name : "");
-	else
+	} else {
 		print_text(&in);
+		status_tcp_text(&tcp, in.n == 0);
+	}
+	sgbpf_inspect_tcp_free(&tcp);
 	sgbpf_inspect_free(&in);
 	return CLI_EXIT_OK;
 }

@@ -9,7 +9,9 @@
  * What counts as ours:
  *   - an XDP or TCX bpf_link whose program is named sgbpf_gather,
  *     sgbpf_gather_tc or sgbpf_scatter and uses a map named sgbpf_cfg;
- *   - a cls_bpf filter whose name starts with "sgbpf:" (the fallback's).
+ *   - a cls_bpf filter whose name starts with "sgbpf:" (the fallback's);
+ *   - for TCP services, a netns (SK_LOOKUP) bpf_link of program sgbpf_steer
+ *     with a map named sgbpf_tcp_workers (sgbpf_inspect_tcp_scan() below).
  * Attachments whose programs share one sgbpf_cfg map belong to one service.
  *
  * Links are global but interface indexes are per network namespace: an
@@ -28,6 +30,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <sgbpf/tcp_state.h>
 #include <sgbpf/udp_state.h>
 
 enum sgbpf_inspect_hook {
@@ -132,6 +135,51 @@ struct sgbpf_owner_token {
 };
 int sgbpf_owner_token_hold(const struct sgbpf_owner_token *t);
 int sgbpf_owner_token_held(const struct sgbpf_owner_token *t);
+
+/*
+ * A TCP service (src/lib/tcp/) is on no interface: its SK_LOOKUP program
+ * (sgbpf_steer) is attached to the network namespace by a bpf_link, its
+ * sk_skb verdict program (sgbpf_tcp_<reduction>) to a sockmap, and both go
+ * with the last descriptor of them, which their process holds.  A service
+ * is reported when its link is attached to the calling thread's namespace.
+ * The listening address and port come from the steer program's read-only
+ * data, the workers from its worker table.  The verdict program has no
+ * link: it is the service's when the link's owner holds it (see tcp.c).
+ */
+struct sgbpf_inspect_tcp {
+	uint32_t link_id;		/* the SK_LOOKUP link */
+	uint32_t steer_prog_id;
+	bool have_listen;
+	uint32_t addr;			/* listening address, network order */
+	uint16_t port;			/* listening port, host order */
+	int workers;			/* entries of the worker table; -1: unreadable */
+	bool have_steer_stats;
+	uint64_t steer_stats[__SGBPF_TCP_STEER_STATS];	/* summed over CPUs */
+	uint32_t verdict_prog_id;	/* 0: not found (its owner is out of sight) */
+	uint32_t sockmap_id;		/* the verdict program's sockmap */
+	char verdict[32];		/* the verdict program's full name */
+	char reduce[32];		/* "sum-u32", "count"; "?" without a verdict */
+	int connected;			/* worker connections in the sockmap; -1: unknown */
+	struct sgbpf_inspect_owner owners[SGBPF_INSPECT_MAX_OWNERS];
+	unsigned int nowners;
+	bool more_owners;
+};
+
+struct sgbpf_inspect_tcp_list {
+	struct sgbpf_inspect_tcp *svc;
+	size_t n;
+};
+
+/*
+ * Fills *out with the TCP services of the calling thread's network
+ * namespace, ordered by port.  The caller frees *out with
+ * sgbpf_inspect_tcp_free().  Returns 0, -EPERM without CAP_SYS_ADMIN, or
+ * another negative errno.
+ */
+int sgbpf_inspect_tcp_scan(struct sgbpf_inspect_tcp_list *out);
+
+/* Frees what sgbpf_inspect_tcp_scan() stored.  Safe on a zeroed struct. */
+void sgbpf_inspect_tcp_free(struct sgbpf_inspect_tcp_list *l);
 
 /* "xdp native", "xdp generic", "xdp offload", "tc ingress", "tc egress". */
 const char *sgbpf_inspect_hook_name(enum sgbpf_inspect_hook h);

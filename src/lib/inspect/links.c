@@ -92,23 +92,29 @@ static bool tcx_runs_here(int ifindex, uint32_t attach_type, uint32_t prog_id)
 	return false;
 }
 
+int sgbpf_inspect_link_info(uint32_t id, void *info, uint32_t len)
+{
+	int fd = bpf_link_get_fd_by_id(id), err;
+
+	if (fd < 0)
+		return -errno;
+	/* Zeroed: the kernel refuses bytes it does not know unless they are 0. */
+	memset(info, 0, len);
+	err = bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
 /* Keeps link id when it is an XDP or TCX link of ours in this namespace. */
 static int link_consider(struct scan *s, uint32_t id)
 {
 	struct sgbpf_inspect_attach a = { .link_id = id };
 	struct link_info_raw li;
 	struct prog_facts pf;
-	__u32 len = sizeof(li);
-	int fd, err;
+	int err = sgbpf_inspect_link_info(id, &li, sizeof(li));
 
-	fd = bpf_link_get_fd_by_id(id);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;	/* gone meanwhile */
-	memset(&li, 0, sizeof(li));
-	err = bpf_obj_get_info_by_fd(fd, &li, &len) ? -errno : 0;
-	close(fd);
 	if (err)
-		return err == -ENOENT ? 0 : err;
+		return err == -ENOENT ? 0 : err;	/* gone meanwhile */
 	if (li.type == LINK_TYPE_XDP) {
 		a.ifindex = (int)li.xdp.ifindex;
 	} else if (li.type == LINK_TYPE_TCX) {
@@ -144,7 +150,7 @@ static int link_consider(struct scan *s, uint32_t id)
 	return sgbpf_inspect_service_add(s, &pf, &a);
 }
 
-int sgbpf_inspect_links_walk(struct scan *s)
+int sgbpf_inspect_for_each_link(int (*fn)(void *ctx, uint32_t id), void *ctx)
 {
 	__u32 id = 0;
 	int err;
@@ -159,11 +165,21 @@ int sgbpf_inspect_links_walk(struct scan *s)
 						 "(run as root)");
 			return sgbpf_err(err, "cannot list BPF links: %s", strerror(-err));
 		}
-		err = link_consider(s, id);
+		err = fn(ctx, id);
 		if (err == -EPERM || err == -EACCES)
 			return sgbpf_err(err, "reading BPF links and programs needs CAP_SYS_ADMIN "
 					 "(run as root)");
 		if (err)
 			return sgbpf_err(err, "cannot read BPF link %u: %s", id, strerror(-err));
 	}
+}
+
+static int link_consider_cb(void *ctx, uint32_t id)
+{
+	return link_consider(ctx, id);
+}
+
+int sgbpf_inspect_links_walk(struct scan *s)
+{
+	return sgbpf_inspect_for_each_link(link_consider_cb, s);
 }

@@ -24,35 +24,38 @@
 
 /* ---- owners ----------------------------------------------------------- */
 
-static void owner_add(struct sgbpf_inspect_service *svc, pid_t pid)
+void sgbpf_inspect_owner_add(struct sgbpf_inspect_owner *owners, unsigned int *n, bool *more,
+			     pid_t pid)
 {
 	char path[64];
 	FILE *f;
 
-	for (unsigned int i = 0; i < svc->nowners; i++)
-		if (svc->owners[i].pid == pid)
+	for (unsigned int i = 0; i < *n; i++)
+		if (owners[i].pid == pid)
 			return;
-	if (svc->nowners == SGBPF_INSPECT_MAX_OWNERS) {
-		svc->more_owners = true;
+	if (*n == SGBPF_INSPECT_MAX_OWNERS) {
+		*more = true;
 		return;
 	}
-	svc->owners[svc->nowners].pid = pid;
-	svc->owners[svc->nowners].comm[0] = '\0';
+	owners[*n].pid = pid;
+	owners[*n].comm[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
 	f = fopen(path, "re");
 	if (f) {
-		char *comm = svc->owners[svc->nowners].comm;
+		char *comm = owners[*n].comm;
 
-		if (fgets(comm, sizeof(svc->owners[0].comm), f))
+		if (fgets(comm, sizeof(owners[0].comm), f))
 			comm[strcspn(comm, "\n")] = '\0';
 		fclose(f);
 	}
-	svc->nowners++;
+	(*n)++;
 }
 
 /* Who holds link_id (a link descriptor) or prog_id (a program descriptor)? */
-static void owners_match(struct scan *s, pid_t pid, uint32_t link_id, uint32_t prog_id)
+static void owners_match(void *ctx, pid_t pid, uint32_t link_id, uint32_t prog_id)
 {
+	struct scan *s = ctx;
+
 	for (size_t i = 0; i < s->out.n; i++) {
 		struct sgbpf_inspect_service *svc = &s->out.svc[i];
 
@@ -61,7 +64,8 @@ static void owners_match(struct scan *s, pid_t pid, uint32_t link_id, uint32_t p
 
 			if ((link_id && a->link_id == link_id) ||
 			    (!link_id && prog_id && a->prog_id == prog_id)) {
-				owner_add(svc, pid);
+				sgbpf_inspect_owner_add(svc->owners, &svc->nowners,
+							&svc->more_owners, pid);
 				break;
 			}
 		}
@@ -96,7 +100,7 @@ static void fdinfo_ids(int dirfd, const char *fd, uint32_t *link_id, uint32_t *p
 	fclose(f);
 }
 
-static void owners_of_pid(struct scan *s, pid_t pid)
+static void bpf_fds_of_pid(pid_t pid, sgbpf_inspect_bpf_fd_fn fn, void *ctx)
 {
 	char path[64], target[64];
 	struct dirent *e;
@@ -121,36 +125,44 @@ static void owners_of_pid(struct scan *s, pid_t pid)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(lpath, sizeof(lpath), "fd/%s", e->d_name);
-		/* Only BPF descriptors are worth opening their fdinfo. */
+		/*
+		 * Only BPF descriptors are worth opening their fdinfo.  The kernel
+		 * names link files "bpf_link" (bpf_link_prime()), programs "bpf-prog".
+		 */
 		n = readlinkat(dirfd, lpath, target, sizeof(target) - 1);
 		if (n <= 0)
 			continue;
 		target[n] = '\0';
-		if (strcmp(target, "anon_inode:bpf-link") && strcmp(target, "anon_inode:bpf-prog"))
+		if (strcmp(target, "anon_inode:bpf_link") && strcmp(target, "anon_inode:bpf-link") &&
+		    strcmp(target, "anon_inode:bpf-prog"))
 			continue;
 		fdinfo_ids(dirfd, e->d_name, &link_id, &prog_id);
-		owners_match(s, pid, link_id, prog_id);
+		fn(ctx, pid, link_id, prog_id);
 	}
 	closedir(fds);
 	close(dirfd);
 }
 
-void sgbpf_inspect_owners_walk(struct scan *s)
+void sgbpf_inspect_bpf_fds_walk(sgbpf_inspect_bpf_fd_fn fn, void *ctx)
 {
 	struct dirent *e;
 	DIR *proc;
 
-	if (!s->out.n)
-		return;
 	proc = opendir("/proc");
 	if (!proc)
 		return;
 	while ((e = readdir(proc))) {
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
-		owners_of_pid(s, (pid_t)atoi(e->d_name));
+		bpf_fds_of_pid((pid_t)atoi(e->d_name), fn, ctx);
 	}
 	closedir(proc);
+}
+
+void sgbpf_inspect_owners_walk(struct scan *s)
+{
+	if (s->out.n)
+		sgbpf_inspect_bpf_fds_walk(owners_match, s);
 }
 
 /* ---- owner tokens ----------------------------------------------------- */

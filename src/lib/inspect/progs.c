@@ -21,7 +21,7 @@
 
 /* ---- programs and maps ------------------------------------------------ */
 
-static int map_name_by_id(uint32_t id, char *name, size_t len)
+int sgbpf_inspect_map_name(uint32_t id, char *name, size_t len)
 {
 	struct bpf_map_info info = {};
 	__u32 ilen = sizeof(info);
@@ -79,7 +79,7 @@ int sgbpf_inspect_prog_facts(uint32_t id, struct prog_facts *pf)
 	for (__u32 i = 0; i < nmaps; i++) {
 		char name[16];
 
-		if (map_name_by_id(ids[i], name, sizeof(name)))
+		if (sgbpf_inspect_map_name(ids[i], name, sizeof(name)))
 			continue;	/* freed meanwhile */
 		if (!strcmp(name, "sgbpf_cfg"))
 			pf->cfg_map = ids[i];
@@ -98,7 +98,7 @@ out:
  * The program's full name from its BTF: the kernel keeps only 15
  * characters in bpf_prog_info.name, too few for "sgbpf_reduce_sum_u32".
  */
-static void prog_full_name(uint32_t id, char *buf, size_t len)
+void sgbpf_inspect_prog_full_name(uint32_t id, char *buf, size_t len)
 {
 	struct bpf_func_info finfo = {};
 	struct bpf_prog_info info = {};
@@ -148,31 +148,44 @@ void sgbpf_inspect_read_config(struct sgbpf_inspect_service *svc)
 	close(fd);
 }
 
-void sgbpf_inspect_read_stats(struct sgbpf_inspect_service *svc, uint32_t map_id)
+int sgbpf_inspect_sum_percpu(int fd, uint32_t n, uint64_t *out)
 {
-	int ncpus = libbpf_num_possible_cpus(), fd;
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), n;
+	int ncpus = libbpf_num_possible_cpus(), err = 0;
 	uint64_t *vals;
 
-	if (!map_id || ncpus <= 0)
+	if (ncpus <= 0)
+		return ncpus < 0 ? ncpus : -EINVAL;
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 k = 0; k < n && !err; k++) {
+		if (bpf_map_lookup_elem(fd, &k, vals)) {
+			err = -errno;
+			break;
+		}
+		out[k] = 0;
+		for (int c = 0; c < ncpus; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return err;
+}
+
+void sgbpf_inspect_read_stats(struct sgbpf_inspect_service *svc, uint32_t map_id)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), n;
+	int fd;
+
+	if (!map_id)
 		return;
 	fd = bpf_map_get_fd_by_id(map_id);
 	if (fd < 0)
 		return;
-	vals = calloc((size_t)ncpus, sizeof(*vals));
-	if (!vals || bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size != sizeof(*vals))
-		goto out;
-	n = info.max_entries < __SGBPF_STAT_MAX ? info.max_entries : __SGBPF_STAT_MAX;
-	for (__u32 k = 0; k < n; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			goto out;
-		for (int c = 0; c < ncpus; c++)
-			svc->stats[k] += vals[c];
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.value_size == sizeof(uint64_t)) {
+		n = info.max_entries < __SGBPF_STAT_MAX ? info.max_entries : __SGBPF_STAT_MAX;
+		svc->have_stats = sgbpf_inspect_sum_percpu(fd, n, svc->stats) == 0;
 	}
-	svc->have_stats = true;
-out:
-	free(vals);
 	close(fd);
 }
 
@@ -203,7 +216,7 @@ void sgbpf_inspect_read_reduce(struct sgbpf_inspect_service *svc, uint32_t map_i
 		return;
 	}
 	close(fd);
-	prog_full_name(prog_id, name, sizeof(name));
+	sgbpf_inspect_prog_full_name(prog_id, name, sizeof(name));
 	if (!name[0])
 		return;
 	n = strlen(name);
