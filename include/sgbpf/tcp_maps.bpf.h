@@ -48,7 +48,7 @@ struct {
  * One lock per result chunk, with the slot generation the chunk's contents
  * belong to.  An mmap-able map cannot hold a spin lock, hence a map apart.
  * Folds of different workers into one request contend only when they are
- * in the same 256 bytes at the same moment.
+ * in the same chunk at the same moment.
  */
 struct sgbpf_tcp_lock {
 	struct bpf_spin_lock lock;
@@ -84,7 +84,7 @@ struct {
 
 /* Bytes of one chunk read from the skb, at their offset within the chunk. */
 struct sgbpf_tcp_scratch {
-	/* Twice a chunk: the verifier then bounds offset (< 256) + length (<= 256). */
+	/* Twice a chunk: the verifier then bounds offset (< a chunk) + length (<= a chunk). */
 	__u8 data[2 * SGBPF_TCP_CHUNK];
 };
 
