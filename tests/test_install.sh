@@ -24,7 +24,7 @@ fail() {
 	exit 1
 }
 
-for tool in cc cmake pkg-config readelf; do
+for tool in cc cmake pkg-config readelf nm; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "SKIP: $tool not found" >&2
 		exit 77
@@ -108,6 +108,11 @@ if grep -q 'NEEDED.*libsgbpf' <<<"$(readelf -d "$tmp/app_static")"; then
 	fail "app_static still needs libsgbpf.so"
 fi
 expect_version "app_static" "$tmp/app_static"
+# The reference workers and their reply contents (src/worker/) are the CLI's,
+# not the library's.
+if nm --defined-only "$libdir/libsgbpf.a" 2>/dev/null | grep -qE ' T (reply_gen|worker)_'; then
+	fail "libsgbpf.a holds reference-worker code"
+fi
 
 echo "== CMake package: find_package(sgbpf), sgbpf::sgbpf, sgbpf_add_reduction()"
 mkdir -p "$tmp/proj"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * The wire format (include/sgbpf/protocol.h, docs/protocol.md) and the
- * reference worker's reply contents (src/lib/reply_gen.h).
+ * reference worker's reply contents (src/worker/reply_gen.h).
  */
 #include <check.h>
 #include <errno.h>

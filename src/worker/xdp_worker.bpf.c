@@ -20,7 +20,7 @@
  * The UDP checksum is 0 ("none", legal over IPv4): computing it would cost
  * a pass over 1472 bytes per reply for nothing a veth can lose.
  *
- * Contents match the user-space worker's (src/lib/reply_gen.c): vector
+ * Contents match the user-space worker's (src/worker/reply_gen.c): vector
  * (element i = i), scalar (one element, 1) or zeros, padded to 1472 bytes
  * unless the loader says not to.  One datagram per reply (seq_num 0,
  * num_pks 1): XDP can send exactly one frame for each frame it receives.

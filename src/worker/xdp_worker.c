@@ -9,8 +9,6 @@
 #include <errno.h>
 #include <net/if.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +21,7 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "worker.h"
+#include "worker_signals.h"
 #include "xdp_worker.h"
 #include "xdp_worker_bpf.skel.h"
 
@@ -74,26 +73,6 @@ int xdp_worker_check_opts(const struct worker_opts *o)
 				       "--silent-port, --delay-us, --ignore-first, "
 				       "--expect-allgather, --count-limit, --cpu");
 	return -1;
-}
-
-static int setup_signals(struct xdp_worker *w)
-{
-	sigset_t mask;
-
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	if (pthread_sigmask(SIG_BLOCK, &mask, NULL))
-		return cli_fail(CMD, "cannot block signals"), -EINVAL;
-	w->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (w->sigfd < 0) {
-		int err = -errno;
-
-		cli_fail(CMD, "signalfd: %s", strerror(-err));
-		return err;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	return 0;
 }
 
 static int load_and_attach(struct xdp_worker *w)
@@ -222,9 +201,8 @@ int xdp_worker_run(const struct worker_opts *o)
 	struct xdp_worker w = { .o = o, .sigfd = -1 };
 	int err;
 
-	err = setup_signals(&w);
-	if (!err)
-		err = load_and_attach(&w);
+	w.sigfd = worker_signalfd();
+	err = w.sigfd < 0 ? w.sigfd : load_and_attach(&w);
 	if (!err) {
 		notify_ready(&w);
 		err = wait_for_signal(&w);

@@ -8,10 +8,11 @@
  * part of the documented protocol (docs/protocol.md, "Reference worker
  * replies"); changing one breaks every checker written against it.
  *
- * Internal to libsgbpf and its CLI; not installed.
+ * Not part of libsgbpf: the static library sgbpf_reply_gen, linked by the
+ * workers, the CLI and the tests; not installed.
  */
-#ifndef SGBPF_LIB_REPLY_GEN_H
-#define SGBPF_LIB_REPLY_GEN_H
+#ifndef SGBPF_WORKER_REPLY_GEN_H
+#define SGBPF_WORKER_REPLY_GEN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -80,4 +81,4 @@ uint32_t reply_gen_expected_sum_u32(const struct reply_gen *g, const uint16_t *p
 				    size_t nports, uint32_t req_id, uint32_t seq,
 				    uint32_t *out);
 
-#endif /* SGBPF_LIB_REPLY_GEN_H */
+#endif /* SGBPF_WORKER_REPLY_GEN_H */

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * The reference worker behind 'sgbpf worker', callable in-process so that
- * other commands (the demo, benchmarks) can fork a worker farm without
- * executing the binary again.
+ * The reference workers behind 'sgbpf worker' (the static library
+ * sgbpf_worker): the options the command line fills in, and one entry point
+ * per engine, callable in-process so that other commands (the demo,
+ * benchmarks) can fork a worker farm without executing the binary again.
  */
-#ifndef SGBPF_CLI_WORKER_H
-#define SGBPF_CLI_WORKER_H
+#ifndef SGBPF_WORKER_WORKER_H
+#define SGBPF_WORKER_WORKER_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +18,8 @@
 #define WORKER_MAX_PACKETS 1024u
 /* Longest --delay-us: 10 s. */
 #define WORKER_MAX_DELAY_US 10000000ull
+/* Largest --reply-size: 64 MiB. */
+#define WORKER_MAX_REPLY_SIZE (64u << 20)
 
 struct worker_opts {
 	struct cli_port_range *listen;	/* malloc'ed by worker_opts_add_listen() */
@@ -34,12 +37,12 @@ struct worker_opts {
 	bool expect_allgather;		/* count all-gathers (type 2) instead of malformed */
 	uint64_t count_limit;		/* stop after answering this many messages; 0: never */
 	int cpu;			/* CPU to pin to; -1: none */
-	bool xdp;			/* answer in the kernel (src/worker/xdp_worker.c) */
+	bool xdp;			/* answer in the kernel (xdp_worker.c) */
 	const char *dev;		/* --xdp: the interface the requests arrive on */
 	/*
-	 * --backend tcp (src/worker/tcp_worker.c): one connection to connect
-	 * per port of the listen ranges (given as --bind), each from its own
-	 * source endpoint, answering with reply_size body bytes.
+	 * --backend tcp (tcp_worker.c): one connection to connect per port
+	 * of the listen ranges (given as --bind), each from its own source
+	 * endpoint, answering with reply_size body bytes.
 	 */
 	bool tcp;
 	bool has_connect;
@@ -72,14 +75,14 @@ static inline bool worker_opts_is_silent(const struct worker_opts *o, uint16_t p
 }
 
 /*
- * Runs the worker until SIGINT/SIGTERM or the count limit, then prints the
- * summary line (unless quiet).  Blocks SIGINT and SIGTERM in the calling
- * thread.  Returns a CLI exit code.
+ * The socket-based UDP worker (udp_worker.c): runs until SIGINT/SIGTERM or
+ * the count limit, then prints the summary line (unless quiet).  Blocks
+ * SIGINT and SIGTERM in the calling thread.  Returns a CLI exit code.
  */
-int worker_run(const struct worker_opts *o);
+int udp_worker_run(const struct worker_opts *o);
 
 /*
- * The in-kernel worker (--xdp), in src/worker/: xdp_worker_check_opts()
+ * The in-kernel worker (--xdp, xdp_worker.c): xdp_worker_check_opts()
  * returns -1 when the options suit it, else a CLI exit code after saying why;
  * xdp_worker_run() attaches the program to o->dev and runs until SIGINT or
  * SIGTERM, then prints its counters (unless quiet).  Returns a CLI exit code.
@@ -88,13 +91,11 @@ int xdp_worker_check_opts(const struct worker_opts *o);
 int xdp_worker_run(const struct worker_opts *o);
 
 /*
- * The TCP workers (--backend tcp), in src/worker/tcp_worker.c, with the same
+ * The TCP workers (--backend tcp, tcp_worker.c), with the same
  * conventions: tcp_worker_check_opts() returns -1 when the options suit
  * them; tcp_worker_run() runs until SIGINT, SIGTERM or the count limit.
  */
 int tcp_worker_check_opts(const struct worker_opts *o);
 int tcp_worker_run(const struct worker_opts *o);
-/* Largest --reply-size: 64 MiB. */
-#define WORKER_MAX_REPLY_SIZE (64u << 20)
 
-#endif /* SGBPF_CLI_WORKER_H */
+#endif /* SGBPF_WORKER_WORKER_H */
