@@ -3,11 +3,14 @@
 #
 # TCP scatter-gather benchmark runner (bench/run.sh --backend tcp runs it).
 #
-# One network namespace of the runner's own, its lo only: a worker farm
-# (`sgbpf worker --backend tcp`, pinned to the farm's CPU) whose workers
-# connect from 127.0.0.1:20000.. to the coordinator's 127.0.0.1:LISTEN, and
-# the contenders one after the other on the coordinator's CPU, each
-# accepting the farm's connections in its own way (the farm reconnects
+# A worker farm (`sgbpf worker --backend tcp`, pinned to the farm's CPU)
+# whose workers connect from WORK_ADDR:20000.. to the coordinator's
+# COORD_ADDR:LISTEN, and the contenders one after the other on the
+# coordinator's CPU.  Topology veth (the default): the two in namespaces of
+# their own joined by a veth pair (bench/veth.sh), the coordinator's
+# receive work on its own CPU.  Topology lo: one namespace's lo, where the
+# receive work runs on the sending CPU, the farm's.  Each contender accepts
+# the farm's connections in its own way (the farm reconnects
 # whenever a contender leaves).  For each fan-out and reply size: unloaded
 # latency (1 request in flight), throughput (16 in flight), a short run
 # under `strace -c -f` for system calls per request.  It writes
@@ -23,14 +26,20 @@ set -uo pipefail
 usage() {
 	cat <<'EOF'
 usage: bench/run_tcp.sh [--quick | --smoke] [--fanouts "8 32 128"]
-                        [--sizes "1024 65536 1048576"] [--out DIR] [--only LIST]
-                        [--report-only]
+                        [--sizes "1024 65536 1048576"] [--topology veth|lo]
+                        [--out DIR] [--only LIST] [--report-only]
 
   --quick          smaller byte budgets (about 10 minutes on 2 cores)
   --smoke          seconds: fan-out 8, 64 KiB, the baselines and sgbpf ring
                    buffer and allow, tiny counts, no quiet wait (for CI)
   --fanouts LIST   fan-outs to measure (default "8 32 128", at most 1024)
   --sizes LIST     reply body sizes in bytes (default "1024 65536 1048576")
+  --topology T     veth (default; coordinator-bound: the coordinator and the
+                   farm in two namespaces joined by a veth pair, the
+                   coordinator's receive work in a threaded NAPI pinned to
+                   its CPU) or lo (one namespace: the receive work, the
+                   stream program's folds included, runs on the farm's CPU);
+                   --smoke defaults to lo
   --out DIR        output directory (default bench/results/tcp-<date>)
   --only LIST      run only these contenders (names as in the table)
   --report-only    measure nothing: rewrite results.md and the charts of --out DIR
@@ -57,6 +66,7 @@ SIZES_SET=0
 OUT=""
 ONLY=""
 REPORT_ONLY=0
+TOPO=""
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -67,7 +77,7 @@ while [ $# -gt 0 ]; do
 	--out) [ $# -ge 2 ] || die "--out needs a value"; OUT=$2; shift ;;
 	--only) [ $# -ge 2 ] || die "--only needs a value"; ONLY=$2; shift ;;
 	--report-only) REPORT_ONLY=1 ;;
-	--topology) [ $# -ge 2 ] || die "--topology needs a value"; shift ;;	# one topology: lo
+	--topology) [ $# -ge 2 ] || die "--topology needs a value"; TOPO=$2; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -88,8 +98,11 @@ smoke) LAT_BYTES=$((16 << 20)); TPUT_BYTES=$((32 << 20)); LAT_MAX=100; TPUT_MAX=
 	[ "$FANOUTS_SET" = 1 ] || FANOUTS=8
 	[ "$SIZES_SET" = 1 ] || SIZES=65536
 	# The baselines and the library's two fates: what CI needs to see work.
-	[ -n "$ONLY" ] || ONLY="epoll io_uring sgbpf-ringbuf sgbpf-allow" ;;
+	[ -n "$ONLY" ] || ONLY="epoll io_uring sgbpf-ringbuf sgbpf-allow"
+	[ -n "$TOPO" ] || TOPO=lo ;;
 esac
+[ -n "$TOPO" ] || TOPO=veth
+case "$TOPO" in veth | lo) ;; *) die "unknown topology '$TOPO' (veth or lo)" ;; esac
 
 for f in $FANOUTS; do
 	case "$f" in '' | *[!0-9]*) die "bad fan-out '$f'" ;; esac
@@ -150,8 +163,15 @@ write_report() {
 		echo "- command: \`$cmdline\`"
 		echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
 		echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-		echo "- one namespace's lo: \`sgbpf worker --backend tcp --reply vector\` farm on CPU $FARM_CPU, contenders on CPU $COORD_CPU;" \
-			"latency: 1 request in flight, throughput: $INFLIGHT in flight; request counts from a byte budget per run" \
+		if [ "$TOPO" = veth ]; then
+			echo "- topology veth (coordinator-bound): contenders in a namespace on $VETH_C (GRO on, threaded NAPI pinned to CPU $COORD_CPU," \
+				"so the coordinator's TCP receive work and the stream program run on its CPU), \`sgbpf worker --backend tcp --reply vector\`" \
+				"farm in another on the peer (NAPI and farm on CPU $FARM_CPU)"
+		else
+			echo "- topology lo: one namespace's lo, \`sgbpf worker --backend tcp --reply vector\` farm on CPU $FARM_CPU, contenders on CPU $COORD_CPU" \
+				"(loopback receive work, the stream program's folds included, runs on the sending CPU: the farm's)"
+		fi
+		echo "- latency: 1 request in flight, throughput: $INFLIGHT in flight; request counts from a byte budget per run" \
 			"(latency $((LAT_BYTES >> 20)) MiB, throughput $((TPUT_BYTES >> 20)) MiB of replies, within $MIN_COUNT..$LAT_MAX / $MIN_COUNT..$TPUT_MAX requests)"
 		echo "- MB/s: reply body bytes gathered per second (10^6 bytes); CPU: µs per request, \"own\" the contender (getrusage)," \
 			"\"machine\" all CPUs (/proc/stat, softirq included, the farm too); \"busy %\": the machine before the run, farm idle"
@@ -257,7 +277,7 @@ else
 			die "cmake configure failed, see $OUT/logs/cmake.log"
 	fi
 fi
-for t in bench_tcp_epoll bench_tcp_io_uring bench_tcp_sgbpf sgbpf_cli; do
+for t in bench_tcp_epoll bench_tcp_io_uring bench_tcp_sgbpf bench_gro sgbpf_cli; do
 	cmake --build "$BUILD" --target "$t" >>"$OUT/logs/build.log" 2>&1 ||
 		echo "run_tcp.sh: building $t failed (see $OUT/logs/build.log)" >&2
 done
@@ -267,8 +287,17 @@ BENCH="$BUILD/bench"
 # ---- namespace and farm --------------------------------------------------------
 
 NS="sgbpf-bench-tcp-$$"
+NS_C="sgbpf-bench-tcpc-$$"
+NS_W="sgbpf-bench-tcpw-$$"
+VETH_C=sgtc0
+VETH_W=sgtw0
+VETH_QUEUES=1
+VETH_NET=10.214.0
 NS_UP=0
 FARM_PID=""
+# veth_up, veth_down, pin_napi
+# shellcheck source=bench/veth.sh
+. "$ROOT/bench/veth.sh"
 
 stop_farm() {
 	[ -n "$FARM_PID" ] || return 0
@@ -284,21 +313,38 @@ stop_farm() {
 
 cleanup() {
 	stop_farm
-	[ "$NS_UP" = 1 ] && ip netns del "$NS" 2>/dev/null
-	NS_UP=0
+	if [ "$TOPO" = veth ]; then
+		veth_down
+	else
+		[ "$NS_UP" = 1 ] && ip netns del "$NS" 2>/dev/null
+		NS_UP=0
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$NS" && NS_UP=1 && ip -n "$NS" link set lo up ||
-	die "cannot create network namespace $NS (root needed)"
-IN_NS="ip netns exec $NS"
+# IN_NS runs a contender, IN_FARM the farm; COORD_ADDR is the service's
+# address, WORK_ADDR the workers' sources.
+if [ "$TOPO" = veth ]; then
+	veth_up || die "cannot set up the veth pair (root needed)"
+	IN_NS="ip netns exec $NS_C"
+	IN_FARM="ip netns exec $NS_W"
+	COORD_ADDR=$VETH_NET.1
+	WORK_ADDR=$VETH_NET.2
+else
+	ip netns add "$NS" && NS_UP=1 && ip -n "$NS" link set lo up ||
+		die "cannot create network namespace $NS (root needed)"
+	IN_NS="ip netns exec $NS"
+	IN_FARM=$IN_NS
+	COORD_ADDR=127.0.0.1
+	WORK_ADDR=127.0.0.1
+fi
 
 start_farm() {
 	local fanout=$1 size=$2 log="$OUT/logs/farm-$1-$2.log"
 
-	$IN_NS "$BUILD/sgbpf" worker --backend tcp --connect "127.0.0.1:$LISTEN_PORT" \
-		--bind "127.0.0.1:$BASE_PORT-$((BASE_PORT + fanout - 1))" --reply-size "$size" \
+	$IN_FARM "$BUILD/sgbpf" worker --backend tcp --connect "$COORD_ADDR:$LISTEN_PORT" \
+		--bind "$WORK_ADDR:$BASE_PORT-$((BASE_PORT + fanout - 1))" --reply-size "$size" \
 		--reply vector --cpu "$FARM_CPU" 2>"$log" >/dev/null &
 	FARM_PID=$!
 	for _ in $(seq 100); do
@@ -384,7 +430,7 @@ run_one() {
 	warmup=$(count_for "$WARMUP_BYTES" "$fanout" "$size" 200 2)
 	warmup=$((warmup > count ? count : warmup))
 	# shellcheck disable=SC2086 # args is a list of options
-	set -- --listen "127.0.0.1:$LISTEN_PORT" --workers "127.0.0.1:$BASE_PORT-$((BASE_PORT + fanout - 1))" \
+	set -- --listen "$COORD_ADDR:$LISTEN_PORT" --workers "$WORK_ADDR:$BASE_PORT-$((BASE_PORT + fanout - 1))" \
 		--reply-size "$size" --inflight "$inflight" --cpu "$COORD_CPU" --label "$name" --mode "$mode" \
 		--max-seconds "$MAX_SECONDS" --timeout-ms "$(timeout_for "$fanout" "$size" "$inflight")" \
 		--accept-ms 10000 $args
@@ -426,8 +472,8 @@ setup_calls() {
 	[ "$HAVE_STRACE" = 1 ] || return 0
 	ensure_farm "$fanout" "$size" || return 0
 	# shellcheck disable=SC2086
-	timeout 60 $IN_NS strace -c -f -o "$f" "$BENCH/$bin" --listen "127.0.0.1:$LISTEN_PORT" \
-		--workers "127.0.0.1:$BASE_PORT-$((BASE_PORT + fanout - 1))" --reply-size "$size" \
+	timeout 60 $IN_NS strace -c -f -o "$f" "$BENCH/$bin" --listen "$COORD_ADDR:$LISTEN_PORT" \
+		--workers "$WORK_ADDR:$BASE_PORT-$((BASE_PORT + fanout - 1))" --reply-size "$size" \
 		--inflight 1 --accept-ms 10000 --cpu "$COORD_CPU" --count 0 --warmup 1 $args \
 		>/dev/null 2>&1 || return 0
 	SETUP_CALLS=$(strace_total "$f")
