@@ -328,6 +328,45 @@ START_TEST(test_ctrl_fd_allow_refused)
 }
 END_TEST
 
+/* The UDP backend's options are refused by a TCP service, each by name. */
+START_TEST(test_udp_options_refused)
+{
+	struct sgbpf_endpoint w = { .addr = RIG_LO, .port = 31500 };
+	struct seen s = { 0 };
+	SGBPF_OPTS(sgbpf_service_opts, o, .backend = SGBPF_BACKEND_TCP, .workers = &w,
+		   .nworkers = 1, .on_complete = on_complete, .cb_ctx = &s,
+		   .listen = { .addr = RIG_LO, .port = 7301 });
+	struct sgbpf_service *svc;
+
+	o.ifname = "lo";
+	ck_assert_ptr_null(sgbpf_service_create(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "ifname"));
+	o.ifname = NULL;
+	o.xdp_mode = SGBPF_XDP_NATIVE;
+	ck_assert_ptr_null(sgbpf_service_create(&o));
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "xdp_mode"));
+	o.xdp_mode = SGBPF_XDP_AUTO;
+	o.port = 9000;
+	ck_assert_ptr_null(sgbpf_service_create(&o));
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "port"));
+	o.port = 0;
+	o.max_packets = 4;
+	ck_assert_ptr_null(sgbpf_service_create(&o));
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "max_packets"));
+	o.max_packets = 0;
+	o.chunk_bytes = 1024;
+	ck_assert_ptr_null(sgbpf_service_create(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "chunk_bytes"));
+	/* Without them the same options make a service. */
+	o.chunk_bytes = 0;
+	svc = sgbpf_service_create(&o);
+	ck_assert_msg(svc, "%s", sgbpf_last_error());
+	sgbpf_service_destroy(svc);
+}
+END_TEST
+
 /* any: one reply completes; N: exactly N are folded into the result. */
 START_TEST(test_policies)
 {
@@ -742,6 +781,7 @@ int main(void)
 	tcase_add_test(tc, test_delivery_modes);
 	tcase_add_test(tc, test_service_fd_loop);
 	tcase_add_test(tc, test_ctrl_fd_allow_refused);
+	tcase_add_test(tc, test_udp_options_refused);
 	tcase_add_test(tc, test_policies);
 	tcase_add_test(tc, test_worker_restart);
 	tcase_add_test(tc, test_unlisted_refused);

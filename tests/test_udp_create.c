@@ -10,6 +10,7 @@
  * that contradicts it is refused.  Services are created on the lo of a
  * namespace made for the test.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,34 @@ START_TEST(test_kernel_memory)
 }
 END_TEST
 
+/* The TCP backend's options are refused by a UDP service, each by name. */
+START_TEST(test_tcp_options_refused)
+{
+	struct sgbpf_endpoint w = { .addr = htonl(0x7f000001), .port = 9000 };
+	SGBPF_OPTS(sgbpf_service_opts, o, .workers = &w, .nworkers = 1, .on_complete = noop);
+	struct sgbpf_service *svc;
+
+	o.listen = (struct sgbpf_endpoint){ .addr = htonl(0x7f000001), .port = 7000 };
+	ck_assert_ptr_null(sgbpf_service_create(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "listen"));
+	o.listen = (struct sgbpf_endpoint){ 0 };
+	o.max_reply = 1 << 20;
+	ck_assert_ptr_null(sgbpf_service_create(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "max_reply"));
+	o.max_reply = 0;
+	o.connect_timeout_ms = 100;
+	ck_assert_ptr_null(sgbpf_service_create(&o));
+	ck_assert_ptr_nonnull(strstr(sgbpf_last_error(), "connect_timeout_ms"));
+	/* Without them the same options make a service. */
+	o.connect_timeout_ms = 0;
+	svc = sgbpf_service_create(&o);
+	ck_assert_msg(svc, "%s", sgbpf_last_error());
+	sgbpf_service_destroy(svc);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("udp_create");
@@ -162,6 +191,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_abi_check, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_kernel_memory);
+	tcase_add_test(tc, test_tcp_options_refused);
 	suite_add_tcase(s, tc);
 	return suite_run(s);
 }

@@ -306,7 +306,8 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 
-	so.ifname = "lo";
+	if (so.backend != SGBPF_BACKEND_TCP)
+		so.ifname = "lo";
 	so.workers = eps;
 	so.nworkers = d.nworkers;
 	so.on_complete = gather_loop_on_complete;

@@ -18,11 +18,6 @@
 #include "service.h"
 #include "workers_file.h"
 
-/* Does an options struct of size sz include the field? (libbpf's OPTS_HAS) */
-#define OPTS_HAS(opts, field) \
-	((opts) && (opts)->sz >= offsetof(typeof(*(opts)), field) + sizeof((opts)->field))
-#define OPTS_GET(opts, field, fallback) (OPTS_HAS(opts, field) ? (opts)->field : (fallback))
-
 uint64_t sgbpf_now_ns(void)
 {
 	struct timespec ts;

@@ -8,11 +8,17 @@
 #define SGBPF_LIB_SERVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sgbpf/sgbpf.h>
 
 #include "request_table.h"
+
+/* Does an options struct of size sz include the field? (libbpf's OPTS_HAS) */
+#define OPTS_HAS(opts, field) \
+	((opts) && (opts)->sz >= offsetof(typeof(*(opts)), field) + sizeof((opts)->field))
+#define OPTS_GET(opts, field, fallback) (OPTS_HAS(opts, field) ? (opts)->field : (fallback))
 
 struct sgbpf_service;
 

@@ -20,9 +20,6 @@
 #include "stream.h"
 #include "tcp_backend.h"
 
-#define OPTS_HAS(opts, field) \
-	((opts) && (opts)->sz >= offsetof(typeof(*(opts)), field) + sizeof((opts)->field))
-#define OPTS_GET(opts, field, fallback) (OPTS_HAS(opts, field) ? (opts)->field : (fallback))
 
 /*
  * Results cost slots x max_reply bytes of kernel memory.  When the caller
@@ -81,6 +78,16 @@ static int check_opts(const struct sgbpf_service *svc, const struct sgbpf_servic
 				 "with fate allow: its completion notes are made of bytes the "
 				 "application would read; use fate discard, or ringbuf, block or "
 				 "busy-wait delivery");
+	/* The UDP backend's options: a TCP service has no interface of its own. */
+	if (OPTS_GET(opts, ifname, NULL) || OPTS_GET(opts, xdp_mode, SGBPF_XDP_AUTO) ||
+	    OPTS_GET(opts, port, 0) || OPTS_GET(opts, max_packets, 0) > 1 ||
+	    OPTS_GET(opts, chunk_bytes, 0))
+		return sgbpf_err(-EINVAL, "%s is an option of the UDP backend (a TCP service listens "
+				 "on listen, its replies are streams of any size up to max_reply)",
+				 OPTS_GET(opts, ifname, NULL) ? "ifname" :
+				 OPTS_GET(opts, xdp_mode, SGBPF_XDP_AUTO) ? "xdp_mode" :
+				 OPTS_GET(opts, port, 0) ? "port" :
+				 OPTS_GET(opts, max_packets, 0) > 1 ? "max_packets" : "chunk_bytes");
 	if (tcp_max_reply(opts) > (1u << 30))
 		return sgbpf_err(-EINVAL, "max_reply %u is above 1 GiB", tcp_max_reply(opts));
 	return 0;

@@ -463,6 +463,22 @@ static void udp_destroy(struct sgbpf_service *svc)
 	svc->backend = NULL;
 }
 
+/*
+ * The TCP backend's options mean nothing here; given to a UDP service they
+ * are a mistake to report, not to ignore.
+ */
+static int check_foreign_opts(const struct sgbpf_service_opts *opts)
+{
+	if (OPTS_HAS(opts, listen) &&
+	    (opts->listen.addr || opts->listen.port || opts->listen.family))
+		return sgbpf_err(-EINVAL, "listen is an option of the TCP backend (a UDP service "
+				 "sends from its port)");
+	if (OPTS_GET(opts, connect_timeout_ms, 0) || OPTS_GET(opts, max_reply, 0))
+		return sgbpf_err(-EINVAL, "%s is an option of the TCP backend",
+				 OPTS_GET(opts, max_reply, 0) ? "max_reply" : "connect_timeout_ms");
+	return 0;
+}
+
 static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts *opts)
 {
 	const char *ifname = opts->ifname ? opts->ifname : "lo";
@@ -470,6 +486,9 @@ static int udp_create(struct sgbpf_service *svc, const struct sgbpf_service_opts
 	struct sgbpf_netdev dev;
 	int err;
 
+	err = check_foreign_opts(opts);
+	if (err)
+		return err;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
