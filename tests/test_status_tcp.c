@@ -62,6 +62,8 @@ static void on_complete(const struct sgbpf_result *res, void *ctx)
 
 static struct sgbpf_service *tcp_service(uint16_t port, enum sgbpf_reduce reduce)
 {
+	static char obj[4096];
+	const char *dir = getenv("SGBPF_BUILD_DIR");
 	struct sgbpf_endpoint w[NW];
 	struct sgbpf_service *svc;
 
@@ -74,6 +76,12 @@ static struct sgbpf_service *tcp_service(uint16_t port, enum sgbpf_reduce reduce
 			   .listen = { .addr = htonl(INADDR_LOOPBACK), .port = port },
 			   .connect_timeout_ms = 5000, .max_reply = 64);
 
+		/* The custom one: the example reduction of the build tree. */
+		if (reduce == SGBPF_REDUCE_CUSTOM) {
+			ck_assert_msg(dir, "SGBPF_BUILD_DIR is not set");
+			snprintf(obj, sizeof(obj), "%s/bpf-udp/sum_sat_u32.bpf.o", dir);
+			o.reduce_obj = obj;
+		}
 		svc = sgbpf_service_create(&o);
 	}
 	return svc;
@@ -196,10 +204,13 @@ START_TEST(status_lists_tcp_service)
 }
 END_TEST
 
-/* Two services of this process: each steer program is paired with its own verdict. */
+/*
+ * Three services of this process: each steer program is paired with its own
+ * verdict, a custom reduction's named as it was defined.
+ */
 START_TEST(scan_pairs_two_services)
 {
-	struct sgbpf_service *a, *b;
+	struct sgbpf_service *a, *b, *c;
 	struct sgbpf_inspect_tcp_list l;
 
 	ck_assert_int_eq(netns_enter(&ns, NULL), 0);
@@ -207,8 +218,10 @@ START_TEST(scan_pairs_two_services)
 	ck_assert_msg(a, "%s", sgbpf_last_error());
 	b = tcp_service(LISTEN_PORT + 2, SGBPF_REDUCE_SUM_U32);
 	ck_assert_msg(b, "%s", sgbpf_last_error());
+	c = tcp_service(LISTEN_PORT + 3, SGBPF_REDUCE_CUSTOM);
+	ck_assert_msg(c, "%s", sgbpf_last_error());
 	ck_assert_int_eq(sgbpf_inspect_tcp_scan(&l), 0);
-	ck_assert_uint_eq(l.n, 2);
+	ck_assert_uint_eq(l.n, 3);
 	for (size_t i = 0; i < l.n; i++) {
 		ck_assert(l.svc[i].have_listen);
 		ck_assert_uint_eq(l.svc[i].port, LISTEN_PORT + 1 + i);
@@ -220,8 +233,11 @@ START_TEST(scan_pairs_two_services)
 	}
 	ck_assert_str_eq(l.svc[0].reduce, "count");
 	ck_assert_str_eq(l.svc[1].reduce, "sum-u32");
+	ck_assert_str_eq(l.svc[2].reduce, "custom:sum_sat_u32");
 	ck_assert_uint_ne(l.svc[0].verdict_prog_id, l.svc[1].verdict_prog_id);
+	ck_assert_uint_ne(l.svc[1].verdict_prog_id, l.svc[2].verdict_prog_id);
 	sgbpf_inspect_tcp_free(&l);
+	sgbpf_service_destroy(c);
 	sgbpf_service_destroy(b);
 	ck_assert_int_eq(sgbpf_inspect_tcp_scan(&l), 0);
 	ck_assert_uint_eq(l.n, 1);

@@ -136,7 +136,8 @@ static int prog_consider(struct tcp_scan *s, uint32_t id)
 
 	if (err)
 		return err == -ENOENT ? 0 : err;
-	if (pi.type != BPF_PROG_TYPE_SK_SKB || strncmp(pi.name, "sgbpf_tcp_", 10))
+	/* Built-in (sgbpf_tcp_*) or a custom NAME_tcp: what makes it ours is the map. */
+	if (pi.type != BPF_PROG_TYPE_SK_SKB)
 		return 0;
 	sockmap = map_named(ids, nids, "sgbpf_tcp_socks");
 	if (!sockmap)
@@ -183,13 +184,20 @@ static void on_bpf_fd(void *ctx, pid_t pid, uint32_t link_id, uint32_t prog_id)
 			s->v[i].holder = pid;
 }
 
-/* "sgbpf_tcp_sum_u32" prints as "sum-u32", as the UDP reductions do. */
+/*
+ * "sgbpf_tcp_sum_u32" prints as "sum-u32", as the UDP reductions do; a
+ * custom reduction's NAME_tcp as "custom:NAME", the name it was defined with.
+ */
 static void reduce_name(struct sgbpf_inspect_tcp *t)
 {
 	const char *prefix = "sgbpf_tcp_";
+	size_t n = strlen(t->verdict);
 
 	if (strncmp(t->verdict, prefix, strlen(prefix))) {
-		snprintf(t->reduce, sizeof(t->reduce), "custom:%.24s", t->verdict);
+		if (n > 4 && !strcmp(t->verdict + n - 4, "_tcp"))
+			n -= 4;
+		snprintf(t->reduce, sizeof(t->reduce), "custom:%.*s", (int)(n < 24 ? n : 24),
+			 t->verdict);
 		return;
 	}
 	snprintf(t->reduce, sizeof(t->reduce), "%s", t->verdict + strlen(prefix));
