@@ -438,11 +438,13 @@ static int handle_common(int val, const char *arg, struct bench_opts *o)
 		return parse_u64(arg, 0, 100000000, &o->warmup);
 	case OPT_INFLIGHT:
 		err = parse_u64(arg, 1, BENCH_MAX_INFLIGHT, &v);
-		o->inflight = (uint32_t)v;
+		if (!err)
+			o->inflight = (uint32_t)v;
 		return err;
 	case OPT_CPU:
 		err = parse_u64(arg, 0, CPU_SETSIZE - 1, &v);
-		o->cpu = (int)v;
+		if (!err)
+			o->cpu = (int)v;
 		return err;
 	case OPT_CSV:
 		o->csv = true;
