@@ -225,7 +225,9 @@ static int by_port(const void *pa, const void *pb)
 /* The pairing of the file comment; s->v is in id order, as the walk found them. */
 static void pair_verdicts(struct tcp_scan *s)
 {
-	qsort(s->out.svc, s->out.n, sizeof(*s->out.svc), by_steer_id);
+	/* qsort() must not be handed the NULL array of an empty list. */
+	if (s->out.n > 1)
+		qsort(s->out.svc, s->out.n, sizeof(*s->out.svc), by_steer_id);
 	for (size_t i = 0; i < s->out.n; i++) {
 		struct sgbpf_inspect_tcp *t = &s->out.svc[i];
 
