@@ -82,11 +82,13 @@ static struct sgbpf_service *make_service(struct tally *t)
 
 /*
  * The look at the slots runs every 20 ms; a completion whose event is a few
- * nanoseconds from being written when it runs is counted too.  A lost
- * wake-up, which leaves events unread until that look, would be counted
- * for every request it delays: hundreds in this run.
+ * nanoseconds from being written when it runs is counted too, and more of
+ * them when the machine is loaded (4 seen under AddressSanitizer with a
+ * compile running on both CPUs).  A lost wake-up, which leaves events
+ * unread until that look, would be counted for every request it delays:
+ * hundreds in this run.
  */
-#define UNANNOUNCED_RACE 3
+#define UNANNOUNCED_RACE 16
 
 static void check(struct sgbpf_service *svc, const struct tally *t)
 {
