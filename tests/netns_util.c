@@ -246,6 +246,26 @@ out_unlink:
 	return err;
 }
 
+/*
+ * NETNS_DIR as iproute2 keeps it: a bind mount of itself, shared.  Without
+ * that, the first `ip netns` on this boot (a benchmark, a person) mounts
+ * the directory over itself and hides every namespace mounted in it
+ * before: those can no longer be unmounted by their path, and outlive
+ * their test.
+ */
+static int netns_dir_ready(void)
+{
+	if (mkdir(NETNS_DIR, 0755) < 0 && errno != EEXIST)
+		return fail(-errno, "cannot create", NETNS_DIR);
+	if (!mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL))
+		return 0;
+	/* EINVAL: not a mount point yet. */
+	if (errno != EINVAL || mount(NETNS_DIR, NETNS_DIR, "none", MS_BIND | MS_REC, NULL) ||
+	    mount("", NETNS_DIR, "none", MS_SHARED | MS_REC, NULL))
+		return fail(-errno, "cannot make a shared mount of", NETNS_DIR);
+	return 0;
+}
+
 int netns_create(struct netns *ns, const char *tag)
 {
 	char clean[NETNS_TAG_MAX + 1], path[sizeof(NETNS_DIR) + NETNS_NAME_MAX + 1];
@@ -258,8 +278,9 @@ int netns_create(struct netns *ns, const char *tag)
 		clean[i] = isalnum((unsigned char)tag[i]) || strchr("_.-", tag[i]) ? tag[i] : '_';
 	clean[i] = '\0';
 
-	if (mkdir(NETNS_DIR, 0755) < 0 && errno != EEXIST)
-		return fail(-errno, "cannot create", NETNS_DIR);
+	err = netns_dir_ready();
+	if (err)
+		return err;
 	snprintf(ns->name, sizeof(ns->name), NETNS_PREFIX "%s-%d-%u", clean[0] ? clean : "t",
 		 (int)getpid(), seq++);
 	snprintf(path, sizeof(path), NETNS_DIR "/%s", ns->name);
