@@ -46,6 +46,9 @@ static bool atexit_done;
 static pid_t reaper_for;	/* the process whose reaper runs */
 static unsigned int seq;
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static pid_t owner_of(const char *name);
 static int reap_if(bool (*dead)(pid_t owner, pid_t arg), pid_t arg);
 
@@ -298,6 +301,13 @@ int netns_create(struct netns *ns, const char *tag)
 		err = fail(-errno, "cannot open", path);
 		forget(ns->name);
 		goto err_unname;
+	}
+	/* Keep the kernel's port choices away from the ports tests bind. */
+	err = netns_sysctl(ns, "net/ipv4/ip_local_port_range",
+			   STR(NETNS_EPHEMERAL_FIRST) " " STR(NETNS_EPHEMERAL_LAST));
+	if (err) {
+		netns_delete(ns);
+		return err;
 	}
 	return 0;
 
@@ -605,6 +615,27 @@ int netns_sysctl(const struct netns *ns, const char *key, const char *value)
 		return fail(-errno, "cannot open", path);
 	if (write(fd, value, len) != (ssize_t)len)
 		err = fail(errno ? -errno : -EIO, "cannot write", path);
+	close(fd);
+	return err;
+}
+
+int netns_sysctl_read(const struct netns *ns, const char *key, char *buf, size_t size)
+{
+	char path[256];
+	int saved, fd, err;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", key);
+	err = netns_enter(ns, &saved);
+	if (err)
+		return err;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	netns_restore(saved);
+	if (fd < 0)
+		return fail(-errno, "cannot open", path);
+	n = read(fd, buf, size - 1);
+	err = n < 0 ? fail(-errno, "cannot read", path) : 0;
+	buf[n < 0 ? 0 : n] = '\0';
 	close(fd);
 	return err;
 }

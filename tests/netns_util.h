@@ -99,6 +99,14 @@
 /* Exit code that CTest counts as "skipped". */
 #define NETNS_SKIP 77
 
+/*
+ * Every namespace netns_create() makes numbers its sockets bound to port 0
+ * from this range, so test ports below it are never taken by the kernel
+ * first; worker_farm_start() refuses ports inside it.
+ */
+#define NETNS_EPHEMERAL_FIRST 50000
+#define NETNS_EPHEMERAL_LAST 60999
+
 struct netns {
 	char name[NETNS_NAME_MAX];	/* under /run/netns; "" once deleted */
 	int fd;				/* open on the namespace; -1 once deleted */
@@ -172,6 +180,9 @@ int netns_veth(const struct netns *a, const char *a_if, const char *a_cidr,
  * netns_sysctl(&ns, "net/ipv4/conf/all/route_localnet", "1").
  */
 int netns_sysctl(const struct netns *ns, const char *key, const char *value);
+
+/* Reads a sysctl of ns into buf (NUL-terminated); 0 or a negative errno. */
+int netns_sysctl_read(const struct netns *ns, const char *key, char *buf, size_t size);
 
 /*
  * Deletes the "sgbpf-*" namespaces left by processes that no longer exist.

@@ -78,10 +78,42 @@ pid_t worker_farm_start_argv(const struct netns *ns, const char *const *argv)
 	return worker_farm_exec(ns, cli, args);
 }
 
+/*
+ * A farm's ports must lie outside the namespace's ephemeral range: a socket
+ * bound to port 0 there (a stray-reply socket, a client) could take one of
+ * them before the farm binds it, and the farm would fail to start at random.
+ */
+static int check_outside_ephemeral(const struct netns *ns, const char *listen)
+{
+	const char *colon = strrchr(listen, ':');
+	unsigned long first, last, lo, hi;
+	char range[64], *end;
+	int err;
+
+	if (!colon)
+		return 0;
+	err = netns_sysctl_read(ns, "net/ipv4/ip_local_port_range", range, sizeof(range));
+	if (err)
+		return err;
+	if (sscanf(range, "%lu %lu", &lo, &hi) != 2)
+		return -EINVAL;
+	first = strtoul(colon + 1, &end, 10);
+	last = *end == '-' ? strtoul(end + 1, NULL, 10) : first;
+	if (last < lo || first > hi)
+		return 0;
+	fprintf(stderr, "worker_farm: %s overlaps the namespace's ephemeral ports %lu-%lu\n",
+		listen, lo, hi);
+	return -ERANGE;
+}
+
 pid_t worker_farm_start(const struct netns *ns, const char *listen, const char *const *extra)
 {
 	const char *args[MAX_ARGS] = { "--listen", listen };
-	int k = 2;
+	int k = 2, err;
+
+	err = check_outside_ephemeral(ns, listen);
+	if (err)
+		return err;
 
 	for (; extra && *extra && k < MAX_ARGS - 3; extra++)
 		args[k++] = *extra;
