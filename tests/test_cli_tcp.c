@@ -239,6 +239,35 @@ START_TEST(test_tcp_usage_errors)
 }
 END_TEST
 
+/*
+ * `worker --backend tcp --cpu N` runs on CPU N only, as the UDP worker does:
+ * the TCP benchmark's farm is pinned so, away from the coordinator's CPU.
+ */
+START_TEST(test_tcp_worker_cpu)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char cpu[24], want[32], path[64], line[256], got[64] = "";
+	const char *wargs[] = { "--backend", "tcp", "--connect", "127.0.0.1:7903", "--bind",
+				"127.0.0.1:38100", "--cpu", cpu, NULL };
+	pid_t farm;
+	FILE *f;
+
+	snprintf(cpu, sizeof(cpu), "%ld", cpus > 1 ? cpus - 1 : 0);
+	snprintf(want, sizeof(want), "%s\n", cpu);
+	farm = worker_farm_start_argv(&ns, wargs);
+	ck_assert_int_gt(farm, 0);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)farm);
+	f = fopen(path, "re");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Cpus_allowed_list: %63s", got) == 1)
+			break;
+	fclose(f);
+	worker_farm_stop(farm);
+	ck_assert_str_eq(got, cpu);
+}
+END_TEST
+
 /* The demo over TCP checks its own results and says so. */
 START_TEST(test_run_tcp)
 {
@@ -266,6 +295,7 @@ int main(void)
 	tcase_add_test(tc, test_gather_tcp_custom);
 	tcase_add_test(tc, test_tcp_usage_errors);
 	tcase_add_test(tc, test_run_tcp);
+	tcase_add_test(tc, test_tcp_worker_cpu);
 	suite_add_tcase(s, tc);
 	return suite_run(s);
 }

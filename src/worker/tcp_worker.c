@@ -41,6 +41,7 @@
 #include "cli_common.h"
 #include "reply_gen.h"
 #include "worker.h"
+#include "worker_process.h"
 
 #define CMD "worker"
 
@@ -370,7 +371,6 @@ static int setup(struct tcp_worker *w)
 {
 	const struct worker_opts *o = w->o;
 	uint32_t k = 0;
-	sigset_t mask;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = EV_SIGNAL };
 
 	for (uint32_t r = 0; r < o->nlisten; r++)
@@ -398,15 +398,17 @@ static int setup(struct tcp_worker *w)
 			return -ENOMEM;
 		fill_body(&o->reply, 0, 0, w->body, o->reply_size);
 	}
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	if (pthread_sigmask(SIG_BLOCK, &mask, NULL))
-		return -EINVAL;
-	signal(SIGPIPE, SIG_IGN);
-	w->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	w->sigfd = worker_signalfd();
+	if (w->sigfd < 0)
+		return w->sigfd;
+	if (o->cpu >= 0) {
+		int err = worker_pin_cpu(o->cpu);
+
+		if (err)
+			return err;
+	}
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (w->sigfd < 0 || w->ep < 0)
+	if (w->ep < 0)
 		return -errno;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->sigfd, &ev))
 		return -errno;

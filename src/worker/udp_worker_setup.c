@@ -3,9 +3,7 @@
  * The UDP reference worker's set-up and teardown: sockets, file limits, the
  * reply slots, the io_uring ring and its provided buffers, signals.
  */
-#define _GNU_SOURCE	/* sched_setaffinity, CPU_SET */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +16,7 @@
 #include "cli_common.h"
 #include "reply_gen.h"
 #include "udp_worker.h"
-#include "worker_signals.h"
+#include "worker_process.h"
 
 #define CMD "worker"
 
@@ -290,21 +288,6 @@ static int setup_replies(struct udp_worker *w)
 	return 0;
 }
 
-static int pin_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set)) {
-		int err = errno;
-
-		cli_fail(CMD, "cannot pin to CPU %d: %s", cpu, strerror(err));
-		return -err;
-	}
-	return 0;
-}
-
 int udp_worker_setup(struct udp_worker *w)
 {
 	int err;
@@ -313,7 +296,7 @@ int udp_worker_setup(struct udp_worker *w)
 	w->sigfd = worker_signalfd();
 	err = w->sigfd < 0 ? w->sigfd : 0;
 	if (!err && w->o->cpu >= 0)
-		err = pin_cpu(w->o->cpu);
+		err = worker_pin_cpu(w->o->cpu);
 	if (!err)
 		err = open_sockets(w);
 	if (!err)

@@ -21,7 +21,7 @@
 #include "cli.h"
 #include "cli_common.h"
 #include "worker.h"
-#include "worker_signals.h"
+#include "worker_process.h"
 #include "xdp_worker.h"
 #include "xdp_worker_bpf.skel.h"
 

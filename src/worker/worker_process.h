@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* How the UDP and XDP workers learn of SIGINT and SIGTERM. Internal to src/worker/. */
-#ifndef SGBPF_WORKER_WORKER_SIGNALS_H
-#define SGBPF_WORKER_WORKER_SIGNALS_H
+/*
+ * What every worker engine sets up in its process before it opens a socket:
+ * the stop signals and the CPU it runs on.  Internal to src/worker/.
+ */
+#ifndef SGBPF_WORKER_WORKER_PROCESS_H
+#define SGBPF_WORKER_WORKER_PROCESS_H
 
 /*
  * Blocks SIGINT and SIGTERM in the calling thread and returns a signalfd
@@ -12,4 +15,10 @@
  */
 int worker_signalfd(void);
 
-#endif /* SGBPF_WORKER_WORKER_SIGNALS_H */
+/*
+ * Pins the calling thread (the engines have one) to cpu (--cpu); 0 or a
+ * negative errno after saying why.
+ */
+int worker_pin_cpu(int cpu);
+
+#endif /* SGBPF_WORKER_WORKER_PROCESS_H */
