@@ -525,6 +525,44 @@ static __always_inline int sgbpf_tcp_skb_seq(struct __sk_buff *skb, __u32 *seq)
  * fate allow the application would then read it twice, so the connection
  * is broken instead.  Returns -1 when the whole skb was seen before.
  */
+/*
+ * bpf_skb_adjust_room() shrinks an sk_skb by at most 0xfff bytes a call
+ * (sk_skb_adjust_room() refuses more with -EFAULT), and a retransmission
+ * can repeat a whole 64 KB skb but for a few bytes (measured on lo under
+ * fate allow, the receive buffer full): the cut goes in steps.
+ */
+#define SGBPF_TCP_TRIM_STEP	0xfffu
+#define SGBPF_TCP_TRIM_STEPS	1024u	/* 4 MiB: more than any skb holds */
+
+struct sgbpf_tcp_cut {
+	struct __sk_buff *skb;
+	__u32 left;
+	int err;
+};
+
+static long sgbpf_tcp_cut_step(__u32 i, void *arg)
+{
+	struct sgbpf_tcp_cut *t = arg;
+	__u32 n = t->left < SGBPF_TCP_TRIM_STEP ? t->left : SGBPF_TCP_TRIM_STEP;
+
+	if (!n)
+		return 1;
+	t->err = bpf_skb_adjust_room(t->skb, -(__s32)n, 0, 0);
+	if (t->err)
+		return 1;
+	t->left -= n;
+	return 0;
+}
+
+/* Cuts n bytes off the head of skb; 0, or the bytes still to skip. */
+static __always_inline __u32 sgbpf_tcp_cut_head(struct __sk_buff *skb, __u32 n)
+{
+	struct sgbpf_tcp_cut t = { .skb = skb, .left = n };
+
+	bpf_loop(SGBPF_TCP_TRIM_STEPS, sgbpf_tcp_cut_step, &t, 0);
+	return t.left;
+}
+
 static __always_inline int sgbpf_tcp_trim(struct __sk_buff *skb, struct sgbpf_tcp_conn *c,
 					  __u32 *skip)
 {
@@ -548,8 +586,11 @@ static __always_inline int sgbpf_tcp_trim(struct __sk_buff *skb, struct sgbpf_tc
 	}
 	sgbpf_tcp_stat_add(SGBPF_TCP_S_OVERLAP_BYTES, d);
 	c->next_seq = seq + len;
-	if (bpf_skb_adjust_room(skb, -d, 0, 0))
-		*skip = d;
+	/*
+	 * What a failed step leaves is skipped by the parser; the head
+	 * already cut stays cut, so only the rest counts.
+	 */
+	*skip = sgbpf_tcp_cut_head(skb, (__u32)d);
 	return 0;
 }
 
