@@ -7,9 +7,10 @@
 # whose workers connect from WORK_ADDR:20000.. to the coordinator's
 # COORD_ADDR:LISTEN, and the contenders one after the other on the
 # coordinator's CPU.  Topology veth (the default): the two in namespaces of
-# their own joined by a veth pair (bench/veth.sh), the coordinator's
-# receive work on its own CPU.  Topology lo: one namespace's lo, where the
-# receive work runs on the sending CPU, the farm's.  Each contender accepts
+# their own joined by a veth pair (bench/veth.sh); its threaded NAPI does
+# not get the farm's TSO packets, so over TCP the receive work still runs
+# on the farm's CPU (docs/performance.md, Topology).  Topology lo: one
+# namespace's lo, where the receive work runs on the sending CPU, the farm's.  Each contender accepts
 # the farm's connections in its own way (the farm reconnects
 # whenever a contender leaves).  For each fan-out and reply size: unloaded
 # latency (1 request in flight), throughput (16 in flight), a short run
@@ -34,12 +35,12 @@ usage: bench/run_tcp.sh [--quick | --smoke] [--fanouts "8 32 128"]
                    buffer and allow, tiny counts, no quiet wait (for CI)
   --fanouts LIST   fan-outs to measure (default "8 32 128", at most 1024)
   --sizes LIST     reply body sizes in bytes (default "1024 65536 1048576")
-  --topology T     veth (default; coordinator-bound: the coordinator and the
-                   farm in two namespaces joined by a veth pair, the
-                   coordinator's receive work in a threaded NAPI pinned to
-                   its CPU) or lo (one namespace: the receive work, the
-                   stream program's folds included, runs on the farm's CPU);
-                   --smoke defaults to lo
+  --topology T     veth (default: the coordinator and the farm in two
+                   namespaces joined by a veth pair; TCP receive work still
+                   runs on the farm's CPU, see docs/performance.md) or lo
+                   (one namespace: the receive work, the stream program's
+                   folds included, runs on the farm's CPU); --smoke
+                   defaults to lo
   --out DIR        output directory (default bench/results/tcp-<date>)
   --only LIST      run only these contenders (names as in the table)
   --report-only    measure nothing: rewrite results.md and the charts of --out DIR
@@ -164,9 +165,10 @@ write_report() {
 		echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
 		echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 		if [ "$TOPO" = veth ]; then
-			echo "- topology veth (coordinator-bound): contenders in a namespace on $VETH_C (GRO on, threaded NAPI pinned to CPU $COORD_CPU," \
-				"so the coordinator's TCP receive work and the stream program run on its CPU), \`sgbpf worker --backend tcp --reply vector\`" \
-				"farm in another on the peer (NAPI and farm on CPU $FARM_CPU)"
+			echo "- topology veth: contenders in a namespace on $VETH_C (GRO on, threaded NAPI pinned to CPU $COORD_CPU)," \
+				"\`sgbpf worker --backend tcp --reply vector\` farm in another on the peer (NAPI and farm on CPU $FARM_CPU);" \
+				"the farm's TSO packets bypass the coordinator's NAPI, so TCP receive work, the stream program's folds included," \
+				"runs on the farm's CPU (docs/performance.md, Topology)"
 		else
 			echo "- topology lo: one namespace's lo, \`sgbpf worker --backend tcp --reply vector\` farm on CPU $FARM_CPU, contenders on CPU $COORD_CPU" \
 				"(loopback receive work, the stream program's folds included, runs on the sending CPU: the farm's)"
